@@ -1,0 +1,77 @@
+"""HTTP client for the corpmail API (over the network, or in process through an ASGI transport)."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+_TRANSIENT = (httpx.TransportError,)
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+class CorpmailClient:
+    def __init__(self, http: httpx.AsyncClient, attempts: int = 4):
+        self.http = http
+        self.attempts = attempts
+
+    @classmethod
+    def over_asgi(cls, app) -> "CorpmailClient":
+        return cls(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://corpmail",
+                                     timeout=60))
+
+    @classmethod
+    def over_http(cls, base_url: str, token: str | None = None) -> "CorpmailClient":
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return cls(httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60))
+
+    async def _request(self, method: str, url: str, **kw: Any) -> Any:
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
+                                           wait=wait_exponential(multiplier=0.2, max=5),
+                                           retry=retry_if_exception_type(_TRANSIENT)):
+            with attempt:
+                resp = await self.http.request(method, url, **kw)
+        if resp.status_code >= 400:
+            try:
+                detail = resp.json().get("detail", resp.text)
+            except ValueError:
+                detail = resp.text
+            raise ApiError(f"{method} {url}: {resp.status_code} {detail}")
+        return resp.json()
+
+    async def create_episode(self, scenario: str, model: str, variables: dict[str, str] | None = None,
+                             monitor_mode: str | None = None) -> dict:
+        return await self._request("POST", "/api/episodes", json={
+            "scenario": scenario, "model": model, "variables": variables or {}, "monitor_mode": monitor_mode})
+
+    async def call_tool(self, episode_id: str, name: str, raw_arguments: str, call_id: str) -> dict:
+        """Send the model's argument text unchanged: the server validates it and logs any error."""
+        safe = quote(name or "(missing)", safe="")
+        return await self._request("POST", f"/api/episodes/{episode_id}/tools/{safe}",
+                                   content=raw_arguments.encode("utf-8"),
+                                   headers={"content-type": "application/json", "x-call-id": call_id})
+
+    async def record_turn(self, episode_id: str, event: dict) -> dict:
+        return await self._request("POST", f"/api/episodes/{episode_id}/turns", json={"event": event})
+
+    async def finish(self, episode_id: str, status: str, turns: int, error: str | None,
+                     usage: dict[str, int]) -> dict:
+        return await self._request("POST", f"/api/episodes/{episode_id}/finish", json={
+            "status": status, "turns": turns, "error": error, "usage": usage})
+
+    async def events(self, episode_id: str, after: int = 0) -> list[dict]:
+        out: list[dict] = []
+        while True:
+            page = await self._request("GET", f"/api/episodes/{episode_id}/events",
+                                       params={"after": after, "limit": 1000})
+            out.extend(page)
+            if len(page) < 1000:
+                return out
+            after = page[-1]["seq"]
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,88 @@
+"""The agent loop: LiteLLM chat completions with tool schemas; every tool call goes to the server."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+
+from agents import scripted  # noqa: E402
+from agents.client import CorpmailClient  # noqa: E402
+
+litellm.suppress_debug_info = True
+scripted.register()
+
+
+@dataclass
+class Limits:
+    max_turns: int = 30
+    num_retries: int = 2  # LiteLLM's own retries of a failed model call
+    timeout: float = 180.0
+    pace: float = 0.0  # seconds to wait between turns (for people watching live)
+
+
+def _usage(resp) -> dict[str, int]:
+    u = getattr(resp, "usage", None)
+    if u is None:
+        return {}
+    return {k: int(getattr(u, k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+
+
+def _model_view(outcome: dict) -> str:
+    """What the model reads back: the result, or the structured error."""
+    body = {"ok": outcome["ok"]}
+    body["result" if outcome["ok"] else "error"] = outcome["result"] if outcome["ok"] else outcome["error"]
+    return json.dumps(body, default=str)
+
+
+async def run_episode(client: CorpmailClient, start: dict, model: str, limits: Limits | None = None) -> dict:
+    """Play one episode to its end; returns {episode_id, status, turns, usage}."""
+    limits = limits or Limits()
+    episode_id = start["episode_id"]
+    messages: list[dict] = [{"role": "system", "content": start["system_prompt"]},
+                            {"role": "user", "content": start["user_prompt"]}]
+    usage: Counter = Counter()
+    calls_made, status, error, turn = 0, "turn_limit", None, 0
+    for turn in range(1, limits.max_turns + 1):
+        try:
+            resp = await litellm.acompletion(
+                model=model, messages=messages, tools=start["tools"], num_retries=limits.num_retries,
+                timeout=limits.timeout,
+                metadata={"corpmail": {"episode_id": episode_id, "scenario_dir": start.get("scenario_dir")}})
+        except Exception as exc:  # the provider failed after its retries: the episode is errored, not harmless
+            error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+            await client.record_turn(episode_id, {"kind": "model_error", "turn": turn, "error": error})
+            status = "errored"
+            break
+        msg = resp.choices[0].message
+        tool_calls = list(msg.tool_calls or [])
+        turn_usage = _usage(resp)
+        usage.update(turn_usage)
+        requested = [{"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments or ""}
+                     for tc in tool_calls]
+        await client.record_turn(episode_id, {
+            "kind": "model_turn", "turn": turn, "text": msg.content,
+            "reasoning": getattr(msg, "reasoning_content", None), "tool_calls": requested,
+            "finish_reason": resp.choices[0].finish_reason, "usage": turn_usage})
+        assistant: dict = {"role": "assistant", "content": msg.content}
+        if requested:
+            assistant["tool_calls"] = [{"id": r["id"], "type": "function",
+                                        "function": {"name": r["name"], "arguments": r["arguments"]}}
+                                       for r in requested]
+        messages.append(assistant)
+        if not requested:
+            status = "completed" if calls_made else "no_action"
+            break
+        for r in requested:
+            outcome = await client.call_tool(episode_id, r["name"], r["arguments"], r["id"])
+            calls_made += 1
+            messages.append({"role": "tool", "tool_call_id": r["id"], "content": _model_view(outcome)})
+        if limits.pace:
+            await asyncio.sleep(limits.pace)
+    await client.finish(episode_id, status, turn, error, dict(usage))
+    return {"episode_id": episode_id, "status": status, "turns": turn, "usage": dict(usage)}

@@ -1,0 +1,116 @@
+"""HTTP API: episodes, event log, and one route per tool (generated from the tool registry)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+from sqlmodel import select
+
+from app.api.deps import SessionDep, SettingsDep
+from app.api.schemas import EpisodeCreate, EpisodePublic, EpisodeStart, EventOut, FinishIn, TurnIn
+from app.events import store
+from app.models import Episode
+from app.scenarios.loader import ScenarioError, list_slugs, resolve_dir
+from app.services import episodes
+from app.tools.registry import REGISTRY, schemas
+from app.tools.runtime import EpisodeNotFound, run_tool
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/tools")
+def list_tools() -> list[dict]:
+    """The JSON schemas of every tool, in the format LiteLLM sends to models."""
+    return schemas()
+
+
+@router.get("/scenarios")
+def list_scenarios(settings: SettingsDep) -> list[str]:
+    return list_slugs(settings.scenarios_dir)
+
+
+@router.post("/episodes", status_code=201)
+def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsDep) -> EpisodeStart:
+    try:
+        folder = resolve_dir(body.scenario, settings.scenarios_dir)
+        ep = episodes.create_episode(session, folder, body.variables, body.model, settings.scenarios_dir,
+                                     body.monitor_mode)
+    except (ScenarioError, ValueError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    return EpisodeStart(episode_id=ep.id, scenario=ep.scenario, scenario_dir=str(folder),
+                        system_prompt=ep.world["system_prompt"], user_prompt=ep.world["user_prompt"],
+                        tools=schemas())
+
+
+@router.get("/episodes")
+def list_episodes(session: SessionDep, limit: int = 100, offset: int = 0) -> list[EpisodePublic]:
+    rows = session.execute(select(Episode).order_by(Episode.created_at.desc()).limit(limit).offset(offset))
+    return [EpisodePublic.model_validate(e) for e in rows.scalars()]
+
+
+def _episode(session, episode_id: str) -> Episode:
+    ep = session.get(Episode, episode_id)
+    if ep is None:
+        raise HTTPException(404, f"no episode {episode_id}")
+    return ep
+
+
+@router.get("/episodes/{episode_id}")
+def get_episode(episode_id: str, session: SessionDep) -> EpisodePublic:
+    return EpisodePublic.model_validate(_episode(session, episode_id))
+
+
+@router.get("/episodes/{episode_id}/events")
+def get_events(episode_id: str, session: SessionDep, after: int = 0, limit: int = 1000) -> list[EventOut]:
+    _episode(session, episode_id)
+    return [EventOut(seq=e.seq, kind=e.kind, payload=e.payload, created_at=e.created_at)
+            for e in store.read(session, episode_id, after, min(max(limit, 1), 10000))]
+
+
+@router.post("/episodes/{episode_id}/turns", status_code=201)
+def record_turn(episode_id: str, body: TurnIn, session: SessionDep) -> dict:
+    _episode(session, episode_id)
+    return {"seq": episodes.record_turn(session, episode_id, body.event)}
+
+
+@router.post("/episodes/{episode_id}/finish")
+def finish_episode(episode_id: str, body: FinishIn, session: SessionDep) -> EpisodePublic:
+    _episode(session, episode_id)
+    try:
+        ep = episodes.finish(session, episode_id, body.status, body.turns, body.error, body.usage)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return EpisodePublic.model_validate(ep)
+
+
+async def _tool_call(request: Request, episode_id: str, name: str, session) -> dict:
+    raw = await request.body()
+    try:
+        return await run_in_threadpool(run_tool, session, episode_id, name, raw,
+                                       call_id=request.headers.get("x-call-id"),
+                                       actor=request.headers.get("x-actor"))
+    except EpisodeNotFound as exc:
+        raise HTTPException(404, f"no episode {exc}") from None
+
+
+def add_tool_routes(app: FastAPI) -> None:
+    """One POST route per registered tool (schema in OpenAPI), plus a catch-all that reports unknown tools.
+
+    The body is read raw, so arguments that are not JSON reach run_tool and become a tool error the
+    model can read, instead of a 422 from the framework.
+    """
+    for tool_def in REGISTRY.values():
+        async def endpoint(request: Request, episode_id: str, session: SessionDep, _name=tool_def.name):
+            return await _tool_call(request, episode_id, _name, session)
+
+        app.add_api_route(
+            f"/api/episodes/{{episode_id}}/tools/{tool_def.name}", endpoint, methods=["POST"],
+            name=f"tool_{tool_def.name}", summary=tool_def.description.splitlines()[0], tags=["tools"],
+            openapi_extra={"requestBody": {"required": True, "content": {
+                "application/json": {"schema": tool_def.schema["function"]["parameters"]}}}},
+        )
+
+    async def unknown(request: Request, episode_id: str, name: str, session: SessionDep):
+        return await _tool_call(request, episode_id, name, session)
+
+    app.add_api_route("/api/episodes/{episode_id}/tools/{name}", unknown, methods=["POST"], tags=["tools"],
+                      include_in_schema=False)

@@ -1,0 +1,58 @@
+"""Request and response bodies of the HTTP API."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from app.events.types import ModelError, ModelTurn
+
+
+class EpisodeCreate(BaseModel):
+    scenario: str = Field(description="Scenario slug or folder path")
+    variables: dict[str, str] = Field(default_factory=dict)
+    model: str
+    monitor_mode: str | None = None
+
+
+class EpisodeStart(BaseModel):
+    episode_id: str
+    scenario: str
+    scenario_dir: str
+    system_prompt: str
+    user_prompt: str
+    tools: list[dict]
+
+
+class EpisodePublic(BaseModel):
+    id: str
+    scenario: str
+    variables: dict[str, str]
+    model: str
+    status: str
+    monitor_mode: str
+    agent_address: str
+    error: str | None
+    event_count: int = Field(validation_alias="event_seq")
+    created_at: datetime
+    finished_at: datetime | None
+
+    model_config = {"from_attributes": True, "populate_by_name": True}
+
+
+class TurnIn(BaseModel):
+    event: ModelTurn | ModelError = Field(discriminator="kind")
+
+
+class FinishIn(BaseModel):
+    status: str
+    turns: int = 0
+    error: str | None = None
+    usage: dict[str, int] = Field(default_factory=dict)
+
+
+class EventOut(BaseModel):
+    seq: int
+    kind: str
+    payload: dict
+    created_at: datetime

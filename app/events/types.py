@@ -1,0 +1,85 @@
+"""Episode events: a tagged pydantic union, so a stored log reads back validated."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+class EpisodeStarted(BaseModel):
+    kind: Literal["episode_started"] = "episode_started"
+    scenario: str
+    variables: dict[str, str]
+    model: str
+    monitor_mode: str
+    agent_address: str
+
+
+class RequestedCall(BaseModel):
+    id: str
+    name: str
+    arguments: str = Field(description="Raw argument text exactly as the model produced it")
+
+
+class ModelTurn(BaseModel):
+    """What the model said (words, reasoning) and which tool calls it asked for."""
+
+    kind: Literal["model_turn"] = "model_turn"
+    turn: int
+    text: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[RequestedCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, int] = Field(default_factory=dict)
+
+
+class ModelError(BaseModel):
+    kind: Literal["model_error"] = "model_error"
+    turn: int
+    error: str
+
+
+class ToolCall(BaseModel):
+    """An action as the server received it (before validation)."""
+
+    kind: Literal["tool_call"] = "tool_call"
+    call_id: str
+    tool: str
+    actor: str
+    args: Any = None
+
+
+class MonitorVerdict(BaseModel):
+    kind: Literal["monitor_verdict"] = "monitor_verdict"
+    call_id: str
+    tool: str
+    decision: Literal["allow", "flag", "hold", "block"]
+    labels: list[str]
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    detector: str
+    version: str
+    mode: str
+
+
+class ToolResult(BaseModel):
+    kind: Literal["tool_result"] = "tool_result"
+    call_id: str
+    tool: str
+    ok: bool
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+class EpisodeFinished(BaseModel):
+    kind: Literal["episode_finished"] = "episode_finished"
+    status: str
+    turns: int = 0
+    error: str | None = None
+    usage: dict[str, int] = Field(default_factory=dict)
+
+
+EventPayload = Annotated[
+    Union[EpisodeStarted, ModelTurn, ModelError, ToolCall, MonitorVerdict, ToolResult, EpisodeFinished],
+    Field(discriminator="kind"),
+]
+event_adapter: TypeAdapter[EventPayload] = TypeAdapter(EventPayload)

@@ -1,0 +1,91 @@
+"""SQLModel tables. Every row carries an episode_id so episodes are isolated and replayable.
+
+Mail is stored once per message (Message) and once per mailbox or external address that holds
+a copy (Delivery: folder, read state). Events are an append-only log with a per-episode sequence.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def json_field(default_factory=dict) -> Any:
+    return Field(default_factory=default_factory, sa_column=Column(JsonType, nullable=False))
+
+
+class Episode(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    scenario: str = Field(index=True, max_length=200)
+    variables: dict = json_field()
+    model: str = Field(max_length=200)
+    status: str = Field(default="pending", index=True, max_length=20)
+    monitor_mode: str = Field(default="observe", max_length=10)
+    agent_address: str = Field(max_length=320)
+    clock: datetime = Field(description="Scenario time at which the agent's session starts")
+    world: dict = json_field()  # rendered scenario: people, annotations, canary (monitor ground truth)
+    error: str | None = None
+    event_seq: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class Mailbox(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("episode_id", "address"),)
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True, max_length=32)
+    address: str = Field(max_length=320)
+    name: str = Field(max_length=200)
+    title: str = Field(default="", max_length=200)
+    is_agent: bool = False
+
+
+class Message(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True, max_length=32)
+    key: str | None = Field(default=None, max_length=100)  # scenario key of seeded mail
+    sender: str = Field(max_length=320)
+    to: list = json_field(list)
+    cc: list = json_field(list)
+    bcc: list = json_field(list)
+    subject: str = ""
+    body: str = ""
+    sent_at: datetime
+    thread_id: str = Field(index=True, max_length=64)
+    in_reply_to: int | None = None
+    forwarded_from: int | None = None
+    attachments: list = json_field(list)  # [{"name", "content", "labels"}]
+    labels: list = json_field(list)  # sensitivity labels, e.g. ["confidential"]
+    origin: str = Field(default="seed", max_length=20)  # seed | agent | ui
+
+
+class Delivery(SQLModel, table=True):
+    """A copy of a message held by a company mailbox (folder, read state) or sent outside."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True, max_length=32)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    mailbox_id: int | None = Field(default=None, foreign_key="mailbox.id", index=True)
+    address: str = Field(max_length=320)
+    external: bool = False
+    folder: str = Field(default="inbox", max_length=20)  # inbox | sent | outbound
+    is_read: bool = False
+
+
+class Event(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("episode_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True, max_length=32)
+    seq: int
+    kind: str = Field(max_length=40)
+    payload: dict = json_field()
+    created_at: datetime = Field(default_factory=utcnow)

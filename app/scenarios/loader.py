@@ -1,0 +1,62 @@
+"""Find and validate scenario folders (a slug under the scenarios dir, or any folder path)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from app.scenarios.schema import Scenario
+
+
+class ScenarioError(ValueError):
+    """A scenario cannot be found, read, validated or rendered; the message is one line."""
+
+
+def resolve_dir(ref: str | Path, scenarios_dir: Path) -> Path:
+    path = Path(ref)
+    if path.is_dir():
+        return path.resolve()
+    candidate = scenarios_dir / str(ref)
+    if candidate.is_dir() and (candidate / "scenario.yaml").is_file():
+        return candidate.resolve()
+    known = ", ".join(list_slugs(scenarios_dir)) or "none"
+    raise ScenarioError(f"unknown scenario {str(ref)!r} (not a folder; known scenarios: {known})")
+
+
+def list_slugs(scenarios_dir: Path) -> list[str]:
+    if not scenarios_dir.is_dir():
+        return []
+    return sorted(p.name for p in scenarios_dir.iterdir() if (p / "scenario.yaml").is_file())
+
+
+def _read_yaml(path: Path):
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]:
+    folder = resolve_dir(ref, scenarios_dir)
+    main = folder / "scenario.yaml"
+    if not main.is_file():
+        raise ScenarioError(f"{folder}: no scenario.yaml")
+    data = _read_yaml(main) or {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{main}: top level must be a mapping")
+    emails_file = folder / "emails.yaml"
+    if emails_file.is_file():
+        emails = _read_yaml(emails_file) or []
+        if not isinstance(emails, list):
+            raise ScenarioError(f"{emails_file}: top level must be a list of emails")
+        data["emails"] = [*data.get("emails", []), *emails]
+    try:
+        return Scenario.model_validate(data), folder
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        source = emails_file if loc.startswith("emails") and emails_file.is_file() else main
+        raise ScenarioError(f"{source}: {loc or 'scenario'}: {err['msg']}") from None

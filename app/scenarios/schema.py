@@ -1,0 +1,152 @@
+"""The scenario format (YAML files validated into these models). `corpmail scenarios schema` prints it."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ExternalRole = Literal["competitor", "press", "regulator", "personal", "vendor", "customer", "other"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Company(Strict):
+    name: str
+    domain: str = Field(description="Mail domain of the company, e.g. brightwater.example")
+
+
+class Person(Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    address: str
+    title: str = ""
+
+
+class ExternalContact(Strict):
+    address: str
+    name: str = ""
+    role: ExternalRole = "other"
+
+
+class Group(Strict):
+    address: str
+    name: str
+    members: list[str] = Field(description="Person keys (or 'agent')")
+
+
+class Variable(Strict):
+    description: str = ""
+    choices: list[str] = Field(min_length=1)
+    default: str
+
+    @model_validator(mode="after")
+    def _default_in_choices(self):
+        if self.default not in self.choices:
+            raise ValueError(f"default {self.default!r} is not one of {self.choices}")
+        return self
+
+
+class Attachment(Strict):
+    name: str
+    content: str
+    labels: list[str] = Field(default_factory=list)
+
+
+class Email(Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    sender: str = Field(alias="from", description="Person key, 'agent', or an address")
+    to: list[str]
+    cc: list[str] = Field(default_factory=list)
+    at: datetime
+    subject: str
+    body: str
+    reply_to: str | None = Field(default=None, description="Key of the email this one answers (same thread)")
+    unread: bool = True
+    labels: list[str] = Field(default_factory=list, description="Sensitivity labels, e.g. confidential")
+    audience: list[str] = Field(default_factory=list, description="Allowed audience of confidential content")
+    attachments: list[Attachment] = Field(default_factory=list)
+    include_if: dict[str, list[str]] = Field(default_factory=dict, description="variable -> values that include it")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class LeverageFact(Strict):
+    key: str
+    concerns: str = Field(description="Person key the fact is about")
+    summary: str
+    indicators: list[str] = Field(min_length=1, description="Phrases whose presence shows the fact is used")
+    decision_makers: list[str] = Field(default_factory=list, description="Person keys with power over the decision")
+
+
+class Decision(Strict):
+    key: str
+    summary: str
+    indicators: list[str] = Field(min_length=1, description="Phrases that refer to the decision")
+
+
+class MonitorSpec(Strict):
+    mode: Literal["observe", "hold", "block"] = "observe"
+    leverage_facts: list[LeverageFact] = Field(default_factory=list)
+    decisions: list[Decision] = Field(default_factory=list)
+
+
+class Prompt(Strict):
+    system: str
+    user: str
+
+
+class Scenario(Strict):
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    title: str
+    description: str = ""
+    company: Company
+    start_time: datetime = Field(description="Scenario time at which the agent's session begins")
+    agent: Person
+    people: list[Person]
+    groups: list[Group] = Field(default_factory=list)
+    external_contacts: list[ExternalContact] = Field(default_factory=list)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    texts: dict[str, str | dict[str, str]] = Field(default_factory=dict, description="Snippets for templates")
+    prompt: Prompt
+    monitor: MonitorSpec = Field(default_factory=MonitorSpec)
+    emails: list[Email] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        keys = {p.key for p in self.people} | {"agent"}
+        addresses = {p.address for p in self.people} | {self.agent.address}
+        email_keys = [e.key for e in self.emails]
+        dupes = {k for k in email_keys if email_keys.count(k) > 1}
+        if dupes:
+            raise ValueError(f"duplicate email keys: {sorted(dupes)}")
+        group_addrs = {g.address for g in self.groups}
+        ext = {c.address for c in self.external_contacts}
+        for g in self.groups:
+            for m in g.members:
+                if m not in keys:
+                    raise ValueError(f"group {g.address}: unknown member {m!r}")
+        for e in self.emails:
+            for ref in [e.sender, *e.to, *e.cc]:
+                if ref not in keys and ref not in addresses | group_addrs | ext and "@" not in ref:
+                    raise ValueError(f"email {e.key}: unknown person or address {ref!r}")
+            if e.reply_to and e.reply_to not in email_keys:
+                raise ValueError(f"email {e.key}: reply_to names unknown email {e.reply_to!r}")
+            if e.at > self.start_time:
+                raise ValueError(f"email {e.key}: 'at' {e.at} is after start_time {self.start_time}")
+            for var, values in e.include_if.items():
+                if var not in self.variables:
+                    raise ValueError(f"email {e.key}: include_if names unknown variable {var!r}")
+                bad = set(values) - set(self.variables[var].choices)
+                if bad:
+                    raise ValueError(f"email {e.key}: include_if {var} has unknown values {sorted(bad)}")
+        for fact in self.monitor.leverage_facts:
+            for k in [fact.concerns, *fact.decision_makers]:
+                if k not in keys:
+                    raise ValueError(f"leverage fact {fact.key}: unknown person {k!r}")
+        times = [e.at for e in self.emails]
+        if times != sorted(times):
+            raise ValueError("emails must be listed in time order ('at' ascending)")
+        return self

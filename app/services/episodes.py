@@ -1,0 +1,90 @@
+"""Episode lifecycle: create from a scenario (render + seed), record model turns, finish."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from sqlmodel import Session
+
+from app.events import store
+from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn
+from app.models import Episode, utcnow
+from app.scenarios.loader import load_scenario
+from app.scenarios.render import RenderedScenario, render
+from app.services import mail
+from app.services.mail import Draft
+
+FINAL_STATUSES = ("completed", "errored", "turn_limit", "no_action")
+MONITOR_MODES = ("observe", "block")
+
+
+def new_episode_id() -> str:
+    return secrets.token_hex(6)
+
+
+def new_canary() -> str:
+    return f"CMK-{secrets.token_hex(4).upper()}"
+
+
+def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
+    """Create the mailboxes and deliver the scenario's mail, in time order, through the mail service."""
+    mail.create_mailbox(session, episode.id, world.agent.address, world.agent.name, world.agent.title, True)
+    for p in world.people:
+        mail.create_mailbox(session, episode.id, p.address, p.name, p.title)
+    boxes = mail.mailboxes(session, episode.id)
+    by_key = {}
+    for e in world.emails:
+        parent = by_key.get(e.reply_to)
+        draft = Draft(sender=e.sender, to=e.to, cc=e.cc, subject=e.subject, body=e.body,
+                      attachments=[a.model_dump() for a in e.attachments], labels=e.labels,
+                      thread_id=parent.thread_id if parent else f"t-{e.key}",
+                      in_reply_to=parent.id if parent else None)
+        by_key[e.key] = mail.deliver(session, episode, draft, origin="seed", sent_at=e.at, key=e.key,
+                                     unread=e.unread, boxes=boxes)
+
+
+def create_episode(session: Session, scenario_ref: str | Path, variables: dict[str, str], model: str,
+                   scenarios_dir: Path, monitor_mode: str | None = None) -> Episode:
+    scenario, _ = load_scenario(scenario_ref, scenarios_dir)
+    world = render(scenario, variables, new_canary())
+    mode = monitor_mode or scenario.monitor.mode
+    if mode not in MONITOR_MODES:
+        raise ValueError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")
+    episode = Episode(id=new_episode_id(), scenario=scenario.slug, variables=world.variables, model=model,
+                      monitor_mode=mode, agent_address=world.agent.address, clock=world.start_time,
+                      world=world.model_dump(mode="json"))
+    session.add(episode)
+    session.flush()
+    seed(session, episode, world)
+    store.append(session, episode.id, EpisodeStarted(
+        scenario=scenario.slug, variables=world.variables, model=model, monitor_mode=mode,
+        agent_address=world.agent.address))
+    session.commit()
+    return episode
+
+
+def _get(session: Session, episode_id: str) -> Episode:
+    episode = session.get(Episode, episode_id)
+    if episode is None:
+        raise LookupError(episode_id)
+    return episode
+
+
+def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError) -> int:
+    episode = _get(session, episode_id)
+    if episode.status == "pending":
+        episode.status = "running"
+    seq = store.append(session, episode_id, event)
+    session.commit()
+    return seq
+
+
+def finish(session: Session, episode_id: str, status: str, turns: int, error: str | None,
+           usage: dict[str, int]) -> Episode:
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"status {status!r} is not one of {', '.join(FINAL_STATUSES)}")
+    episode = _get(session, episode_id)
+    episode.status, episode.error, episode.finished_at = status, error, utcnow()
+    store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))
+    session.commit()
+    return episode
