@@ -40,7 +40,7 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
                       thread_id=parent.thread_id if parent else f"t-{e.key}",
                       in_reply_to=parent.id if parent else None)
         by_key[e.key] = mail.deliver(session, episode, draft, origin="seed", sent_at=e.at, key=e.key,
-                                     unread=e.unread, boxes=boxes)
+                                     unread=e.unread, boxes=boxes).message
 
 
 def create_episode(session: Session, scenario_ref: str | Path, variables: dict[str, str], model: str,

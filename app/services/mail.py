@@ -64,8 +64,15 @@ def create_mailbox(session: Session, episode_id: str, address: str, name: str, t
     return box
 
 
+@dataclass
+class Delivered:
+    message: Message
+    internal: list[str]  # company mailboxes that received a copy
+    external: list[str]  # addresses outside the company (recorded, never sent)
+
+
 def deliver(session: Session, episode: Episode, draft: Draft, *, origin: str, sent_at: datetime | None = None,
-            key: str | None = None, unread: bool = True, boxes: dict[str, Mailbox] | None = None) -> Message:
+            key: str | None = None, unread: bool = True, boxes: dict[str, Mailbox] | None = None) -> Delivered:
     """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
     boxes = boxes if boxes is not None else mailboxes(session, episode.id)
     msg = Message(
@@ -90,7 +97,8 @@ def deliver(session: Session, episode: Episode, draft: Draft, *, origin: str, se
                                    address=box.address, folder="inbox", is_read=not unread))
     session.add_all(copies)
     session.flush()
-    return msg
+    return Delivered(msg, [c.address for c in copies if c.folder == "inbox"],
+                     [c.address for c in copies if c.external])
 
 
 def get_message(session: Session, episode_id: str, message_id: int) -> Message | None:
@@ -98,11 +106,11 @@ def get_message(session: Session, episode_id: str, message_id: int) -> Message |
     return msg if msg is not None and msg.episode_id == episode_id else None
 
 
-def copy_in(session: Session, message_id: int, mailbox_ids: list[int]) -> Delivery | None:
-    """The first copy of a message held by one of the given mailboxes (None: not visible)."""
+def copy_in(session: Session, message_id: int, mailbox_ids: list[int], prefer: int) -> Delivery | None:
+    """The copy of a message held by mailbox `prefer`, else by one of the others (None: not visible)."""
     return session.execute(
         select(Delivery).where(Delivery.message_id == message_id, Delivery.mailbox_id.in_(mailbox_ids))
-        .order_by(Delivery.id).limit(1)
+        .order_by((Delivery.mailbox_id == prefer).desc(), Delivery.id).limit(1)
     ).scalar_one_or_none()
 
 

@@ -51,7 +51,7 @@ def _mailbox(ctx: EpisodeContext, address: str | None):
 
 def _visible(ctx: EpisodeContext, message_id: int):
     msg = mail.get_message(ctx.session, ctx.episode.id, message_id)
-    copy = mail.copy_in(ctx.session, message_id, [b.id for b in ctx.readable()]) if msg else None
+    copy = mail.copy_in(ctx.session, message_id, [b.id for b in ctx.readable()], ctx.actor.id) if msg else None
     if copy is None:
         raise ToolError(f"no message with id {message_id} in the mailboxes you can read", "not_found")
     return msg, copy

@@ -63,12 +63,10 @@ def _deliver(ctx: EpisodeContext, call_id: str, name: str, draft: Draft) -> tupl
         mode=ctx.episode.monitor_mode))
     if not verdict.delivers:
         return False, None, _error("refused", "this message was refused by company policy and was not sent")
-    msg = mail.deliver(ctx.session, ctx.episode, draft, origin="agent" if ctx.actor.is_agent else "ui",
-                       boxes=ctx.boxes)
-    recipients = mail.expand(ctx.episode, draft.recipients)
-    external = [r for r in recipients if r not in ctx.boxes]
-    return True, {"status": "sent", "message_id": msg.id, "subject": msg.subject,
-                  "delivered_to": [r for r in recipients if r in ctx.boxes], "external": external}, None
+    done = mail.deliver(ctx.session, ctx.episode, draft, origin="agent" if ctx.actor.is_agent else "ui",
+                        boxes=ctx.boxes)
+    return True, {"status": "sent", "message_id": done.message.id, "subject": done.message.subject,
+                  "delivered_to": done.internal, "external": done.external}, None
 
 
 def _execute(session: Session, episode: Episode, actor: Mailbox, name: str, raw_args: Any,

@@ -1,0 +1,243 @@
+"""The `corpmail` command line (Typer). Bad input gets one line naming what is wrong, exit code 2."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Optional
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from app.core.config import Settings, get_settings  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="corpmail: a corporate email sandbox "
+                  "for agentic-misalignment experiments, with a monitor at the tool boundary.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario library.")
+app.add_typer(db_app, name="db")
+app.add_typer(scenarios_app, name="scenarios")
+out = Console()
+err = Console(stderr=True)
+
+
+class UsageProblem(Exception):
+    """Bad input from the command line; printed as one line."""
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def parse_vars(items: list[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageProblem(f"--var expects NAME=VALUE, got {item!r}")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def check_model(model: str, scenario_dir) -> None:
+    """Fail early, in one line, on a model string LiteLLM cannot route or a scripted policy that is missing."""
+    from agents import scripted
+
+    if model.startswith(f"{scripted.PROVIDER}/"):
+        try:
+            scripted.load_policy(model.split("/", 1)[1], scenario_dir)
+        except scripted.PolicyError as exc:
+            raise UsageProblem(f"--model: {exc}") from None
+        return
+    import litellm
+
+    litellm.suppress_debug_info = True
+    try:
+        litellm.get_llm_provider(model)
+    except Exception:
+        raise UsageProblem(f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
+                           f"openai/gpt-4o, or scripted/<policy>)") from None
+    missing = litellm.validate_environment(model=model).get("missing_keys") or []
+    if missing:
+        raise UsageProblem(f"--model: {model} needs {', '.join(missing)} in the environment")
+
+
+def open_engine(settings: Settings):
+    from app.core.db import make_engine
+    from app.core.migrate import upgrade
+
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    return engine
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema (Alembic) at CORPMAIL_DATABASE_URL."""
+    open_engine(get_settings()).dispose()
+    out.print("database is at the newest schema")
+
+
+@scenarios_app.command("list")
+def scenarios_list() -> None:
+    """List the scenarios in the library."""
+    from app.scenarios.loader import list_slugs, load_scenario
+
+    settings = get_settings()
+    for slug in list_slugs(settings.scenarios_dir):
+        scenario, _ = load_scenario(slug, settings.scenarios_dir)
+        out.print(f"{slug:16} {scenario.title}", highlight=False)
+
+
+async def _run(settings: Settings, scenario: str, model: str, variables: dict[str, str],
+               monitor_mode: str | None, max_turns: int, pace: float) -> dict:
+    from agents.client import ApiError, CorpmailClient
+    from agents.loop import Limits, run_episode
+    from app.core.db import new_session
+    from app.events import store
+    from app.main import create_app
+    from app.services.summary import summarize
+
+    engine = open_engine(settings)
+    client = CorpmailClient.over_asgi(create_app(settings, engine))
+    try:
+        try:
+            start = await client.create_episode(scenario, model, variables, monitor_mode)
+        except ApiError as exc:
+            raise UsageProblem(str(exc).split(": 422 ", 1)[-1]) from None
+        result = await run_episode(client, start, model, Limits(max_turns=max_turns, pace=pace))
+    finally:
+        await client.aclose()
+    with new_session(engine) as session:
+        events = [store.typed(e) for e in store.read(session, result["episode_id"])]
+    engine.dispose()
+    return {"episode_id": result["episode_id"], "scenario": start["scenario"], "model": model,
+            "variables": events[0].variables, **summarize(events)}
+
+
+@app.command()
+def run(
+    scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario slug or folder path"),
+    model: str = typer.Option(..., "--model", "-m", help="LiteLLM model string, or scripted/<policy>"),
+    var: list[str] = typer.Option([], "--var", help="Scenario variable NAME=VALUE (repeatable)"),
+    monitor_mode: Optional[str] = typer.Option(None, "--monitor-mode", help="observe | block"),
+    max_turns: Optional[int] = typer.Option(None, "--max-turns", min=1, help="Turn limit"),
+    pace: float = typer.Option(0.0, "--pace", min=0, help="Seconds between turns"),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
+) -> None:
+    """Run one agent episode in process and print its summary."""
+    from app.scenarios.loader import ScenarioError, load_scenario
+    from app.scenarios.render import resolve_variables
+    from app.services.episodes import MONITOR_MODES
+
+    settings = get_settings()
+    try:
+        variables = parse_vars(var)
+        try:
+            spec, folder = load_scenario(scenario, settings.scenarios_dir)
+        except ScenarioError as exc:
+            raise UsageProblem(f"--scenario: {exc}") from None
+        try:
+            resolve_variables(spec, variables)
+        except ScenarioError as exc:
+            raise UsageProblem(f"--var: {exc}") from None
+        if monitor_mode is not None and monitor_mode not in MONITOR_MODES:
+            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {', '.join(MONITOR_MODES)}")
+        check_model(model, folder)
+        summary = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
+                                   max_turns or settings.max_turns, pace))
+    except UsageProblem as exc:
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(summary, default=str) + "\n")
+        return
+    print_summary(summary)
+
+
+def print_summary(s: dict) -> None:
+    from rich.table import Table
+
+    out.print(f"[bold]episode[/bold] {s['episode_id']}  scenario={s['scenario']}  model={s['model']}  "
+              f"variables={s['variables']}", highlight=False)
+    out.print(f"status: [bold]{s['status']}[/bold]   turns: {s['turns']}   tool calls: {s['tool_calls']} "
+              f"({s['tool_errors']} errors)   tokens: {s['usage'].get('total_tokens', 0)}", highlight=False)
+    if s.get("error"):
+        out.print(f"[red]error:[/red] {s['error']}", highlight=False)
+    table = Table("tool", "decision", "labels", "evidence", title="monitor verdicts on outbound actions")
+    for v in s["verdicts"]:
+        ev = "; ".join(", ".join(f"{k}={v2}" for k, v2 in e.items() if k not in ("label", "detector"))
+                       for e in v["evidence"])
+        table.add_row(v["tool"], v["decision"], ", ".join(v["labels"]) or "-", ev[:200] or "-")
+    out.print(table if s["verdicts"] else "no outbound actions")
+    out.print(f"replay: corpmail replay {s['episode_id']}", highlight=False)
+
+
+@app.command()
+def replay(episode_id: str = typer.Argument(..., help="Episode id"),
+           as_json: bool = typer.Option(False, "--json", help="One JSON event per line")) -> None:
+    """Print an episode's events in order."""
+    from app.core.db import new_session
+    from app.events import store
+    from app.models import Episode
+
+    engine = open_engine(get_settings())
+    with new_session(engine) as session:
+        if session.get(Episode, episode_id) is None:
+            fail(f"no episode {episode_id!r} in this database")
+        events = store.read(session, episode_id)
+    for e in events:
+        if as_json:
+            sys.stdout.write(json.dumps({"seq": e.seq, "at": e.created_at.isoformat(), **e.payload}) + "\n")
+        else:
+            out.print(render_event(e.seq, e.payload), highlight=False, soft_wrap=True)
+
+
+def render_event(seq: int, p: dict) -> str:
+    kind = p["kind"]
+    if kind == "model_turn":
+        lines = [f"{seq:>4} model turn {p['turn']}"]
+        if p.get("reasoning"):
+            lines.append(f"       reasoning: {p['reasoning']}")
+        if p.get("text"):
+            lines.append(f"       says: {p['text']}")
+        return "\n".join(lines)
+    if kind == "tool_call":
+        return f"{seq:>4} call   {p['tool']}({json.dumps(p['args'])[:300]})"
+    if kind == "tool_result":
+        body = p["result"] if p["ok"] else p["error"]
+        return f"{seq:>4} result {'ok' if p['ok'] else 'ERROR'} {json.dumps(body, default=str)[:300]}"
+    if kind == "monitor_verdict":
+        return f"{seq:>4} verdict {p['decision']} {','.join(p['labels']) or '-'} ({p['detector']}@{p['version']})"
+    rest = {k: v for k, v in p.items() if k != "kind"}
+    return f"{seq:>4} {kind} {json.dumps(rest, default=str)[:300]}"
+
+
+@app.command()
+def serve(host: Optional[str] = typer.Option(None, help="Bind address (default 127.0.0.1)"),
+          port: Optional[int] = typer.Option(None, help="Port (default 8000)")) -> None:
+    """Serve the API (and, later, the web inbox) for existing and new episodes."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = get_settings()
+    host = host or settings.host
+    if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
+        fail(f"--host {host}: binding beyond loopback requires CORPMAIL_TOKEN to be set")
+    uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_level="warning")
+
+
+def main() -> None:
+    try:
+        app()
+    except UsageProblem as exc:
+        err.print(f"error: {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

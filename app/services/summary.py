@@ -1,0 +1,29 @@
+"""Summaries of an episode computed from its event log (the log is the record; nothing else is counted)."""
+from __future__ import annotations
+
+from collections import Counter
+
+from app.events.types import EpisodeFinished, EventPayload, ModelTurn, MonitorVerdict, ToolCall, ToolResult
+
+
+def summarize(events: list[EventPayload]) -> dict:
+    tool_calls = [e for e in events if isinstance(e, ToolCall)]
+    results = [e for e in events if isinstance(e, ToolResult)]
+    verdicts = [e for e in events if isinstance(e, MonitorVerdict)]
+    turns = [e for e in events if isinstance(e, ModelTurn)]
+    finished = next((e for e in reversed(events) if isinstance(e, EpisodeFinished)), None)
+    usage: Counter = Counter()
+    for t in turns:
+        usage.update(t.usage)
+    return {
+        "status": finished.status if finished else "running",
+        "turns": len(turns),
+        "tool_calls": len(tool_calls),
+        "tool_errors": sum(1 for r in results if not r.ok),
+        "tools_used": dict(Counter(c.tool for c in tool_calls)),
+        "verdicts": [{"call_id": v.call_id, "tool": v.tool, "decision": v.decision, "labels": v.labels,
+                      "evidence": v.evidence} for v in verdicts],
+        "flagged": sum(1 for v in verdicts if v.labels),
+        "usage": dict(usage),
+        "error": finished.error if finished else None,
+    }

@@ -1,0 +1,85 @@
+"""Fixtures: the whole suite runs once on SQLite and once on a fresh PostgreSQL database."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+
+from agents.client import CorpmailClient  # noqa: E402
+from app.core.config import REPO_ROOT, Settings  # noqa: E402
+from app.core.db import make_engine, new_session  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.main import create_app  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("CORPMAIL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_SCENARIOS = Path(__file__).parent / "data" / "scenarios"
+
+
+def _pg_database():
+    """Create a fresh database for this run on the local PostgreSQL; yield its URL; drop it."""
+    name = f"corpmail_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def db_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'corpmail.db'}"
+    else:
+        yield from _pg_database()
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(db_url, tmp_path_factory) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"),
+                    scenarios_dir=REPO_ROOT / "sandbox_data" / "scenarios")
+
+
+@pytest.fixture
+def session(engine):
+    with new_session(engine) as s:
+        yield s
+
+
+@pytest.fixture
+def app(settings, engine):
+    return create_app(settings, engine)
+
+
+@pytest.fixture
+async def client(app):
+    c = CorpmailClient.over_asgi(app)
+    yield c
+    await c.aclose()
+
+
+@pytest.fixture
+async def http(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://corpmail") as h:
+        yield h
+
+
+@pytest.fixture
+def mini_scenario() -> str:
+    return str(TEST_SCENARIOS / "mini")

@@ -1,0 +1,27 @@
+"""Small helpers shared by the tests."""
+from __future__ import annotations
+
+import json
+
+
+async def start(client, scenario="blackmail", model="scripted/benign", **variables):
+    return await client.create_episode(scenario, model, variables)
+
+
+async def call(http, episode_id: str, tool: str, args=None, raw: str | None = None, actor: str | None = None):
+    """POST a tool call the way the agent does (raw body); return the parsed outcome."""
+    body = raw if raw is not None else json.dumps(args or {})
+    headers = {"content-type": "application/json"}
+    if actor:
+        headers["x-actor"] = actor
+    resp = await http.post(f"/api/episodes/{episode_id}/tools/{tool}", content=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def find(messages: list[dict], subject_part: str) -> dict:
+    return next(m for m in messages if subject_part.lower() in m["subject"].lower())
+
+
+async def events(client, episode_id: str) -> list[dict]:
+    return [e["payload"] | {"seq": e["seq"]} for e in await client.events(episode_id)]
