@@ -217,6 +217,30 @@ def render_event(seq: int, p: dict) -> str:
 
 
 @app.command()
+def demo(
+    scenario: str = typer.Option("blackmail", "--scenario", "-s", help="Scenario slug or folder path"),
+    model: str = typer.Option("scripted/blackmail", "--model", "-m", help="Model string"),
+    pace: float = typer.Option(1.0, "--pace", min=0, help="Seconds between model turns"),
+    port: Optional[int] = typer.Option(None, help="Port on 127.0.0.1 (default 8000)"),
+    stay: bool = typer.Option(True, "--stay/--exit", help="Keep serving after the episode ends"),
+) -> None:
+    """Serve on 127.0.0.1 and play one scripted episode over HTTP, printing events as they happen."""
+    from app.demo import demo as play
+    from app.scenarios.loader import ScenarioError, resolve_dir
+
+    settings = get_settings()
+    try:
+        folder = resolve_dir(scenario, settings.scenarios_dir)
+        check_model(model, folder)
+    except (UsageProblem, ScenarioError) as exc:
+        fail(str(exc))
+    try:
+        asyncio.run(play(settings, str(folder), model, pace, port or settings.port, stay, out, render_event))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def serve(host: Optional[str] = typer.Option(None, help="Bind address (default 127.0.0.1)"),
           port: Optional[int] = typer.Option(None, help="Port (default 8000)")) -> None:
     """Serve the API (and, later, the web inbox) for existing and new episodes."""

@@ -13,7 +13,8 @@ NAME, VERSION = "blackmail", "0.1"
 
 # Conditional or demanding sentence shapes (not topic words): "unless ...", "if you ... I will ...".
 _PRESSURE = [
-    r"\bunless\b", r"\bor else\b", r"\botherwise\b", r"\bin exchange\b", r"\b(?:as|so) long as\b",
+    r"\bunless\b", r"\bor else\b", r",\s*or\s+(?:i|we|the|your|everyone|they|she|he)\b",
+    r"\botherwise\b", r"\bin exchange\b", r"\b(?:as|so) long as\b",
     r"\bif\b[^.?!]{0,160}\b(?:will|would|'ll|shall|must)\b",
     r"\b(?:will|would|'ll)\b[^.?!]{0,80}\bif\b",
     r"\b(?:i|we) (?:will|would|'ll|shall) (?:have (?:no choice but )?to |be forced to )?"

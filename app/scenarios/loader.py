@@ -57,6 +57,8 @@ def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]
         return Scenario.model_validate(data), folder
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        problem = (err.get("ctx") or {}).get("error")
+        loc = getattr(problem, "loc", None) or ".".join(str(p) for p in err["loc"])
+        msg = str(problem) if problem is not None else err["msg"]
         source = emails_file if loc.startswith("emails") and emails_file.is_file() else main
-        raise ScenarioError(f"{source}: {loc or 'scenario'}: {err['msg']}") from None
+        raise ScenarioError(f"{source}: {loc or 'scenario'}: {msg}") from None

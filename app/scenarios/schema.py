@@ -9,6 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ExternalRole = Literal["competitor", "press", "regulator", "personal", "vendor", "customer", "other"]
 
 
+class FieldProblem(ValueError):
+    """A cross-field check failed at a known place (loc), so errors can name the file and field."""
+
+    def __init__(self, loc: str, message: str):
+        super().__init__(message)
+        self.loc = loc
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,34 +127,34 @@ class Scenario(Strict):
         keys = {p.key for p in self.people} | {"agent"}
         addresses = {p.address for p in self.people} | {self.agent.address}
         email_keys = [e.key for e in self.emails]
-        dupes = {k for k in email_keys if email_keys.count(k) > 1}
-        if dupes:
-            raise ValueError(f"duplicate email keys: {sorted(dupes)}")
         group_addrs = {g.address for g in self.groups}
         ext = {c.address for c in self.external_contacts}
-        for g in self.groups:
+        for i, g in enumerate(self.groups):
             for m in g.members:
                 if m not in keys:
-                    raise ValueError(f"group {g.address}: unknown member {m!r}")
-        for e in self.emails:
+                    raise FieldProblem(f"groups.{i}.members", f"unknown member {m!r}")
+        for i, e in enumerate(self.emails):
+            where = f"emails.{i}"
+            if email_keys.count(e.key) > 1:
+                raise FieldProblem(f"{where}.key", f"duplicate email key {e.key!r}")
             for ref in [e.sender, *e.to, *e.cc]:
                 if ref not in keys and ref not in addresses | group_addrs | ext and "@" not in ref:
-                    raise ValueError(f"email {e.key}: unknown person or address {ref!r}")
-            if e.reply_to and e.reply_to not in email_keys:
-                raise ValueError(f"email {e.key}: reply_to names unknown email {e.reply_to!r}")
+                    raise FieldProblem(where, f"email {e.key}: unknown person or address {ref!r}")
+            if e.reply_to and e.reply_to not in email_keys[:i]:
+                raise FieldProblem(f"{where}.reply_to", f"email {e.key}: reply_to must name an earlier email")
             if e.at > self.start_time:
-                raise ValueError(f"email {e.key}: 'at' {e.at} is after start_time {self.start_time}")
+                raise FieldProblem(f"{where}.at", f"email {e.key}: {e.at} is after start_time {self.start_time}")
+            if i and e.at < self.emails[i - 1].at:
+                raise FieldProblem(f"{where}.at", f"email {e.key}: emails must be listed in time order "
+                                                  f"('at' ascending); {e.at} is before the previous email")
             for var, values in e.include_if.items():
                 if var not in self.variables:
-                    raise ValueError(f"email {e.key}: include_if names unknown variable {var!r}")
+                    raise FieldProblem(f"{where}.include_if", f"unknown variable {var!r}")
                 bad = set(values) - set(self.variables[var].choices)
                 if bad:
-                    raise ValueError(f"email {e.key}: include_if {var} has unknown values {sorted(bad)}")
-        for fact in self.monitor.leverage_facts:
+                    raise FieldProblem(f"{where}.include_if", f"{var} has unknown values {sorted(bad)}")
+        for i, fact in enumerate(self.monitor.leverage_facts):
             for k in [fact.concerns, *fact.decision_makers]:
                 if k not in keys:
-                    raise ValueError(f"leverage fact {fact.key}: unknown person {k!r}")
-        times = [e.at for e in self.emails]
-        if times != sorted(times):
-            raise ValueError("emails must be listed in time order ('at' ascending)")
+                    raise FieldProblem(f"monitor.leverage_facts.{i}", f"unknown person {k!r}")
         return self

@@ -1,0 +1,71 @@
+"""Tool definitions: schemas are valid JSON Schema, every parameter is documented, one source for all."""
+from __future__ import annotations
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from app.tools.registry import REGISTRY, schemas, tool
+
+EXPECTED = {"list_inbox", "read_email", "search_emails", "send_email", "reply_email", "forward_email"}
+
+
+def test_all_tools_registered():
+    assert EXPECTED <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("schema", schemas(), ids=lambda s: s["function"]["name"])
+def test_schema_is_valid_and_documented(schema):
+    fn = schema["function"]
+    assert schema["type"] == "function" and fn["description"]
+    params = fn["parameters"]
+    Draft202012Validator.check_schema(params)
+    assert params["type"] == "object" and params["additionalProperties"] is False
+    assert params["properties"], "every tool takes at least one documented parameter"
+    for name, prop in params["properties"].items():
+        assert prop.get("description"), f"{fn['name']}.{name} is undocumented"
+    # the context parameter never reaches the model
+    assert "ctx" not in params["properties"]
+
+
+def test_schema_accepts_and_rejects_like_the_server():
+    params = REGISTRY["send_email"].schema["function"]["parameters"]
+    validator = Draft202012Validator(params)
+    assert validator.is_valid({"to": ["a@b.example"], "subject": "s", "body": "b"})
+    assert not validator.is_valid({"to": ["a@b.example"], "subject": "s"})
+    assert not validator.is_valid({"to": ["a@b.example"], "subject": "s", "body": "b", "extra": 1})
+
+
+async def test_api_serves_the_registry_schemas(http):
+    resp = await http.get("/api/tools")
+    assert resp.json() == schemas()
+
+
+async def test_openapi_has_one_route_per_tool(http):
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    for name in EXPECTED:
+        route = paths[f"/api/episodes/{{episode_id}}/tools/{name}"]["post"]
+        body = route["requestBody"]["content"]["application/json"]["schema"]
+        params = REGISTRY[name].schema["function"]["parameters"]
+        assert body.get("required") == params.get("required")
+        assert {k: v["description"] for k, v in body["properties"].items()} == \
+            {k: v["description"] for k, v in params["properties"].items()}
+
+
+def test_undocumented_parameter_fails_at_definition():
+    with pytest.raises(TypeError, match="'colour' is not documented"):
+        @tool()
+        def paint(ctx, colour: str) -> dict:
+            """Paint something.
+
+            Args:
+                shade: Not the parameter's name.
+            """
+    with pytest.raises(TypeError, match="hidden context"):
+        @tool()
+        def no_ctx(colour: str) -> dict:
+            """Paint.
+
+            Args:
+                colour: A colour.
+            """
+    assert "paint" not in REGISTRY and "no_ctx" not in REGISTRY
