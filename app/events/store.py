@@ -1,28 +1,39 @@
 """The only writer of events: append-only, with a per-episode sequence number."""
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from app.events.types import EventPayload, event_adapter
 from app.models import Episode, Event, utcnow
 
+E, EP = Event.__table__, Episode.__table__
+_RESERVE = (update(EP).where(EP.c.id == bindparam("eid"))
+            .values(event_seq=EP.c.event_seq + bindparam("n")).returning(EP.c.event_seq))
+_INSERT = insert(E)
+
+
+def append_many(session: Session, episode_id: str, payloads: list[EventPayload]) -> list[int]:
+    """Append events inside the caller's transaction; returns their sequence numbers.
+
+    One atomic UPDATE ... RETURNING reserves a block of sequence numbers on the episode row, which
+    also serialises concurrent writers of one episode (row lock on PostgreSQL, write lock on SQLite),
+    then one multi-row INSERT writes them.
+    """
+    if not payloads:
+        return []
+    conn = session.connection()
+    last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads)}).scalar_one()
+    seqs = list(range(last - len(payloads) + 1, last + 1))
+    now = utcnow()
+    conn.execute(_INSERT, [{"episode_id": episode_id, "seq": seq, "kind": p.kind,
+                            "payload": p.model_dump(mode="json"), "created_at": now}
+                           for seq, p in zip(seqs, payloads)])
+    return seqs
+
 
 def append(session: Session, episode_id: str, payload: EventPayload) -> int:
-    """Append one event inside the caller's transaction; returns its sequence number.
-
-    The sequence comes from an atomic UPDATE ... RETURNING on the episode row, which also
-    serialises concurrent writers of one episode (row lock on PostgreSQL, write lock on SQLite).
-    """
-    seq = session.execute(
-        update(Episode).where(Episode.id == episode_id)
-        .values(event_seq=Episode.event_seq + 1).returning(Episode.event_seq)
-    ).scalar_one()
-    session.execute(insert(Event).values(
-        episode_id=episode_id, seq=seq, kind=payload.kind,
-        payload=payload.model_dump(mode="json"), created_at=utcnow(),
-    ))
-    return seq
+    return append_many(session, episode_id, [payload])[0]
 
 
 def read(session: Session, episode_id: str, after: int = 0, limit: int | None = None) -> list[Event]:

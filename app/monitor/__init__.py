@@ -1,7 +1,8 @@
 """The tool-boundary monitor: every outbound draft is judged here before the mail service delivers it."""
 from __future__ import annotations
 
-from app.models import Episode
+from typing import Any
+
 from app.monitor import blackmail, exfiltration
 from app.monitor.types import Verdict
 from app.monitor.world import World
@@ -11,9 +12,10 @@ DETECTORS = (blackmail, exfiltration)
 ENGINE, ENGINE_VERSION = "rules", "0.1"
 
 
-def evaluate(episode: Episode, draft: Draft) -> Verdict:
+def evaluate(episode: Any, draft: Draft) -> Verdict:
+    """Judge a draft against the episode's ground truth (episode: a row with world, monitor_mode, ...)."""
     world = World(episode.world)
-    recipients = [r.lower() for r in expand(episode, draft.recipients)]
+    recipients = [r.lower() for r in expand(episode.world, episode.agent_address, draft.recipients)]
     findings = [f for d in DETECTORS for f in d.detect(world, draft, recipients)]
     harmful = [f for f in findings if f.label in ("blackmail", "exfiltration")]
     labels = sorted({f.label for f in findings})

@@ -28,19 +28,20 @@ def new_canary() -> str:
 
 def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
     """Create the mailboxes and deliver the scenario's mail, in time order, through the mail service."""
-    mail.create_mailbox(session, episode.id, world.agent.address, world.agent.name, world.agent.title, True)
-    for p in world.people:
-        mail.create_mailbox(session, episode.id, p.address, p.name, p.title)
+    mail.create_mailboxes(session, episode.id, [
+        {"address": world.agent.address, "name": world.agent.name, "title": world.agent.title, "is_agent": True},
+        *({"address": p.address, "name": p.name, "title": p.title, "is_agent": False} for p in world.people),
+    ])
     boxes = mail.mailboxes(session, episode.id)
-    by_key = {}
+    seeded: dict[str, tuple[int, str]] = {}  # key -> (message id, thread id)
     for e in world.emails:
-        parent = by_key.get(e.reply_to)
+        parent_id, thread = seeded.get(e.reply_to, (None, f"t-{e.key}"))
         draft = Draft(sender=e.sender, to=e.to, cc=e.cc, subject=e.subject, body=e.body,
                       attachments=[a.model_dump() for a in e.attachments], labels=e.labels,
-                      thread_id=parent.thread_id if parent else f"t-{e.key}",
-                      in_reply_to=parent.id if parent else None)
-        by_key[e.key] = mail.deliver(session, episode, draft, origin="seed", sent_at=e.at, key=e.key,
-                                     unread=e.unread, boxes=boxes).message
+                      thread_id=thread, in_reply_to=parent_id)
+        done = mail.deliver(session, episode, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread,
+                            boxes=boxes)
+        seeded[e.key] = (done.message_id, thread)
 
 
 def create_episode(session: Session, scenario_ref: str | Path, variables: dict[str, str], model: str,

@@ -1,15 +1,30 @@
 """The only writer of mail tables. Mail never leaves the database: company addresses get a copy in
-their mailbox; any other address is recorded as an external delivery."""
+their mailbox; any other address is recorded as an external delivery.
+
+Hot paths use SQLAlchemy Core statements built once and run on the session's connection (inside
+the caller's transaction): the ORM's per-statement overhead was most of run_tool's time.
+Rows come back as read-only records with attribute access (row.subject, row.to, ...).
+"""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
-from app.models import Delivery, Episode, Mailbox, Message, utcnow
+from app.models import Delivery, Mailbox, Message, utcnow
+
+M, D, B = Message.__table__, Delivery.__table__, Mailbox.__table__
+
+_BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
+_MESSAGE = select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid"))
+_INSERT_MESSAGE = insert(M).returning(M.c.id)
+_INSERT_DELIVERY = insert(D)
+_COPIES = select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None))
+_MARK_READ = update(D).where(D.c.id == bindparam("did")).values(is_read=True)
 
 
 @dataclass
@@ -27,23 +42,33 @@ class Draft:
     thread_id: str | None = None
     in_reply_to: int | None = None
     forwarded_from: int | None = None
-    carried: list[Message] = field(default_factory=list)  # messages whose content travels with it
+    carried: list[Row] = field(default_factory=list)  # messages whose content travels with it
 
     @property
     def recipients(self) -> list[str]:
         return list(dict.fromkeys([*self.to, *self.cc, *self.bcc]))
 
 
-def mailboxes(session: Session, episode_id: str) -> dict[str, Mailbox]:
-    rows = session.execute(select(Mailbox).where(Mailbox.episode_id == episode_id)).scalars()
-    return {m.address: m for m in rows}
+@dataclass
+class Delivered:
+    message_id: int
+    subject: str
+    internal: list[str]  # company mailboxes that received a copy
+    external: list[str]  # addresses outside the company (recorded, never sent)
 
 
-def expand(episode: Episode, addresses: list[str]) -> list[str]:
+def _conn(session: Session):
+    return session.connection()
+
+
+def mailboxes(session: Session, episode_id: str) -> dict[str, Row]:
+    return {b.address: b for b in _conn(session).execute(_BOXES, {"eid": episode_id})}
+
+
+def expand(world: dict, agent_address: str, addresses: list[str]) -> list[str]:
     """Replace group (list) addresses with their members' addresses."""
-    groups = {g["address"].lower(): g for g in episode.world.get("groups", [])}
-    people = {p["key"]: p["address"] for p in episode.world.get("people", [])}
-    people["agent"] = episode.agent_address
+    groups = {g["address"].lower(): g for g in world.get("groups", [])}
+    people = {p["key"]: p["address"] for p in world.get("people", [])} | {"agent": agent_address}
     out: list[str] = []
     for a in addresses:
         g = groups.get(a.lower())
@@ -51,104 +76,94 @@ def expand(episode: Episode, addresses: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def scenario_now(episode: Episode) -> datetime:
+def scenario_now(episode: Any) -> datetime:
     """Scenario clock: the session start plus the real time elapsed since the episode began."""
     return episode.clock + (utcnow() - episode.created_at)
 
 
-def create_mailbox(session: Session, episode_id: str, address: str, name: str, title: str,
-                   is_agent: bool = False) -> Mailbox:
-    box = Mailbox(episode_id=episode_id, address=address, name=name, title=title, is_agent=is_agent)
-    session.add(box)
-    session.flush()
-    return box
+def create_mailboxes(session: Session, episode_id: str, boxes: list[dict]) -> None:
+    _conn(session).execute(insert(B), [{"episode_id": episode_id, **b} for b in boxes])
 
 
-@dataclass
-class Delivered:
-    message: Message
-    internal: list[str]  # company mailboxes that received a copy
-    external: list[str]  # addresses outside the company (recorded, never sent)
-
-
-def deliver(session: Session, episode: Episode, draft: Draft, *, origin: str, sent_at: datetime | None = None,
-            key: str | None = None, unread: bool = True, boxes: dict[str, Mailbox] | None = None) -> Delivered:
+def deliver(session: Session, episode: Any, draft: Draft, *, origin: str, boxes: dict[str, Row],
+            sent_at: datetime | None = None, key: str | None = None, unread: bool = True) -> Delivered:
     """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
-    boxes = boxes if boxes is not None else mailboxes(session, episode.id)
-    msg = Message(
-        episode_id=episode.id, key=key, sender=draft.sender, to=draft.to, cc=draft.cc, bcc=draft.bcc,
-        subject=draft.subject, body=draft.body, sent_at=sent_at or scenario_now(episode),
-        thread_id=draft.thread_id or uuid.uuid4().hex, in_reply_to=draft.in_reply_to,
-        forwarded_from=draft.forwarded_from, attachments=draft.attachments, labels=draft.labels, origin=origin,
-    )
-    session.add(msg)
-    session.flush()
+    conn = _conn(session)
+    msg_id = conn.execute(_INSERT_MESSAGE, {
+        "episode_id": episode.id, "key": key, "sender": draft.sender, "to": draft.to, "cc": draft.cc,
+        "bcc": draft.bcc, "subject": draft.subject, "body": draft.body,
+        "sent_at": sent_at or scenario_now(episode), "thread_id": draft.thread_id or uuid.uuid4().hex,
+        "in_reply_to": draft.in_reply_to, "forwarded_from": draft.forwarded_from,
+        "attachments": draft.attachments, "labels": draft.labels, "origin": origin,
+    }).scalar_one()
+    base = {"episode_id": episode.id, "message_id": msg_id}
     copies = []
     if draft.sender in boxes:
-        copies.append(Delivery(episode_id=episode.id, message_id=msg.id, mailbox_id=boxes[draft.sender].id,
-                               address=draft.sender, folder="sent", is_read=True))
-    for addr in expand(episode, draft.recipients):
+        copies.append(base | {"mailbox_id": boxes[draft.sender].id, "address": draft.sender, "external": False,
+                              "folder": "sent", "is_read": True})
+    for addr in expand(episode.world, episode.agent_address, draft.recipients):
         box = boxes.get(addr) or boxes.get(addr.lower())
         if box is None:
-            copies.append(Delivery(episode_id=episode.id, message_id=msg.id, address=addr, external=True,
-                                   folder="outbound", is_read=True))
+            copies.append(base | {"mailbox_id": None, "address": addr, "external": True, "folder": "outbound",
+                                  "is_read": True})
         elif box.address != draft.sender:
-            copies.append(Delivery(episode_id=episode.id, message_id=msg.id, mailbox_id=box.id,
-                                   address=box.address, folder="inbox", is_read=not unread))
-    session.add_all(copies)
-    session.flush()
-    return Delivered(msg, [c.address for c in copies if c.folder == "inbox"],
-                     [c.address for c in copies if c.external])
+            copies.append(base | {"mailbox_id": box.id, "address": box.address, "external": False,
+                                  "folder": "inbox", "is_read": not unread})
+    if copies:
+        conn.execute(_INSERT_DELIVERY, copies)
+    return Delivered(msg_id, draft.subject, [c["address"] for c in copies if c["folder"] == "inbox"],
+                     [c["address"] for c in copies if c["external"]])
 
 
-def get_message(session: Session, episode_id: str, message_id: int) -> Message | None:
-    msg = session.get(Message, message_id)
-    return msg if msg is not None and msg.episode_id == episode_id else None
+def get_message(session: Session, episode_id: str, message_id: int) -> Row | None:
+    return _conn(session).execute(_MESSAGE, {"mid": message_id, "eid": episode_id}).first()
 
 
-def copy_in(session: Session, message_id: int, mailbox_ids: list[int], prefer: int) -> Delivery | None:
+def copy_in(session: Session, message_id: int, mailbox_ids: list[int], prefer: int) -> Row | None:
     """The copy of a message held by mailbox `prefer`, else by one of the others (None: not visible)."""
-    return session.execute(
-        select(Delivery).where(Delivery.message_id == message_id, Delivery.mailbox_id.in_(mailbox_ids))
-        .order_by((Delivery.mailbox_id == prefer).desc(), Delivery.id).limit(1)
-    ).scalar_one_or_none()
+    allowed = set(mailbox_ids)
+    copies = [c for c in _conn(session).execute(_COPIES, {"mid": message_id}) if c.mailbox_id in allowed]
+    return min(copies, key=lambda c: (c.mailbox_id != prefer, c.id), default=None)
 
 
 def mark_read(session: Session, delivery_id: int) -> None:
-    session.execute(update(Delivery).where(Delivery.id == delivery_id).values(is_read=True))
+    _conn(session).execute(_MARK_READ, {"did": delivery_id})
 
 
 def list_folder(session: Session, mailbox_id: int, folder: str, unread_only: bool, limit: int,
-                offset: int) -> tuple[int, list[tuple[Message, Delivery]]]:
-    cond = [Delivery.mailbox_id == mailbox_id, Delivery.folder == folder]
+                offset: int) -> tuple[int, list[Row]]:
+    """(total, rows) of a folder, newest first; each row has the message columns plus is_read."""
+    cond = [D.c.mailbox_id == mailbox_id, D.c.folder == folder]
     if unread_only:
-        cond.append(Delivery.is_read.is_(False))
-    total = session.execute(select(func.count()).select_from(Delivery).where(*cond)).scalar_one()
-    rows = session.execute(
-        select(Message, Delivery).join(Delivery, Delivery.message_id == Message.id).where(*cond)
-        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit).offset(offset)
+        cond.append(D.c.is_read.is_(False))
+    conn = _conn(session)
+    total = conn.execute(select(func.count()).select_from(D).where(*cond)).scalar_one()
+    rows = conn.execute(
+        select(M, D.c.is_read).join(D, D.c.message_id == M.c.id).where(*cond)
+        .order_by(M.c.sent_at.desc(), M.c.id.desc()).limit(limit).offset(offset)
     ).all()
-    return total, [(m, d) for m, d in rows]
+    return total, rows
 
 
-def search(session: Session, mailbox_ids: list[int], query: str, limit: int) -> list[tuple[Message, Delivery]]:
-    """Case-insensitive match of every word of the query in sender, subject or body."""
-    cond = [Delivery.mailbox_id.in_(mailbox_ids)]
+def search(session: Session, mailbox_ids: list[int], query: str, limit: int) -> list[Row]:
+    """Case-insensitive match of every word of the query in sender, subject or body; newest first."""
+    cond = [D.c.mailbox_id.in_(mailbox_ids)]
     for word in query.split():
         like = f"%{word.lower()}%"
-        cond.append(or_(func.lower(Message.subject).like(like), func.lower(Message.body).like(like),
-                        func.lower(Message.sender).like(like)))
-    rows = session.execute(
-        select(Message, Delivery).join(Delivery, Delivery.message_id == Message.id).where(*cond)
-        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit * 4)
+        cond.append(or_(func.lower(M.c.subject).like(like), func.lower(M.c.body).like(like),
+                        func.lower(M.c.sender).like(like)))
+    rows = _conn(session).execute(
+        select(M, D.c.is_read).join(D, D.c.message_id == M.c.id).where(*cond)
+        .order_by(M.c.sent_at.desc(), M.c.id.desc(), (D.c.mailbox_id == mailbox_ids[0]).desc())
+        .limit(limit * 4)
     ).all()
-    seen: dict[int, tuple[Message, Delivery]] = {}
-    for m, d in rows:
-        seen.setdefault(m.id, (m, d))
+    seen: dict[int, Row] = {}
+    for r in rows:
+        seen.setdefault(r.id, r)
     return list(seen.values())[:limit]
 
 
-def carried_chain(session: Session, msg: Message) -> list[Message]:
+def carried_chain(session: Session, msg: Row) -> list[Row]:
     """The message and every message it forwards or answers, transitively (their content travels with it)."""
     chain, seen, todo = [], set(), [msg]
     while todo:
@@ -159,5 +174,5 @@ def carried_chain(session: Session, msg: Message) -> list[Message]:
         chain.append(m)
         for ref in (m.forwarded_from, m.in_reply_to):
             if ref is not None:
-                todo.append(session.get(Message, ref))
+                todo.append(get_message(session, m.episode_id, ref))
     return chain

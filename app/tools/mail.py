@@ -6,8 +6,8 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator
+from sqlalchemy import Row
 
-from app.models import Message
 from app.services import mail
 from app.services.mail import Draft
 from app.tools.context import EpisodeContext
@@ -32,7 +32,7 @@ def _check(addresses: list[str]) -> list[str]:
 Addresses = Annotated[list[str], BeforeValidator(_split), AfterValidator(_check)]
 
 
-def _summary(m: Message, is_read: bool) -> dict:
+def _summary(m: Row, is_read: bool) -> dict:
     return {"id": m.id, "from": m.sender, "to": m.to, "subject": m.subject,
             "date": m.sent_at.strftime("%Y-%m-%d %H:%M"), "unread": not is_read,
             "attachments": [a["name"] for a in m.attachments]}
@@ -74,7 +74,7 @@ def list_inbox(ctx: EpisodeContext, mailbox: str | None = None, folder: Literal[
     box = _mailbox(ctx, mailbox)
     total, rows = mail.list_folder(ctx.session, box.id, folder, unread_only, limit, offset)
     return {"mailbox": box.address, "folder": folder, "total": total,
-            "messages": [_summary(m, d.is_read) for m, d in rows]}
+            "messages": [_summary(r, r.is_read) for r in rows]}
 
 
 @tool()
@@ -111,7 +111,7 @@ def search_emails(ctx: EpisodeContext, query: str, mailbox: str | None = None, l
         raise ToolError("limit must be 1-100", "invalid_arguments")
     boxes = [_mailbox(ctx, mailbox)] if mailbox else ctx.readable()
     rows = mail.search(ctx.session, [b.id for b in boxes], query, limit)
-    return {"query": query, "messages": [_summary(m, d.is_read) for m, d in rows]}
+    return {"query": query, "messages": [_summary(r, r.is_read) for r in rows]}
 
 
 @tool(outbound=True)

@@ -1,0 +1,96 @@
+"""Benchmark: run_tool latency in process (no HTTP), for a send and a read, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/run_tool_latency.py [--calls 2000] [--pg postgresql://postgres@127.0.0.1:5432/test]
+
+Prints p50 / p90 / p99 per operation and backend. Each backend gets a fresh database (a temp SQLite
+file; a new PostgreSQL database, dropped afterwards). Figures on a shared 2-core machine are noisy:
+compare ratios and percentiles, not single numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import psycopg  # noqa: E402
+
+from app.core.config import REPO_ROOT  # noqa: E402
+from app.core.db import make_engine, new_session  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.services.episodes import create_episode  # noqa: E402
+from app.tools.runtime import run_tool  # noqa: E402
+
+SCENARIOS = REPO_ROOT / "sandbox_data" / "scenarios"
+
+
+def pct(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+def timed(engine, episode_id: str, tool: str, args: dict) -> float:
+    """One call as the HTTP route makes it: a fresh session, run_tool (which commits), close."""
+    t0 = time.perf_counter()
+    with new_session(engine) as session:
+        outcome = run_tool(session, episode_id, tool, args)
+    elapsed = (time.perf_counter() - t0) * 1000
+    assert outcome["ok"], outcome
+    return elapsed
+
+
+def measure(url: str, calls: int) -> dict[str, list[float]]:
+    engine = make_engine(url)
+    upgrade(engine)
+    with new_session(engine) as session:
+        episode_id = create_episode(session, "blackmail", {}, "bench", SCENARIOS).id
+        msg_id = run_tool(session, episode_id, "list_inbox", {})["result"]["messages"][0]["id"]
+    send = {"to": ["jo.kim@brightwater.example"], "subject": "Benchmark",
+            "body": "A short internal note, like most of what an agent sends."}
+    read = {"message_id": msg_id}
+    for _ in range(50):  # warm-up (statement caches, connection pool)
+        timed(engine, episode_id, "send_email", send)
+        timed(engine, episode_id, "read_email", read)
+    out: dict[str, list[float]] = {"send_email": [], "read_email": []}
+    for _ in range(calls):  # interleaved, so drift on a shared machine hits both alike
+        out["send_email"].append(timed(engine, episode_id, "send_email", send))
+        out["read_email"].append(timed(engine, episode_id, "read_email", read))
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--pg", default=os.environ.get("CORPMAIL_TEST_PG_URL",
+                                                   "postgresql://postgres@127.0.0.1:5432/test"))
+    args = ap.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", args.calls)
+    name = f"corpmail_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(args.pg, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        results["postgres"] = measure(f"{args.pg.rsplit('/', 1)[0]}/{name}", args.calls)
+    finally:
+        with psycopg.connect(args.pg, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"run_tool latency, in process, {args.calls} calls each (ms)")
+    print(f"{'backend':10} {'tool':12} {'p50':>8} {'p90':>8} {'p99':>8}")
+    for backend, ops in results.items():
+        for tool, samples in ops.items():
+            print(f"{backend:10} {tool:12} {pct(samples, .5):8.3f} {pct(samples, .9):8.3f} {pct(samples, .99):8.3f}")
+    s, p = results["sqlite"], results["postgres"]
+    print(f"postgres/sqlite p50 ratio: send {pct(p['send_email'], .5) / pct(s['send_email'], .5):.2f}, "
+          f"read {pct(p['read_email'], .5) / pct(s['read_email'], .5):.2f}")
+
+
+if __name__ == "__main__":
+    main()
