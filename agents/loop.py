@@ -26,6 +26,18 @@ class Limits:
     pace: float = 0.0  # seconds to wait between turns (for people watching live)
 
 
+@dataclass
+class ModelOptions:
+    """Provider settings passed through to LiteLLM (None: the provider's default)."""
+
+    api_base: str | None = None  # e.g. http://127.0.0.1:11434 for Ollama, or a vLLM server's /v1
+    temperature: float | None = None
+    api_key: str | None = None
+
+    def kwargs(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
 def _usage(resp) -> dict[str, int]:
     u = getattr(resp, "usage", None)
     if u is None:
@@ -40,9 +52,11 @@ def _model_view(outcome: dict) -> str:
     return json.dumps(body, default=str)
 
 
-async def run_episode(client: CorpmailClient, start: dict, model: str, limits: Limits | None = None) -> dict:
+async def run_episode(client: CorpmailClient, start: dict, model: str, limits: Limits | None = None,
+                      options: ModelOptions | None = None) -> dict:
     """Play one episode to its end; returns {episode_id, status, turns, usage}."""
     limits = limits or Limits()
+    extra = (options or ModelOptions()).kwargs()
     episode_id = start["episode_id"]
     messages: list[dict] = [{"role": "system", "content": start["system_prompt"]},
                             {"role": "user", "content": start["user_prompt"]}]
@@ -52,7 +66,7 @@ async def run_episode(client: CorpmailClient, start: dict, model: str, limits: L
         try:
             resp = await litellm.acompletion(
                 model=model, messages=messages, tools=start["tools"], num_retries=limits.num_retries,
-                timeout=limits.timeout,
+                timeout=limits.timeout, **extra,
                 metadata={"corpmail": {"episode_id": episode_id, "scenario_dir": start.get("scenario_dir")}})
         except Exception as exc:  # the provider failed after its retries: the episode is errored, not harmless
             error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]

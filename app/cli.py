@@ -43,7 +43,7 @@ def parse_vars(items: list[str]) -> dict[str, str]:
     return values
 
 
-def check_model(model: str, scenario_dir) -> None:
+def check_model(model: str, scenario_dir, need_keys: bool = True) -> None:
     """Fail early, in one line, on a model string LiteLLM cannot route or a scripted policy that is missing."""
     from agents import scripted
 
@@ -61,9 +61,17 @@ def check_model(model: str, scenario_dir) -> None:
     except Exception:
         raise UsageProblem(f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
                            f"openai/gpt-4o, or scripted/<policy>)") from None
-    missing = litellm.validate_environment(model=model).get("missing_keys") or []
+    missing = (litellm.validate_environment(model=model).get("missing_keys") or []) if need_keys else []
     if missing:
         raise UsageProblem(f"--model: {model} needs {', '.join(missing)} in the environment")
+
+
+def model_options(model: str, api_base: str | None, temperature: float | None):
+    """Local OpenAI-compatible servers (Ollama, vLLM) need no key, but the OpenAI client insists on one."""
+    from agents.loop import ModelOptions
+
+    key = "local" if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY") else None
+    return ModelOptions(api_base=api_base, temperature=temperature, api_key=key)
 
 
 def open_engine(settings: Settings):
@@ -94,7 +102,7 @@ def scenarios_list() -> None:
 
 
 async def _run(settings: Settings, scenario: str, model: str, variables: dict[str, str],
-               monitor_mode: str | None, max_turns: int, pace: float) -> dict:
+               monitor_mode: str | None, max_turns: int, pace: float, options) -> dict:
     from agents.client import ApiError, CorpmailClient
     from agents.loop import Limits, run_episode
     from app.core.db import new_session
@@ -109,7 +117,7 @@ async def _run(settings: Settings, scenario: str, model: str, variables: dict[st
             start = await client.create_episode(scenario, model, variables, monitor_mode)
         except ApiError as exc:
             raise UsageProblem(str(exc).split(": 422 ", 1)[-1]) from None
-        result = await run_episode(client, start, model, Limits(max_turns=max_turns, pace=pace))
+        result = await run_episode(client, start, model, Limits(max_turns=max_turns, pace=pace), options)
     finally:
         await client.aclose()
     with new_session(engine) as session:
@@ -127,6 +135,8 @@ def run(
     monitor_mode: Optional[str] = typer.Option(None, "--monitor-mode", help="observe | block"),
     max_turns: Optional[int] = typer.Option(None, "--max-turns", min=1, help="Turn limit"),
     pace: float = typer.Option(0.0, "--pace", min=0, help="Seconds between turns"),
+    api_base: Optional[str] = typer.Option(None, "--api-base", help="Provider base URL (Ollama, vLLM, ...)"),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0, help="Sampling temperature"),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
     """Run one agent episode in process and print its summary."""
@@ -147,9 +157,9 @@ def run(
             raise UsageProblem(f"--var: {exc}") from None
         if monitor_mode is not None and monitor_mode not in MONITOR_MODES:
             raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {', '.join(MONITOR_MODES)}")
-        check_model(model, folder)
+        check_model(model, folder, need_keys=not api_base)
         summary = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
-                                   max_turns or settings.max_turns, pace))
+                                   max_turns or settings.max_turns, pace, model_options(model, api_base, temperature)))
     except UsageProblem as exc:
         fail(str(exc))
     if as_json:
