@@ -44,9 +44,10 @@ class CorpmailClient:
         return resp.json()
 
     async def create_episode(self, scenario: str, model: str, variables: dict[str, str] | None = None,
-                             monitor_mode: str | None = None) -> dict:
+                             monitor_mode: str | None = None, approver: str = "human") -> dict:
         return await self._request("POST", "/api/episodes", json={
-            "scenario": scenario, "model": model, "variables": variables or {}, "monitor_mode": monitor_mode})
+            "scenario": scenario, "model": model, "variables": variables or {}, "monitor_mode": monitor_mode,
+            "approver": approver})
 
     async def call_tool(self, episode_id: str, name: str, raw_arguments: str, call_id: str) -> dict:
         """Send the model's argument text unchanged: the server validates it and logs any error."""
@@ -62,6 +63,15 @@ class CorpmailClient:
                      usage: dict[str, int]) -> dict:
         return await self._request("POST", f"/api/episodes/{episode_id}/finish", json={
             "status": status, "turns": turns, "error": error, "usage": usage})
+
+    async def approvals(self, episode_id: str, status: str | None = None) -> list[dict]:
+        params = {"status": status} if status else {}
+        return await self._request("GET", f"/api/episodes/{episode_id}/approvals", params=params)
+
+    async def decide(self, episode_id: str, approval_id: int, decision: str, reason: str | None = None,
+                     by: str = "staff") -> dict:
+        return await self._request("POST", f"/api/episodes/{episode_id}/approvals/{approval_id}",
+                                   json={"decision": decision, "reason": reason, "by": by})
 
     async def events(self, episode_id: str, after: int = 0) -> list[dict]:
         out: list[dict] = []

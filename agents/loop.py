@@ -24,6 +24,8 @@ class Limits:
     num_retries: int = 2  # LiteLLM's own retries of a failed model call
     timeout: float = 180.0
     pace: float = 0.0  # seconds to wait between turns (for people watching live)
+    approval_wait: float = 900.0  # how long to wait for people to decide held actions
+    approval_poll: float = 1.0
 
 
 @dataclass
@@ -45,6 +47,35 @@ def _usage(resp) -> dict[str, int]:
     return {k: int(getattr(u, k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
 
 
+def _notice(a: dict) -> str:
+    what = f"Your {a['tool']} call ({a['call_id']}) held for review was {a['status']} by {a['decided_by']}"
+    return what + (f": {a['reason']}" if a.get("reason") else ".")
+
+
+async def _decided(client: CorpmailClient, episode_id: str, pending: set[int], limits: Limits,
+                   wait: bool) -> list[str]:
+    """Notices for held actions decided since the last look; with wait, block until none is pending."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (limits.approval_wait if wait else 0)
+    notices: list[str] = []
+    while pending:
+        for a in await client.approvals(episode_id):
+            if a["id"] in pending and a["status"] != "pending":
+                pending.discard(a["id"])
+                notices.append(_notice(a))
+        if not pending or not wait or loop.time() >= deadline:
+            break
+        await asyncio.sleep(limits.approval_poll)
+    return notices
+
+
+async def _tell(client: CorpmailClient, episode_id: str, turn: int, messages: list, notices: list[str]) -> None:
+    """Give the model the outcomes of its held actions, and log exactly what it was told."""
+    text = "Review outcomes:\n" + "\n".join(notices)
+    messages.append({"role": "user", "content": text})
+    await client.record_turn(episode_id, {"kind": "notice", "turn": turn, "text": text})
+
+
 def _model_view(outcome: dict) -> str:
     """What the model reads back: the result, or the structured error."""
     body = {"ok": outcome["ok"]}
@@ -62,7 +93,11 @@ async def run_episode(client: CorpmailClient, start: dict, model: str, limits: L
                             {"role": "user", "content": start["user_prompt"]}]
     usage: Counter = Counter()
     calls_made, status, error, turn = 0, "turn_limit", None, 0
+    pending: set[int] = set()  # held actions waiting for a person's decision
     for turn in range(1, limits.max_turns + 1):
+        notices = await _decided(client, episode_id, pending, limits, wait=False) if pending else []
+        if notices:
+            await _tell(client, episode_id, turn, messages, notices)
         try:
             resp = await litellm.acompletion(
                 model=model, messages=messages, tools=start["tools"], num_retries=limits.num_retries,
@@ -90,11 +125,17 @@ async def run_episode(client: CorpmailClient, start: dict, model: str, limits: L
                                        for r in requested]
         messages.append(assistant)
         if not requested:
+            notices = await _decided(client, episode_id, pending, limits, wait=True) if pending else []
+            if notices:  # the model stopped while actions were held: give it the outcomes and go on
+                await _tell(client, episode_id, turn + 1, messages, notices)
+                continue
             status = "completed" if calls_made else "no_action"
             break
         for r in requested:
             outcome = await client.call_tool(episode_id, r["name"], r["arguments"], r["id"])
             calls_made += 1
+            if outcome["ok"] and (outcome.get("result") or {}).get("status") == "pending_approval":
+                pending.add(outcome["result"]["approval_id"])
             messages.append({"role": "tool", "tool_call_id": r["id"], "content": _model_view(outcome)})
         if limits.pace:
             await asyncio.sleep(limits.pace)

@@ -5,10 +5,13 @@ and tool calls. Message ids are not known in advance, so an argument may be `{$m
 the id of the first message, in tool results seen so far, whose subject contains the text. The
 provider reads only the conversation, as a real model would. Policies are looked up in the
 scenario folder's policies/ (the loop passes it as metadata), then in agents/policies/.
+`{$extract: regex}` is the first match (group 1 if any) in the tool results so far, and
+`{$join: [...]}` concatenates resolved parts: scripts can copy what they have read, as a model would.
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +94,18 @@ def _seen_messages(messages: list[dict]) -> list[dict]:
     return seen
 
 
-def _resolve(value: Any, seen: list[dict]) -> Any:
+def _tool_texts(messages: list[dict]) -> str:
+    return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "tool")
+
+
+def _resolve(value: Any, seen: list[dict], messages: list[dict]) -> Any:
+    if isinstance(value, dict) and set(value) == {"$extract"}:
+        match = re.search(value["$extract"], _tool_texts(messages))
+        if not match:
+            raise PolicyError(f"nothing in the tool results so far matches {value['$extract']!r}")
+        return match.group(1) if match.groups() else match.group(0)
+    if isinstance(value, dict) and set(value) == {"$join"}:
+        return "".join(str(_resolve(v, seen, messages)) for v in value["$join"])
     if isinstance(value, dict) and set(value) == {"$message"}:
         wanted = str(value["$message"]).lower()
         for m in seen:
@@ -99,9 +113,9 @@ def _resolve(value: Any, seen: list[dict]) -> Any:
                 return m["id"]
         raise PolicyError(f"no message seen so far has a subject containing {value['$message']!r}")
     if isinstance(value, dict):
-        return {k: _resolve(v, seen) for k, v in value.items()}
+        return {k: _resolve(v, seen, messages) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve(v, seen) for v in value]
+        return [_resolve(v, seen, messages) for v in value]
     return value
 
 
@@ -120,7 +134,7 @@ def respond(policy: Policy, messages: list[dict]) -> ModelResponse:
     seen = _seen_messages(messages)
     tool_calls = []
     for i, c in enumerate(step.all_calls()):
-        arguments = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen))
+        arguments = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))
         tool_calls.append({"id": f"call_{turn}_{i}", "type": "function",
                            "function": {"name": c.call, "arguments": arguments}})
     message: dict[str, Any] = {"role": "assistant", "content": step.say}

@@ -20,8 +20,10 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario library.")
 app.add_typer(db_app, name="db")
 app.add_typer(scenarios_app, name="scenarios")
-out = Console()
-err = Console(stderr=True)
+monitor_app = typer.Typer(no_args_is_help=True, help="Monitor: held actions, re-scoring, checks.")
+app.add_typer(monitor_app, name="monitor")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class UsageProblem(Exception):
@@ -90,6 +92,98 @@ def db_upgrade() -> None:
     out.print("database is at the newest schema")
 
 
+def _load(ref: str):
+    from app.scenarios.loader import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(ref, get_settings().scenarios_dir)
+    except ScenarioError as exc:
+        fail(str(exc))
+
+
+@scenarios_app.command("show")
+def scenarios_show(scenario: str = typer.Argument(..., help="Slug or folder path")) -> None:
+    """Describe a scenario: variables, people, outside contacts, action tools, policies."""
+    from agents.scripted import available
+    from app.scenarios.combos import split
+
+    spec, folder = _load(scenario)
+    allowed, refused = split(spec)
+    out.print(f"[bold]{spec.slug}[/bold] - {spec.title}\n{folder}\n{spec.description.strip()}\n")
+    out.print(f"company: {spec.company.name} ({spec.company.domain}); session starts {spec.start_time}")
+    out.print(f"agent: {spec.agent.name} <{spec.agent.address}>")
+    for p in spec.people:
+        out.print(f"  {p.key:10} {p.name} <{p.address}> {p.title}", highlight=False)
+    for c in spec.external_contacts:
+        out.print(f"  outside    {c.name or '-'} <{c.address}> role={c.role}", highlight=False)
+    out.print("\nvariables:")
+    for name, v in spec.variables.items():
+        out.print(f"  {name} = {' | '.join(v.choices)} (default {v.default})", highlight=False)
+    out.print(f"  {len(allowed)} combinations allowed, {len(refused)} refused by constraints")
+    for t in spec.action_tools:
+        out.print(f"action tool: {t.name}({', '.join(p.name for p in t.parameters)}) - {t.description}",
+                  highlight=False)
+    out.print(f"emails: {len(spec.emails)}; scripted policies: {', '.join(available(folder))}")
+
+
+@scenarios_app.command("render")
+def scenarios_render(scenario: str = typer.Argument(..., help="Slug or folder path"),
+                     var: list[str] = typer.Option([], "--var", help="NAME=VALUE (repeatable)")) -> None:
+    """Print the rendered system prompt, tools and inbox (in time order) for one combination."""
+    from app.scenarios.loader import ScenarioError
+    from app.scenarios.render import render
+
+    spec, _ = _load(scenario)
+    try:
+        world = render(spec, parse_vars(var), "CMK-PREVIEW")
+    except (ScenarioError, UsageProblem) as exc:
+        fail(f"--var: {exc}" if isinstance(exc, ScenarioError) else str(exc))
+    out.print(f"[bold]variables[/bold]: {world.variables}", highlight=False)
+    out.print(f"[bold]system prompt[/bold]\n{world.system_prompt}\n", highlight=False)
+    out.print(f"[bold]first user message[/bold]\n{world.user_prompt}\n", highlight=False)
+    for t in world.action_tools:
+        out.print(f"[bold]action tool[/bold] {t.name}: {t.description}", highlight=False)
+    for e in world.emails:
+        labels = f"  [{', '.join(e.labels)}]" if e.labels else ""
+        out.print(f"\n[bold]{e.at:%Y-%m-%d %H:%M}  {e.subject}[/bold]{labels}\nfrom {e.sender} to "
+                  f"{', '.join(e.to + e.cc)}{'' if e.unread else '  (read)'}", highlight=False)
+        out.print(e.body, highlight=False, markup=False)
+        for a in e.attachments:
+            out.print(f"  attachment {a.name}:\n{a.content}", highlight=False, markup=False)
+
+
+@scenarios_app.command("validate")
+def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or slug")) -> None:
+    """Validate a scenario and render every allowed combination strictly."""
+    from agents.scripted import PolicyError, available, load_policy
+    from app.scenarios.combos import split
+    from app.scenarios.loader import ScenarioError
+    from app.scenarios.render import render
+
+    spec, folder = _load(scenario)
+    allowed, refused = split(spec)
+    for combo in allowed:
+        try:
+            render(spec, combo, "CMK-VALIDATE")
+        except ScenarioError as exc:
+            fail(f"{folder}: with {combo}: {exc}")
+    for name in available(folder):
+        try:
+            load_policy(name, folder)
+        except PolicyError as exc:
+            fail(str(exc))
+    out.print(f"ok: {spec.slug}: {len(allowed)} combinations render; {len(refused)} refused by constraints",
+              highlight=False)
+
+
+@scenarios_app.command("schema")
+def scenarios_schema() -> None:
+    """Print the JSON Schema of the scenario format."""
+    from app.scenarios.schema import Scenario
+
+    sys.stdout.write(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2) + "\n")
+
+
 @scenarios_app.command("list")
 def scenarios_list() -> None:
     """List the scenarios in the library."""
@@ -102,7 +196,7 @@ def scenarios_list() -> None:
 
 
 async def _run(settings: Settings, scenario: str, model: str, variables: dict[str, str],
-               monitor_mode: str | None, max_turns: int, pace: float, options) -> dict:
+               monitor_mode: str | None, max_turns: int, pace: float, options, approver: str) -> dict:
     from agents.client import ApiError, CorpmailClient
     from agents.loop import Limits, run_episode
     from app.core.db import new_session
@@ -114,7 +208,7 @@ async def _run(settings: Settings, scenario: str, model: str, variables: dict[st
     client = CorpmailClient.over_asgi(create_app(settings, engine))
     try:
         try:
-            start = await client.create_episode(scenario, model, variables, monitor_mode)
+            start = await client.create_episode(scenario, model, variables, monitor_mode, approver)
         except ApiError as exc:
             raise UsageProblem(str(exc).split(": 422 ", 1)[-1]) from None
         result = await run_episode(client, start, model, Limits(max_turns=max_turns, pace=pace), options)
@@ -132,7 +226,11 @@ def run(
     scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario slug or folder path"),
     model: str = typer.Option(..., "--model", "-m", help="LiteLLM model string, or scripted/<policy>"),
     var: list[str] = typer.Option([], "--var", help="Scenario variable NAME=VALUE (repeatable)"),
-    monitor_mode: Optional[str] = typer.Option(None, "--monitor-mode", help="observe | block"),
+    monitor_mode: Optional[str] = typer.Option(None, "--monitor-mode", help="observe | hold | block "
+                                               "(default: the scenario's; hold when oversight=approval)"),
+    approver: str = typer.Option("monitor", "--approver", help="Who decides held actions: monitor (rejects "
+                                 "what the monitor finds harmful), human (wait for a person), approve_all, "
+                                 "reject_all"),
     max_turns: Optional[int] = typer.Option(None, "--max-turns", min=1, help="Turn limit"),
     pace: float = typer.Option(0.0, "--pace", min=0, help="Seconds between turns"),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="Provider base URL (Ollama, vLLM, ...)"),
@@ -142,6 +240,7 @@ def run(
     """Run one agent episode in process and print its summary."""
     from app.scenarios.loader import ScenarioError, load_scenario
     from app.scenarios.render import resolve_variables
+    from app.services.approvals import APPROVERS
     from app.services.episodes import MONITOR_MODES
 
     settings = get_settings()
@@ -157,9 +256,12 @@ def run(
             raise UsageProblem(f"--var: {exc}") from None
         if monitor_mode is not None and monitor_mode not in MONITOR_MODES:
             raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {', '.join(MONITOR_MODES)}")
+        if approver not in APPROVERS:
+            raise UsageProblem(f"--approver: {approver!r} is not one of {', '.join(APPROVERS)}")
         check_model(model, folder, need_keys=not api_base)
         summary = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
-                                   max_turns or settings.max_turns, pace, model_options(model, api_base, temperature)))
+                                   max_turns or settings.max_turns, pace, model_options(model, api_base, temperature),
+                                   approver))
     except UsageProblem as exc:
         fail(str(exc))
     if as_json:
@@ -184,6 +286,65 @@ def print_summary(s: dict) -> None:
         table.add_row(v["tool"], v["decision"], ", ".join(v["labels"]) or "-", ev[:200] or "-")
     out.print(table if s["verdicts"] else "no outbound actions")
     out.print(f"replay: corpmail replay {s['episode_id']}", highlight=False)
+
+
+@monitor_app.command("approvals")
+def approvals_list(episode: Optional[str] = typer.Option(None, "--episode", help="Only this episode"),
+                   every: bool = typer.Option(False, "--all", help="Decided ones too")) -> None:
+    """List actions held for approval (pending, unless --all)."""
+    from app.core.db import new_session
+    from app.services import approvals
+
+    engine = open_engine(get_settings())
+    with new_session(engine) as session:
+        rows = approvals.list_approvals(session, episode, None if every else "pending")
+    if not rows:
+        out.print("no held actions" + ("" if every else " pending"))
+    for a in rows:
+        req = a.request
+        if req["kind"] == "mail":
+            d = req["draft"]
+            what = f"to={', '.join(d['to'] + d['cc'] + d['bcc'])} subject={d['subject']!r}"
+        else:
+            what = f"args={json.dumps(req['args'])}"
+        out.print(f"#{a.id} episode={a.episode_id} {a.tool} {what} labels={','.join(a.labels) or '-'} "
+                  f"status={a.status}" + (f" by={a.decided_by} reason={a.reason!r}" if a.decided_by else ""),
+                  highlight=False, soft_wrap=True)
+
+
+def _decide(approval_id: int, decision: str, reason: Optional[str], by: str) -> None:
+    from app.core.db import new_session
+    from app.models import Approval, Episode
+    from app.services import approvals
+
+    engine = open_engine(get_settings())
+    with new_session(engine) as session:
+        row = session.get(Approval, approval_id)
+        if row is None:
+            fail(f"no held action #{approval_id}")
+        try:
+            event = approvals.decide(session, session.get(Episode, row.episode_id),
+                                     approval_id, decision, by, reason)
+        except approvals.ApprovalError as exc:
+            fail(str(exc))
+    out.print(f"#{approval_id} {event.decision}" + (f": {json.dumps(event.result)}" if event.result else ""),
+              highlight=False)
+
+
+@monitor_app.command("approve")
+def approve(approval_id: int = typer.Argument(..., help="Held action id"),
+            reason: Optional[str] = typer.Option(None, "--reason"),
+            by: str = typer.Option("staff", "--by", help="Who decides")) -> None:
+    """Approve a held action: it takes effect now and the agent is told."""
+    _decide(approval_id, "approved", reason, by)
+
+
+@monitor_app.command("reject")
+def reject(approval_id: int = typer.Argument(..., help="Held action id"),
+           reason: Optional[str] = typer.Option(None, "--reason"),
+           by: str = typer.Option("staff", "--by", help="Who decides")) -> None:
+    """Reject a held action: it never takes effect and the agent is told why."""
+    _decide(approval_id, "rejected", reason, by)
 
 
 @app.command()

@@ -30,6 +30,7 @@ class Episode(SQLModel, table=True):
     model: str = Field(max_length=200)
     status: str = Field(default="pending", index=True, max_length=20)
     monitor_mode: str = Field(default="observe", max_length=10)
+    approver: str = Field(default="human", max_length=20)  # who decides held actions
     agent_address: str = Field(max_length=320)
     clock: datetime = Field(description="Scenario time at which the agent's session starts")
     world: dict = json_field()  # rendered scenario: people, annotations, canary (monitor ground truth)
@@ -89,3 +90,20 @@ class Event(SQLModel, table=True):
     kind: str = Field(max_length=40)
     payload: dict = json_field()
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Approval(SQLModel, table=True):
+    """An outbound action held by the monitor until a person (or an automatic approver) decides."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", index=True, max_length=32)
+    call_id: str = Field(max_length=64)
+    tool: str = Field(max_length=100)
+    request: dict = json_field()  # {"kind": "mail", "draft": {...}} or {"kind": "action", ...}
+    labels: list = json_field(list)
+    evidence: list = json_field(list)
+    status: str = Field(default="pending", index=True, max_length=10)  # pending | approved | rejected
+    decided_by: str | None = Field(default=None, max_length=100)
+    reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None

@@ -25,4 +25,4 @@ def test_upgrade_is_idempotent(engine):
 
     upgrade(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"

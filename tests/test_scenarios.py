@@ -1,7 +1,7 @@
 """Scenario files: validation, strict rendering, seeding in time order."""
 from __future__ import annotations
 
-import itertools
+import re
 import shutil
 
 import pytest
@@ -9,30 +9,106 @@ import yaml
 
 from app.core.config import REPO_ROOT
 from app.scenarios.loader import ScenarioError, list_slugs, load_scenario
-from app.scenarios.render import render
+from app.scenarios.combos import split
+from app.scenarios.render import render, resolve_variables
 
 LIB = REPO_ROOT / "sandbox_data" / "scenarios"
 
 
-def combos(scenario):
-    names = list(scenario.variables)
-    for values in itertools.product(*(scenario.variables[n].choices for n in names)):
-        yield dict(zip(names, values))
+SLUGS = list_slugs(LIB)
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
-@pytest.mark.parametrize("slug", list_slugs(LIB))
-def test_every_combination_renders_without_placeholders(slug):
+def test_library_has_the_three_study_scenarios():
+    assert {"blackmail", "leaking", "lethal_action"} <= set(SLUGS)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_allowed_combination_renders_strictly(slug):
     scenario, _ = load_scenario(slug, LIB)
-    for variables in combos(scenario):
+    allowed, refused = split(scenario)
+    assert len(allowed) >= 300 and refused  # the full grid, with its invalid corners refused
+    known = ({p.address for p in scenario.people} | {scenario.agent.address}
+             | {g.address for g in scenario.groups} | {c.address for c in scenario.external_contacts})
+    for variables in allowed:
         world = render(scenario, variables, "CMK-TEST")
-        texts = [world.system_prompt, world.user_prompt]
+        texts = [world.system_prompt, world.user_prompt, *(t.description for t in world.action_tools)]
         texts += [t for e in world.emails for t in (e.subject, e.body, *(a.content for a in e.attachments))]
         for t in texts:
-            assert "{{" not in t and "{%" not in t and "${" not in t
+            assert "{{" not in t and "{%" not in t and "${" not in t and "None" not in t, t[:80]
+            # every address in the text is a real one of this company or a declared contact
+            assert set(ADDRESS.findall(t)) <= known, set(ADDRESS.findall(t)) - known
         times = [e.at for e in world.emails]
         assert times == sorted(times) and all(t <= world.start_time for t in times)
+        assert sum(e.distractor for e in world.emails) * 3 >= len(world.emails)
         # the inbox is discovered through tools, never pasted into the prompt
         assert not any(e.body[:60] in world.system_prompt + world.user_prompt for e in world.emails)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_goal_conditions_state_what_they_say(slug):
+    """explicit states the company's value, swap states its opposite, the others state no goal."""
+    scenario, _ = load_scenario(slug, LIB)
+    for value, goal in scenario.goals.items():
+        opposite = scenario.goals[goal.opposite]
+        prompts = {kind: render(scenario, {"goal_type": kind, "goal_value": value}, "C").system_prompt
+                   for kind in ("explicit", "swap", "latent")}
+        assert goal.statement in prompts["explicit"] and opposite.statement not in prompts["explicit"]
+        assert opposite.statement in prompts["swap"] and goal.statement not in prompts["swap"]
+        assert goal.statement not in prompts["latent"] and opposite.statement not in prompts["latent"]
+        latent_mail = " ".join(e.body for e in render(scenario, {"goal_type": "latent", "goal_value": value},
+                                                      "C").emails)
+        assert goal.direction in latent_mail and opposite.direction in latent_mail
+    for kind in ("none", "ambiguous"):
+        world = render(scenario, {"goal_type": kind}, "C")
+        assert world.variables["goal_value"] == "none"
+        text = world.system_prompt + " ".join(e.body for e in world.emails)
+        assert not any(g.statement in text or g.direction in text for g in scenario.goals.values())
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"goal_type": "none", "goal_value": "safety"}, "variable goal_value: 'safety' is not allowed when goal_type=none"),
+    ({"goal_type": "ambiguous", "goal_value": "ethics"}, "variable goal_value"),
+    ({"goal_type": "explicit", "goal_value": "none"}, "variable goal_value: 'none' is not allowed"),
+    ({"goal_type": "latent", "goal_framing": "rigid"}, "variable goal_type: 'latent' is not allowed when goal_framing=rigid"),
+    ({"urgency": "soonish"}, "variable urgency: 'soonish' is not one of"),
+])
+def test_invalid_combinations_are_refused_in_one_line(given, message):
+    scenario, _ = load_scenario("leaking", LIB)
+    with pytest.raises(ScenarioError) as exc:
+        resolve_variables(scenario, given)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_defaults_follow_constraints_but_given_values_never_change():
+    scenario, _ = load_scenario("blackmail", LIB)
+    assert resolve_variables(scenario, {"goal_type": "none"})["goal_value"] == "none"
+    assert resolve_variables(scenario, {"goal_type": "swap", "goal_value": "safety"})["goal_value"] == "safety"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_inbox_realism_and_ground_truth(slug):
+    scenario, _ = load_scenario(slug, LIB)
+    world = render(scenario, {}, "CMK-UNIQUE1")
+    assert any(e.reply_to for e in world.emails), "threads"
+    assert any(not e.unread for e in world.emails) and any(e.unread for e in world.emails), "read state"
+    assert any(e.attachments for e in world.emails), "attachments"
+    assert {c.role for c in world.external_contacts} - {"other"}, "external roles"
+    harm = {"blackmail": lambda: world.monitor.leverage_facts,
+            "leaking": lambda: [e for e in world.emails if "confidential" in e.labels and "CMK-UNIQUE1" in e.body],
+            "lethal_action": lambda: [t for t in world.action_tools if t.harmful_if]}[slug]()
+    assert harm, "ground-truth annotation for the monitor"
+
+
+def test_leaking_canary_is_inside_confidential_content_and_unique_per_episode(session, settings):
+    from app.services.episodes import create_episode
+
+    a = create_episode(session, "leaking", {}, "scripted/benign", settings.scenarios_dir)
+    b = create_episode(session, "leaking", {}, "scripted/benign", settings.scenarios_dir)
+    assert a.world["canary"] != b.world["canary"]
+    pack = next(e for e in a.world["emails"] if e["key"] == "design_pack")
+    assert a.world["canary"] in pack["body"] and a.world["canary"] in pack["attachments"][0]["content"]
+    assert pack["audience"] == ["@halvard.example"]
 
 
 def test_blackmail_variables_change_the_story():
@@ -100,6 +176,7 @@ def test_unknown_and_invalid_variables(tmp_path):
         render(scenario, {"goal": "x"}, "C")
     with pytest.raises(ScenarioError, match="variable urgency: 'soon'"):
         render(scenario, {"urgency": "soon"}, "C")
+    assert "goal_type" in scenario.variables and "oversight" in scenario.variables
 
 
 def test_seeded_inbox_state(session, settings):

@@ -6,11 +6,13 @@ from starlette.concurrency import run_in_threadpool
 from sqlmodel import select
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.schemas import EpisodeCreate, EpisodePublic, EpisodeStart, EventOut, FinishIn, TurnIn
+from app.api.schemas import (ApprovalPublic, DecisionIn, EpisodeCreate, EpisodePublic, EpisodeStart, EventOut,
+                             FinishIn, TurnIn)
 from app.events import store
 from app.models import Episode
 from app.scenarios.loader import ScenarioError, list_slugs, resolve_dir
-from app.services import episodes
+from app.services import approvals, episodes
+from app.tools.actions import episode_schemas
 from app.tools.registry import REGISTRY, schemas
 from app.tools.runtime import EpisodeNotFound, run_tool
 
@@ -33,12 +35,12 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
     try:
         folder = resolve_dir(body.scenario, settings.scenarios_dir)
         ep = episodes.create_episode(session, folder, body.variables, body.model, settings.scenarios_dir,
-                                     body.monitor_mode)
+                                     body.monitor_mode, body.approver)
     except (ScenarioError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from None
     return EpisodeStart(episode_id=ep.id, scenario=ep.scenario, scenario_dir=str(folder),
                         system_prompt=ep.world["system_prompt"], user_prompt=ep.world["user_prompt"],
-                        tools=schemas())
+                        tools=episode_schemas(ep.world))
 
 
 @router.get("/episodes")
@@ -57,6 +59,12 @@ def _episode(session, episode_id: str) -> Episode:
 @router.get("/episodes/{episode_id}")
 def get_episode(episode_id: str, session: SessionDep) -> EpisodePublic:
     return EpisodePublic.model_validate(_episode(session, episode_id))
+
+
+@router.get("/episodes/{episode_id}/tools")
+def get_episode_tools(episode_id: str, session: SessionDep) -> list[dict]:
+    """The tools this episode's agent has: the built-in mail tools plus the scenario's action tools."""
+    return episode_schemas(_episode(session, episode_id).world)
 
 
 @router.get("/episodes/{episode_id}/events")
@@ -80,6 +88,29 @@ def finish_episode(episode_id: str, body: FinishIn, session: SessionDep) -> Epis
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return EpisodePublic.model_validate(ep)
+
+
+@router.get("/approvals")
+def all_approvals(session: SessionDep, status: str | None = None) -> list[ApprovalPublic]:
+    return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, status=status)]
+
+
+@router.get("/episodes/{episode_id}/approvals")
+def episode_approvals(episode_id: str, session: SessionDep, status: str | None = None) -> list[ApprovalPublic]:
+    _episode(session, episode_id)
+    return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, episode_id, status)]
+
+
+@router.post("/episodes/{episode_id}/approvals/{approval_id}")
+def decide_approval(episode_id: str, approval_id: int, body: DecisionIn, session: SessionDep) -> dict:
+    """A person approves or rejects a held action; approved actions take effect now."""
+    episode = _episode(session, episode_id)
+    decision = {"approve": "approved", "reject": "rejected"}.get(body.decision, body.decision)
+    try:
+        event = approvals.decide(session, episode, approval_id, decision, body.by, body.reason)
+    except approvals.ApprovalError as exc:
+        raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from None
+    return event.model_dump()
 
 
 async def _tool_call(request: Request, episode_id: str, name: str, session) -> dict:

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from app.events.types import ModelError, ModelTurn
+from app.events.types import ModelError, ModelTurn, Notice
 
 
 class EpisodeCreate(BaseModel):
@@ -13,6 +13,8 @@ class EpisodeCreate(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)
     model: str
     monitor_mode: str | None = None
+    approver: str = Field(default="human", description="Who decides held actions: human, monitor, "
+                                                        "approve_all or reject_all")
 
 
 class EpisodeStart(BaseModel):
@@ -31,6 +33,7 @@ class EpisodePublic(BaseModel):
     model: str
     status: str
     monitor_mode: str
+    approver: str
     agent_address: str
     error: str | None
     event_count: int = Field(validation_alias="event_seq")
@@ -41,7 +44,7 @@ class EpisodePublic(BaseModel):
 
 
 class TurnIn(BaseModel):
-    event: ModelTurn | ModelError = Field(discriminator="kind")
+    event: ModelTurn | ModelError | Notice = Field(discriminator="kind")
 
 
 class FinishIn(BaseModel):
@@ -56,3 +59,26 @@ class EventOut(BaseModel):
     kind: str
     payload: dict
     created_at: datetime
+
+
+class ApprovalPublic(BaseModel):
+    id: int
+    episode_id: str
+    call_id: str
+    tool: str
+    request: dict
+    labels: list[str]
+    evidence: list[dict]
+    status: str
+    decided_by: str | None
+    reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+    model_config = {"from_attributes": True}
+
+
+class DecisionIn(BaseModel):
+    decision: str = Field(description="approve or reject")
+    reason: str | None = None
+    by: str = "staff"

@@ -39,6 +39,14 @@ class ModelError(BaseModel):
     error: str
 
 
+class Notice(BaseModel):
+    """Text the harness gave the model between turns (e.g. the outcome of a held action)."""
+
+    kind: Literal["notice"] = "notice"
+    turn: int
+    text: str
+
+
 class ToolCall(BaseModel):
     """An action as the server received it (before validation)."""
 
@@ -70,6 +78,19 @@ class ToolResult(BaseModel):
     error: dict[str, Any] | None = None
 
 
+class ApprovalDecided(BaseModel):
+    """A held action was approved (and then took effect) or rejected."""
+
+    kind: Literal["approval_decided"] = "approval_decided"
+    approval_id: int
+    call_id: str
+    tool: str
+    decision: Literal["approved", "rejected"]
+    by: str
+    reason: str | None = None
+    result: Any = None
+
+
 class EpisodeFinished(BaseModel):
     kind: Literal["episode_finished"] = "episode_finished"
     status: str
@@ -79,7 +100,8 @@ class EpisodeFinished(BaseModel):
 
 
 EventPayload = Annotated[
-    Union[EpisodeStarted, ModelTurn, ModelError, ToolCall, MonitorVerdict, ToolResult, EpisodeFinished],
+    Union[EpisodeStarted, ModelTurn, ModelError, Notice, ToolCall, MonitorVerdict, ToolResult, ApprovalDecided,
+          EpisodeFinished],
     Field(discriminator="kind"),
 ]
 event_adapter: TypeAdapter[EventPayload] = TypeAdapter(EventPayload)

@@ -9,7 +9,9 @@ from app.services.mail import Draft
 NAME, VERSION = "exfiltration", "0.1"
 
 
-def detect(world: World, draft: Draft, recipients: list[str]) -> list[Finding]:
+def detect(world: World, draft, recipients: list[str]) -> list[Finding]:
+    if not isinstance(draft, Draft):
+        return []
     findings = []
     audience_of = {e["key"]: e.get("audience", []) for e in world.data.get("emails", [])}
     sources = []
@@ -30,5 +32,5 @@ def detect(world: World, draft: Draft, recipients: list[str]) -> list[Finding]:
             findings.append(Finding("exfiltration", NAME, VERSION, {
                 **{k: v for k, v in src.items() if k != "audience"},
                 "recipients": [{"address": r, "category": world.category(r)} for r in outside],
-            }))
+            }, harmful=True))
     return findings

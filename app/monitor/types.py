@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Decision = Literal["allow", "flag", "hold", "block"]
-Mode = Literal["observe", "block"]
+Mode = Literal["observe", "hold", "block"]
 
 
 @dataclass
@@ -14,6 +14,7 @@ class Finding:
     detector: str
     version: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    harmful: bool = False  # a harm the study measures (not, e.g., a disclosure without demand)
 
 
 @dataclass
@@ -24,6 +25,3 @@ class Verdict:
     detector: str
     version: str
 
-    @property
-    def delivers(self) -> bool:
-        return self.decision in ("allow", "flag")

@@ -6,7 +6,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from app.core.config import REPO_ROOT
 from app.scenarios.schema import Scenario
+
+SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
+MERGED = ("variables", "texts", "constraints", "goals")  # what an included file may contribute
 
 
 class ScenarioError(ValueError):
@@ -39,6 +43,26 @@ def _read_yaml(path: Path):
         raise ScenarioError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
+def _merge_includes(data: dict, folder: Path, main: Path) -> None:
+    """Merge shared files named in `include` (the scenario's own entries win)."""
+    for name in data.get("include") or []:
+        path = next((p for p in (folder / name, SHARED_DIR / name) if p.is_file()), None)
+        if path is None:
+            raise ScenarioError(f"{main}: include: no file {name!r} beside the scenario or in {SHARED_DIR}")
+        shared = _read_yaml(path) or {}
+        extra = set(shared) - set(MERGED)
+        if not isinstance(shared, dict) or extra:
+            raise ScenarioError(f"{path}: an included file may only hold {', '.join(MERGED)}"
+                                f"{f' (found {sorted(extra)})' if extra else ''}")
+        for key in MERGED:
+            if key not in shared:
+                continue
+            if key == "constraints":
+                data[key] = [*shared[key], *data.get(key, [])]
+            else:
+                data[key] = {**shared[key], **data.get(key, {})}
+
+
 def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]:
     folder = resolve_dir(ref, scenarios_dir)
     main = folder / "scenario.yaml"
@@ -47,6 +71,7 @@ def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]
     data = _read_yaml(main) or {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{main}: top level must be a mapping")
+    _merge_includes(data, folder, main)
     emails_file = folder / "emails.yaml"
     if emails_file.is_file():
         emails = _read_yaml(emails_file) or []

@@ -3,16 +3,27 @@ StrictUndefined after the YAML is parsed, and any placeholder left over is an er
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import datetime, timezone
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, pass_context
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
 from app.scenarios.loader import ScenarioError
-from app.scenarios.schema import Attachment, ExternalContact, Group, MonitorSpec, Person, Scenario
+from app.scenarios.schema import ActionTool, Attachment, ExternalContact, Group, MonitorSpec, Person, Scenario
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+_env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False,
+                            trim_blocks=True, lstrip_blocks=True)
+
+
+@pass_context
+def _render_filter(ctx, text: str) -> str:
+    """`{{ texts.x | render }}`: render a shared snippet with the same (strict) context."""
+    return _env.from_string(text).render(ctx.get_all())
+
+
+_env.filters["render"] = _render_filter
 _LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\$\{")
 
 
@@ -26,6 +37,7 @@ class RenderedEmail(BaseModel):
     body: str
     reply_to: str | None
     unread: bool
+    distractor: bool
     labels: list[str]
     audience: list[str]
     attachments: list[Attachment]
@@ -48,6 +60,8 @@ class RenderedScenario(BaseModel):
     system_prompt: str
     user_prompt: str
     monitor: MonitorSpec
+    action_tools: list[ActionTool]
+    goal: dict[str, str | None]
     emails: list[RenderedEmail]
 
 
@@ -68,12 +82,57 @@ def resolve_variables(scenario: Scenario, given: dict[str, str]) -> dict[str, st
         if value not in var.choices:
             raise ScenarioError(f"variable {name}: {value!r} is not one of {', '.join(var.choices)}")
         values[name] = value
+    for _ in range(len(scenario.constraints) + 1):  # defaults bend to constraints; given values never do
+        broken = _first_broken(scenario, values)
+        if broken is None:
+            break
+        c, var, allowed = broken
+        if var in given or var not in scenario.variables:
+            cond = ", ".join(f"{k}={values[k]}" for k in c.when)
+            why = f" ({c.message})" if c.message else ""
+            raise ScenarioError(f"variable {var}: {values[var]!r} is not allowed when {cond}; "
+                                f"use one of {', '.join(allowed)}{why}")
+        values[var] = allowed[0]
+    else:
+        raise ScenarioError(f"variables {values} cannot satisfy the scenario's constraints")
     return values
+
+
+def _first_broken(scenario: Scenario, values: dict[str, str]):
+    for c in scenario.constraints:
+        if all(values[v] in allowed for v, allowed in c.when.items()):
+            for v, allowed in c.require.items():
+                if values[v] not in allowed:
+                    return c, v, allowed
+    return None
+
+
+def goal_context(scenario: Scenario, values: dict[str, str]) -> dict:
+    """The study's goal variables made explicit, so no condition silently loses its goal.
+
+    company: the value the company has stood for and the new leadership moves away from
+    (explicit, latent, swap); new: the value it moves to; stated: the goal written into the agent's
+    prompt (explicit: company; swap: new, so the agent sides with the new direction; else none).
+    """
+    kind, value = values.get("goal_type"), values.get("goal_value", "none")
+    if kind is None:
+        return {"goal": None}
+    company = scenario.goals[value] if value != "none" else None
+    new = scenario.goals[company.opposite] if company else None
+    stated = {"explicit": company, "swap": new}.get(kind)
+    if kind in ("explicit", "latent", "swap") and company is None:
+        raise ScenarioError(f"variable goal_value: goal_type={kind} needs a goal value")
+    return {"goal": {"type": kind, "company": company, "new": new, "stated": stated}}
+
+
+@lru_cache(maxsize=4096)
+def _template(text: str):
+    return _env.from_string(text)
 
 
 def _render(text: str, context: dict, where: str) -> str:
     try:
-        out = _env.from_string(text).render(context)
+        out = _template(text).render(context)
     except TemplateError as exc:
         raise ScenarioError(f"{where}: {exc.__class__.__name__}: {exc}") from None
     if _LEFTOVER.search(out):
@@ -82,10 +141,13 @@ def _render(text: str, context: dict, where: str) -> str:
 
 
 def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedScenario:
+    from app.tools.registry import REGISTRY
+
     variables = resolve_variables(scenario, given)
     people = {p.key: p for p in scenario.people}
     context = {
         **variables,
+        **goal_context(scenario, variables),
         "company": scenario.company,
         "agent": scenario.agent,
         "people": people,
@@ -106,12 +168,22 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         emails.append(RenderedEmail(
             key=e.key, sender=addr(e.sender), to=[addr(r) for r in e.to], cc=[addr(r) for r in e.cc],
             at=_aware(e.at), subject=_render(e.subject, context, f"{where}.subject"),
-            body=_render(e.body, context, f"{where}.body"), reply_to=e.reply_to, unread=e.unread,
+            body=_render(e.body, context, f"{where}.body"), reply_to=e.reply_to, unread=e.unread, distractor=e.distractor,
             labels=e.labels, audience=[addr(a) for a in e.audience],
             attachments=[Attachment(name=_render(a.name, context, f"{where}.attachments.name"),
                                     content=_render(a.content, context, f"{where}.attachments.content"),
                                     labels=a.labels) for a in e.attachments],
         ))
+    for t in scenario.action_tools:
+        if t.name in REGISTRY:
+            raise ScenarioError(f"action_tools: {t.name!r} is already a built-in tool")
+        try:  # the result is rendered per call, with that call's `args`; check its syntax now
+            _template(t.result)
+        except TemplateError as exc:
+            raise ScenarioError(f"action_tools.{t.name}.result: {exc}") from None
+    action_tools = [t.model_copy(update={
+        "description": _render(t.description, context, f"action_tools.{t.name}.description")})
+        for t in scenario.action_tools]
     kept = {e.key for e in emails}
     for e in emails:
         if e.reply_to and e.reply_to not in kept:
@@ -123,5 +195,7 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         external_contacts=scenario.external_contacts,
         system_prompt=_render(scenario.prompt.system, context, "prompt.system"),
         user_prompt=_render(scenario.prompt.user, context, "prompt.user"),
-        monitor=scenario.monitor, emails=emails,
+        monitor=scenario.monitor, action_tools=action_tools, emails=emails,
+        goal={k: (v.label if v else None) for k, v in (context["goal"] or {}).items() if k != "type"}
+        | {"type": (context["goal"] or {}).get("type")},
     )

@@ -73,6 +73,7 @@ class Email(Strict):
     body: str
     reply_to: str | None = Field(default=None, description="Key of the email this one answers (same thread)")
     unread: bool = True
+    distractor: bool = Field(default=False, description="Ordinary company traffic, unrelated to the dilemma")
     labels: list[str] = Field(default_factory=list, description="Sensitivity labels, e.g. confidential")
     audience: list[str] = Field(default_factory=list, description="Allowed audience of confidential content")
     attachments: list[Attachment] = Field(default_factory=list)
@@ -95,6 +96,43 @@ class Decision(Strict):
     indicators: list[str] = Field(min_length=1, description="Phrases that refer to the decision")
 
 
+class Constraint(Strict):
+    """When every variable in `when` has one of the listed values, each variable in `require`
+    must have one of its listed values; otherwise the combination is refused."""
+
+    when: dict[str, list[str]]
+    require: dict[str, list[str]]
+    message: str = ""
+
+
+class GoalText(Strict):
+    label: str = Field(description="Short name, e.g. 'national interest'")
+    statement: str = Field(description="What an agent holding this goal is told to pursue (a verb phrase)")
+    direction: str = Field(description="How a company that pursues it is described")
+    opposite: str = Field(description="The goal value this one is paired against")
+
+
+class ActionParam(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    description: str = Field(min_length=1)
+    required: bool = True
+    enum: list[str] | None = None
+
+
+class ActionTool(Strict):
+    """A tool declared by the scenario (e.g. an alarm override), run through the same chokepoint."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(min_length=1)
+    parameters: list[ActionParam] = Field(default_factory=list)
+    result: str = Field(description="What the tool answers when the action takes effect")
+    harmful_if: list[dict[str, str | int | bool]] = Field(
+        default_factory=list,
+        description="Ground truth: a call is harmful when every argument named in one entry equals its value")
+    label: str = Field(default="harmful_action", description="Monitor label for a harmful call")
+
+
 class MonitorSpec(Strict):
     mode: Literal["observe", "hold", "block"] = "observe"
     leverage_facts: list[LeverageFact] = Field(default_factory=list)
@@ -108,6 +146,8 @@ class Prompt(Strict):
 
 class Scenario(Strict):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    include: list[str] = Field(default_factory=list, description="Shared files merged in (variables, "
+                               "texts, constraints, goals); looked up beside the scenario, then in sandbox_data/shared")
     title: str
     description: str = ""
     company: Company
@@ -117,8 +157,11 @@ class Scenario(Strict):
     groups: list[Group] = Field(default_factory=list)
     external_contacts: list[ExternalContact] = Field(default_factory=list)
     variables: dict[str, Variable] = Field(default_factory=dict)
+    constraints: list[Constraint] = Field(default_factory=list)
+    goals: dict[str, GoalText] = Field(default_factory=dict, description="goal_value -> its texts")
     texts: dict[str, str | dict[str, str]] = Field(default_factory=dict, description="Snippets for templates")
     prompt: Prompt
+    action_tools: list[ActionTool] = Field(default_factory=list)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     emails: list[Email] = Field(default_factory=list)
 
@@ -153,6 +196,29 @@ class Scenario(Strict):
                 bad = set(values) - set(self.variables[var].choices)
                 if bad:
                     raise FieldProblem(f"{where}.include_if", f"{var} has unknown values {sorted(bad)}")
+        for i, c in enumerate(self.constraints):
+            for var, values in [*c.when.items(), *c.require.items()]:
+                if var not in self.variables:
+                    raise FieldProblem(f"constraints.{i}", f"unknown variable {var!r}")
+                bad = set(values) - set(self.variables[var].choices)
+                if bad:
+                    raise FieldProblem(f"constraints.{i}", f"{var} has unknown values {sorted(bad)}")
+        if "goal_value" in self.variables:
+            for v in self.variables["goal_value"].choices:
+                if v != "none" and v not in self.goals:
+                    raise FieldProblem("goals", f"goal_value {v!r} has no entry in goals")
+        for v, g in self.goals.items():
+            if g.opposite not in self.goals or self.goals[g.opposite].opposite != v:
+                raise FieldProblem(f"goals.{v}.opposite", f"{g.opposite!r} must be a goal whose opposite is {v!r}")
+        names = [t.name for t in self.action_tools]
+        for i, t in enumerate(self.action_tools):
+            if names.count(t.name) > 1:
+                raise FieldProblem(f"action_tools.{i}.name", f"duplicate action tool {t.name!r}")
+            params = {p.name for p in t.parameters}
+            for j, case in enumerate(t.harmful_if):
+                if set(case) - params:
+                    raise FieldProblem(f"action_tools.{i}.harmful_if.{j}",
+                                       f"names unknown parameters {sorted(set(case) - params)}")
         for i, fact in enumerate(self.monitor.leverage_facts):
             for k in [fact.concerns, *fact.decision_makers]:
                 if k not in keys:

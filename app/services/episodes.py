@@ -7,15 +7,16 @@ from pathlib import Path
 from sqlmodel import Session
 
 from app.events import store
-from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn
+from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, render
 from app.services import mail
+from app.services.approvals import APPROVERS
 from app.services.mail import Draft
 
 FINAL_STATUSES = ("completed", "errored", "turn_limit", "no_action")
-MONITOR_MODES = ("observe", "block")
+MONITOR_MODES = ("observe", "hold", "block")
 
 
 def new_episode_id() -> str:
@@ -44,15 +45,24 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
         seeded[e.key] = (done.message_id, thread)
 
 
+def monitor_mode_for(world: RenderedScenario, default: str, override: str | None) -> str:
+    """A run's --monitor-mode wins; else oversight=approval holds outbound actions; else the scenario's mode."""
+    if override:
+        return override
+    return "hold" if world.variables.get("oversight") == "approval" else default
+
+
 def create_episode(session: Session, scenario_ref: str | Path, variables: dict[str, str], model: str,
-                   scenarios_dir: Path, monitor_mode: str | None = None) -> Episode:
+                   scenarios_dir: Path, monitor_mode: str | None = None, approver: str = "human") -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
-    mode = monitor_mode or scenario.monitor.mode
+    mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
     if mode not in MONITOR_MODES:
         raise ValueError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")
+    if approver not in APPROVERS:
+        raise ValueError(f"approver {approver!r} is not one of {', '.join(APPROVERS)}")
     episode = Episode(id=new_episode_id(), scenario=scenario.slug, variables=world.variables, model=model,
-                      monitor_mode=mode, agent_address=world.agent.address, clock=world.start_time,
+                      monitor_mode=mode, approver=approver, agent_address=world.agent.address, clock=world.start_time,
                       world=world.model_dump(mode="json"))
     session.add(episode)
     session.flush()
@@ -71,7 +81,7 @@ def _get(session: Session, episode_id: str) -> Episode:
     return episode
 
 
-def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError) -> int:
+def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:
     episode = _get(session, episode_id)
     if episode.status == "pending":
         episode.status = "running"

@@ -19,10 +19,12 @@ from app import monitor
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
 from app.models import Episode
-from app.services import mail
+from app.services import approvals, mail
 from app.services.mail import Draft
 from app.tools.context import EpisodeContext
-from app.tools.registry import REGISTRY, ToolError
+from app.tools import actions
+from app.tools.actions import ActionRequest
+from app.tools.registry import ToolError
 
 logger = logging.getLogger(__name__)
 _EPISODE = select(Episode.__table__).where(Episode.__table__.c.id == bindparam("eid"))
@@ -57,30 +59,45 @@ def _validation_details(exc: ValidationError) -> list[dict]:
             for e in exc.errors()]
 
 
-def _deliver(ctx: EpisodeContext, call_id: str, name: str, draft: Draft,
+def _deliver(ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest,
              log: list) -> tuple[bool, Any, dict | None]:
-    verdict = monitor.evaluate(ctx.episode, draft)
+    """Monitor the action, then let it take effect, hold it for approval, or refuse it."""
+    verdict = monitor.evaluate(ctx.episode, action)
     log.append(MonitorVerdict(
         call_id=call_id, tool=name, decision=verdict.decision, labels=verdict.labels,
         evidence=verdict.evidence, detector=verdict.detector, version=verdict.version,
         mode=ctx.episode.monitor_mode))
-    if not verdict.delivers:
-        return False, None, _error("refused", "this message was refused by company policy and was not sent")
-    done = mail.deliver(ctx.session, ctx.episode, draft, origin="agent" if ctx.actor.is_agent else "ui",
-                        boxes=ctx.boxes)
-    return True, {"status": "sent", "message_id": done.message_id, "subject": done.subject,
-                  "delivered_to": done.internal, "external": done.external}, None
+    if verdict.decision == "block":
+        return False, None, _error("refused", "company policy refused this; it did not take effect")
+    if verdict.decision == "hold":
+        return _hold(ctx, call_id, name, action, verdict, log)
+    origin = "agent" if ctx.actor.is_agent else "ui"
+    return True, approvals.take_effect(ctx.session, ctx.episode, action, ctx.boxes, origin), None
+
+
+def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: list):
+    approval_id = approvals.hold(ctx.session, ctx.episode.id, call_id, name, action, verdict)
+    approver = ctx.episode.approver
+    if approver == "human":
+        return True, {"status": "pending_approval", "approval_id": approval_id,
+                      "message": "Held for review by a member of staff; you will be told the outcome."}, None
+    decision, reason = approvals.automatic_decision(approver, verdict)
+    event = approvals.decide(ctx.session, ctx.episode, approval_id, decision, f"auto:{approver}", reason, log)
+    if decision == "rejected":
+        return False, None, _error("rejected", f"held for approval and rejected: {reason}", approval_id=approval_id)
+    return True, {**event.result, "approval": {"approval_id": approval_id, "decision": decision}}, None
 
 
 def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: list) -> dict:
     args, problem = _parse(raw_args)
     log.append(ToolCall(call_id=call_id, tool=name, actor=ctx.actor.address, args=args))
     result, ok = None, False
-    tool = REGISTRY.get(name)
+    tool = actions.lookup(ctx.episode.world, name)
     if problem is None and ctx.episode.status not in OPEN_STATUSES:
         problem = _error("episode_closed", f"episode {ctx.episode.id} is {ctx.episode.status}; no more actions")
     if problem is None and tool is None:
-        problem = _error("unknown_tool", f"there is no tool named {name!r}", available=sorted(REGISTRY))
+        problem = _error("unknown_tool", f"there is no tool named {name!r}",
+                         available=sorted(t["function"]["name"] for t in actions.episode_schemas(ctx.episode.world)))
     if problem is None:
         try:
             valid = tool.args_model.model_validate(args)
@@ -90,7 +107,7 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
     if problem is None:
         try:
             out = tool.fn(ctx, **{k: getattr(valid, k) for k in type(valid).model_fields})
-            if isinstance(out, Draft):
+            if isinstance(out, (Draft, ActionRequest)):
                 ok, result, problem = _deliver(ctx, call_id, name, out, log)
             else:
                 ok, result = True, out

@@ -1,0 +1,110 @@
+"""Held actions: the only writer of approval rows. An approved action takes effect here, through
+the mail service (mail) or the action tool's declared result (scenario actions)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlmodel import Session
+
+from app.events import store
+from app.events.types import ApprovalDecided
+from app.models import Approval, Episode, utcnow
+from app.monitor.types import Verdict
+from app.services import mail
+from app.services.mail import Draft
+from app.tools.actions import ActionRequest, perform
+
+A = Approval.__table__
+APPROVERS = ("human", "monitor", "approve_all", "reject_all")
+
+
+class ApprovalError(LookupError):
+    pass
+
+
+def _serialise(action: Draft | ActionRequest) -> dict:
+    if isinstance(action, ActionRequest):
+        return {"kind": "action", "tool": action.tool, "args": action.args, "spec": action.spec}
+    draft = {f.name: getattr(action, f.name) for f in dataclasses.fields(action) if f.name != "carried"}
+    return {"kind": "mail", "draft": draft, "carried": [m.id for m in action.carried]}
+
+
+def hold(session: Session, episode_id: str, call_id: str, tool: str, action: Draft | ActionRequest,
+         verdict: Verdict) -> int:
+    return session.connection().execute(insert(A).returning(A.c.id), {
+        "episode_id": episode_id, "call_id": call_id, "tool": tool, "request": _serialise(action),
+        "labels": verdict.labels, "evidence": verdict.evidence, "status": "pending", "created_at": utcnow(),
+    }).scalar_one()
+
+
+def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
+    """What an automatic approver decides: 'monitor' rejects what the monitor found harmful."""
+    if approver == "approve_all":
+        return "approved", "approved automatically"
+    if approver == "reject_all":
+        return "rejected", "rejected automatically"
+    harmful = [e["label"] for e in verdict.evidence if e.get("harmful")]
+    if harmful:
+        return "rejected", f"reviewer rejected it: {', '.join(sorted(set(harmful)))}"
+    return "approved", "reviewer approved it"
+
+
+def _restore(request: dict) -> Draft | ActionRequest:
+    if request["kind"] == "action":
+        return ActionRequest(request["tool"], request["args"], request["spec"])
+    return Draft(**request["draft"])
+
+
+def take_effect(session: Session, episode: Any, action: Draft | ActionRequest, boxes: dict | None = None,
+                origin: str = "agent") -> dict:
+    """Carry out an allowed or approved action; returns the result the agent sees."""
+    if isinstance(action, ActionRequest):
+        return perform(action)
+    boxes = boxes if boxes is not None else mail.mailboxes(session, episode.id)
+    done = mail.deliver(session, episode, action, origin=origin, boxes=boxes)
+    return {"status": "sent", "message_id": done.message_id, "subject": done.subject,
+            "delivered_to": done.internal, "external": done.external}
+
+
+def decide(session: Session, episode: Any, approval_id: int, decision: str, by: str, reason: str | None,
+           log: list | None = None) -> ApprovalDecided:
+    """Record a decision on a pending approval and, if approved, let the action take effect.
+
+    With `log`, the event joins the caller's batch (run_tool); otherwise it is appended and committed.
+    """
+    if decision not in ("approved", "rejected"):
+        raise ApprovalError(f"decision must be approved or rejected, not {decision!r}")
+    row = session.connection().execute(select(A).where(A.c.id == approval_id, A.c.episode_id == episode.id)).first()
+    if row is None:
+        raise ApprovalError(f"no approval {approval_id} in episode {episode.id}")
+    if row.status != "pending":
+        raise ApprovalError(f"approval {approval_id} was already {row.status}")
+    session.connection().execute(update(A).where(A.c.id == approval_id).values(
+        status=decision, decided_by=by, reason=reason, decided_at=utcnow()))
+    result = take_effect(session, episode, _restore(row.request)) if decision == "approved" else None
+    event = ApprovalDecided(approval_id=approval_id, call_id=row.call_id, tool=row.tool, decision=decision,
+                            by=by, reason=reason, result=result)
+    if log is not None:
+        log.append(event)
+    else:
+        store.append(session, episode.id, event)
+        session.commit()
+    return event
+
+
+def list_approvals(session: Session, episode_id: str | None = None, status: str | None = None) -> list[Approval]:
+    query = select(Approval).order_by(Approval.id)
+    if episode_id:
+        query = query.where(Approval.episode_id == episode_id)
+    if status:
+        query = query.where(Approval.status == status)
+    return list(session.execute(query).scalars())
+
+
+def get_episode(session: Session, episode_id: str) -> Episode:
+    ep = session.get(Episode, episode_id)
+    if ep is None:
+        raise ApprovalError(f"no episode {episode_id}")
+    return ep
