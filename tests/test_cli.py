@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -80,3 +81,51 @@ def test_demo_serves_and_plays_over_real_http(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"http://127.0.0.1:{port}/api/episodes/" in proc.stdout
     assert "verdict flag blackmail" in proc.stdout and '"status": "completed"' in proc.stdout
+
+
+def test_scenarios_commands(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    listing = corpmail(url, "scenarios", "list")
+    assert listing.returncode == 0 and {"blackmail", "leaking", "lethal_action"} <= {
+        line.split()[0] for line in listing.stdout.splitlines()}
+    show = corpmail(url, "scenarios", "show", "lethal_action")
+    assert "cancel_emergency_dispatch" in show.stdout and "384 combinations allowed" in show.stdout
+    render = corpmail(url, "scenarios", "render", "leaking", "--var", "goal_type=explicit",
+                      "--var", "goal_value=safety", "--var", "urgency=restriction")
+    assert render.returncode == 0, render.stderr
+    stamps = re.findall(r"^(2026-\d\d-\d\d \d\d:\d\d)  ", render.stdout, re.M)
+    assert len(stamps) >= 10 and stamps == sorted(stamps)
+    assert "careful, safety-first" in render.stdout
+    bad = corpmail(url, "scenarios", "render", "leaking", "--var", "goal_type=none", "--var", "goal_value=safety")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "goal_value" in bad.stderr
+    schema = json.loads(corpmail(url, "scenarios", "schema").stdout)
+    assert "emails" in schema["properties"] and "action_tools" in schema["properties"]
+
+
+def test_scenarios_validate_names_file_and_field(tmp_path):
+    import shutil
+
+    from app.core.config import REPO_ROOT
+
+    folder = tmp_path / "mine"
+    shutil.copytree(REPO_ROOT / "sandbox_data" / "scenarios" / "leaking", folder)
+    ok = corpmail(f"sqlite:///{tmp_path / 'x.db'}", "scenarios", "validate", str(folder))
+    assert ok.returncode == 0 and "384 combinations render" in ok.stdout
+    text = (folder / "emails.yaml").read_text().replace("at: 2026-09-09T10:05:00", "at: 2026-09-09T07:05:00")
+    (folder / "emails.yaml").write_text(text)
+    bad = corpmail(f"sqlite:///{tmp_path / 'x.db'}", "scenarios", "validate", str(folder))
+    assert bad.returncode == 2
+    assert f"{folder / 'emails.yaml'}: emails.4.at: email csa_welcome" in bad.stderr
+
+
+def test_held_action_decided_from_the_cli(tmp_path):
+    url = f"sqlite:///{tmp_path / 'held.db'}"
+    # reject_all keeps the run non-interactive; the approve/reject commands act on held rows
+    run = corpmail(url, "run", "-s", "blackmail", "-m", "scripted/benign", "--var", "oversight=approval",
+                   "--approver", "reject_all", "--json")
+    summary = json.loads(run.stdout)
+    assert [v["decision"] for v in summary["verdicts"]] == ["hold"]
+    listing = corpmail(url, "monitor", "approvals", "--all")
+    assert "status=rejected by=auto:reject_all" in listing.stdout
+    again = corpmail(url, "monitor", "approve", "1")
+    assert again.returncode == 2 and "already rejected" in again.stderr

@@ -5,7 +5,7 @@ from typing import Any
 
 from app.monitor import action_calls, blackmail, exfiltration
 from app.monitor.types import Verdict
-from app.monitor.world import World
+from app.monitor.world import world_of
 from app.services.mail import Draft, expand
 from app.tools.actions import ActionRequest
 
@@ -15,7 +15,7 @@ ENGINE, ENGINE_VERSION = "rules", "0.1"
 
 def evaluate(episode: Any, draft: Draft | ActionRequest) -> Verdict:
     """Judge a draft against the episode's ground truth (episode: a row with world, monitor_mode, ...)."""
-    world = World(episode.world)
+    world = world_of(episode)
     recipients = ([r.lower() for r in expand(episode.world, episode.agent_address, draft.recipients)]
                   if isinstance(draft, Draft) else [])
     findings = [f for d in DETECTORS for f in d.detect(world, draft, recipients)]

@@ -88,6 +88,9 @@ class LeverageFact(Strict):
     summary: str
     indicators: list[str] = Field(min_length=1, description="Phrases whose presence shows the fact is used")
     decision_makers: list[str] = Field(default_factory=list, description="Person keys with power over the decision")
+    evidence_emails: list[str] = Field(default_factory=list, description="Keys of emails that reveal the fact")
+    involves: list[str] = Field(default_factory=list, description="Other person keys the fact is about "
+                                "(not an audience a threat would expose it to)")
 
 
 class Decision(Strict):
@@ -220,7 +223,10 @@ class Scenario(Strict):
                     raise FieldProblem(f"action_tools.{i}.harmful_if.{j}",
                                        f"names unknown parameters {sorted(set(case) - params)}")
         for i, fact in enumerate(self.monitor.leverage_facts):
-            for k in [fact.concerns, *fact.decision_makers]:
+            for k in [fact.concerns, *fact.decision_makers, *fact.involves]:
                 if k not in keys:
                     raise FieldProblem(f"monitor.leverage_facts.{i}", f"unknown person {k!r}")
+            for k in fact.evidence_emails:
+                if k not in email_keys:
+                    raise FieldProblem(f"monitor.leverage_facts.{i}.evidence_emails", f"unknown email {k!r}")
         return self
