@@ -165,7 +165,13 @@ class ScriptedLLM(CustomLLM):
 
 
 def register() -> None:
-    """Make `scripted/<policy>` model strings resolve to this provider (idempotent)."""
-    if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
-        litellm.custom_provider_map = [*litellm.custom_provider_map,
-                                       {"provider": PROVIDER, "custom_handler": ScriptedLLM()}]
+    """Make `scripted/<policy>` and `scriptedjudge/<name>` resolve to the offline providers (idempotent)."""
+    from agents import scripted_judge
+
+    for name, handler in ((PROVIDER, ScriptedLLM), (scripted_judge.PROVIDER, scripted_judge.ScriptedJudge)):
+        if not any(p.get("provider") == name for p in litellm.custom_provider_map):
+            litellm.custom_provider_map = [*litellm.custom_provider_map,
+                                           {"provider": name, "custom_handler": handler()}]
+    from litellm.utils import custom_llm_setup
+
+    custom_llm_setup()  # so model-string checks (get_llm_provider) know them before any call

@@ -57,6 +57,7 @@ def check_model(model: str, scenario_dir, need_keys: bool = True) -> None:
         return
     import litellm
 
+    scripted.register()
     litellm.suppress_debug_info = True
     try:
         litellm.get_llm_provider(model)
@@ -196,7 +197,8 @@ def scenarios_list() -> None:
 
 
 async def _run(settings: Settings, scenario: str, model: str, variables: dict[str, str],
-               monitor_mode: str | None, max_turns: int, pace: float, options, approver: str) -> dict:
+               monitor_mode: str | None, max_turns: int, pace: float, options, approver: str,
+               judge_model: str | None = None) -> dict:
     from agents.client import ApiError, CorpmailClient
     from agents.loop import Limits, run_episode
     from app.core.db import new_session
@@ -215,6 +217,10 @@ async def _run(settings: Settings, scenario: str, model: str, variables: dict[st
     finally:
         await client.aclose()
     with new_session(engine) as session:
+        if judge_model:
+            from app.monitor.rescore import rescore
+
+            rescore(session, result["episode_id"], detectors=False, judge_model=judge_model)
         events = [store.typed(e) for e in store.read(session, result["episode_id"])]
     engine.dispose()
     return {"episode_id": result["episode_id"], "scenario": start["scenario"], "model": model,
@@ -234,6 +240,8 @@ def run(
     max_turns: Optional[int] = typer.Option(None, "--max-turns", min=1, help="Turn limit"),
     pace: float = typer.Option(0.0, "--pace", min=0, help="Seconds between turns"),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="Provider base URL (Ollama, vLLM, ...)"),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="LLM judge (any LiteLLM model) for a "
+                                              "second opinion on outbound actions, after the episode"),
     temperature: Optional[float] = typer.Option(None, "--temperature", min=0, help="Sampling temperature"),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
@@ -259,9 +267,11 @@ def run(
         if approver not in APPROVERS:
             raise UsageProblem(f"--approver: {approver!r} is not one of {', '.join(APPROVERS)}")
         check_model(model, folder, need_keys=not api_base)
+        if judge_model:
+            check_model(judge_model, folder)
         summary = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
                                    max_turns or settings.max_turns, pace, model_options(model, api_base, temperature),
-                                   approver))
+                                   approver, judge_model))
     except UsageProblem as exc:
         fail(str(exc))
     if as_json:
@@ -279,6 +289,11 @@ def print_summary(s: dict) -> None:
               f"({s['tool_errors']} errors)   tokens: {s['usage'].get('total_tokens', 0)}", highlight=False)
     if s.get("error"):
         out.print(f"[red]error:[/red] {s['error']}", highlight=False)
+    if s.get("agreement"):
+        a = s["agreement"]
+        out.print(f"judge agreement: n={a['n']} both={a['both_harmful']} monitor-only={a['monitor_only']} "
+                  f"judge-only={a['judge_only']} neither={a['neither']} judge-failed={a['judge_failed']} "
+                  f"kappa={'-' if a['kappa'] is None else round(a['kappa'], 3)}", highlight=False)
     table = Table("tool", "decision", "labels", "evidence", title="monitor verdicts on outbound actions")
     for v in s["verdicts"]:
         ev = "; ".join(", ".join(f"{k}={v2}" for k, v2 in e.items() if k not in ("label", "detector"))
@@ -345,6 +360,136 @@ def reject(approval_id: int = typer.Argument(..., help="Held action id"),
            by: str = typer.Option("staff", "--by", help="Who decides")) -> None:
     """Reject a held action: it never takes effect and the agent is told why."""
     _decide(approval_id, "rejected", reason, by)
+
+
+@monitor_app.command("rescore")
+def monitor_rescore(episode_id: Optional[str] = typer.Argument(None, help="Episode id"),
+                    every: bool = typer.Option(False, "--all", help="Every episode in the database"),
+                    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Also ask this LLM judge"),
+                    as_json: bool = typer.Option(False, "--json", help="One JSON object per episode")) -> None:
+    """Re-judge stored actions with the current detectors (and a judge). Never calls the agent's model."""
+    from sqlmodel import select
+
+    from app.core.db import new_session
+    from app.models import Episode
+    from app.monitor.rescore import episode_agreement, rescore
+
+    if bool(episode_id) == every:
+        fail("give an EPISODE_ID or --all")
+    if judge_model:
+        try:
+            check_model(judge_model, None)
+        except UsageProblem as exc:
+            fail(str(exc).replace("--model", "--judge-model"))
+    engine = open_engine(get_settings())
+    with new_session(engine) as session:
+        ids = list(session.execute(select(Episode.id).order_by(Episode.created_at)).scalars()) if every else [episode_id]
+        for eid in ids:
+            try:
+                r = rescore(session, eid, judge_model=judge_model)
+            except LookupError as exc:
+                fail(str(exc))
+            changed = [v for v in r.verdicts if sorted(v.labels) != sorted(v.original_labels)]
+            report = {"episode_id": eid, "actions": len(r.verdicts), "changed": len(changed),
+                      "verdicts": [{"call_id": v.call_id, "tool": v.tool, "labels": v.labels,
+                                    "original_labels": v.original_labels} for v in r.verdicts],
+                      "skipped": r.skipped,
+                      "agreement": episode_agreement(r) if judge_model else None}
+            if as_json:
+                sys.stdout.write(json.dumps(report) + "\n")
+            else:
+                out.print(f"{eid}: {report['actions']} actions re-judged, {report['changed']} changed"
+                          + (f", agreement {report['agreement']}" if judge_model else ""), highlight=False)
+                for v in changed:
+                    out.print(f"  {v.call_id} {v.tool}: {v.original_labels} -> {v.labels}", highlight=False)
+
+
+@monitor_app.command("check")
+def monitor_check(actions_file: str = typer.Argument(..., help="JSONL: one {\"tool\", \"args\"} per line"),
+                  scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario slug or folder path"),
+                  var: list[str] = typer.Option([], "--var", help="NAME=VALUE (repeatable)")) -> None:
+    """Seed a fresh episode and run the calls in the file with no model; one JSON verdict line per call."""
+    from pathlib import Path
+
+    from app.core.db import new_session
+    from app.monitor.replay_actions import ActionInputError, run_calls
+    from app.scenarios.loader import ScenarioError
+    from app.services.episodes import create_episode
+
+    path = Path(actions_file)
+    if not path.is_file():
+        fail(f"ACTIONS: no file {actions_file!r}")
+    calls = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            call = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{actions_file}: line {n}: not JSON ({exc.msg})")
+        if not isinstance(call, dict) or not isinstance(call.get("tool"), str) or \
+                not isinstance(call.get("args", {}), dict):
+            fail(f"{actions_file}: line {n}: expected an object with \"tool\" (text) and \"args\" (object)")
+        calls.append((n, call))
+    settings = get_settings()
+    spec, folder = _load(scenario)
+    engine = open_engine(settings)
+    with new_session(engine) as session:
+        try:
+            episode = create_episode(session, folder, parse_vars(var), "check", settings.scenarios_dir)
+        except (ScenarioError, UsageProblem) as exc:
+            fail(f"--var: {exc}")
+        results = []
+        for i, (n, call) in enumerate(calls):
+            try:
+                results += run_calls(session, episode.id, [call])[-1:]
+            except ActionInputError as exc:
+                fail(f"{actions_file}: line {n}: {exc}")
+            results[-1]["index"] = i
+    for r in results:
+        sys.stdout.write(json.dumps({"index": r["index"], "tool": r["tool"], "decision": r["decision"],
+                                     "labels": r["labels"], "evidence": r["evidence"],
+                                     "error": r["error"]}) + "\n")
+
+
+@monitor_app.command("eval")
+def monitor_eval(corpus_path: Optional[str] = typer.Option(None, "--corpus", help="Corpus folder or file "
+                                                           "(default: tests/monitor_corpus)"),
+                 as_json: bool = typer.Option(False, "--json", help="Print one JSON object")) -> None:
+    """Run the labelled corpus through the current detectors; precision and recall per harm label."""
+    import tempfile
+    from pathlib import Path
+
+    from app.core.config import REPO_ROOT
+    from app.core.db import make_engine, new_session
+    from app.core.migrate import upgrade
+    from app.monitor import corpus
+
+    path = Path(corpus_path) if corpus_path else REPO_ROOT / "tests" / "monitor_corpus"
+    if not path.exists():
+        fail(f"--corpus: no such file or folder {str(path)!r}")
+    try:
+        cases = corpus.load(path)
+    except (ValueError, KeyError) as exc:
+        fail(f"--corpus: {exc}")
+    with tempfile.TemporaryDirectory() as tmp:  # a scratch database: the corpus never touches yours
+        engine = make_engine(f"sqlite:///{tmp}/eval.db")
+        upgrade(engine)
+        with new_session(engine) as session:
+            report = corpus.evaluate(session, cases, get_settings().scenarios_dir)
+        engine.dispose()
+    metrics = report.metrics()
+    mistakes = [{"id": o.case.id, "expected": sorted(o.case.expect), "got": o.labels} for o in report.mistakes()]
+    if as_json:
+        sys.stdout.write(json.dumps({"cases": len(cases), "metrics": metrics, "mistakes": mistakes}) + "\n")
+        return
+    out.print(f"{len(cases)} labelled actions")
+    out.print(f"{'label':15} {'positives':>9} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>9} {'recall':>7}")
+    for label, m in metrics.items():
+        out.print(f"{label:15} {m['positives']:>9} {m['tp']:>5} {m['fp']:>5} {m['fn']:>5} "
+                  f"{m['precision']:>9.3f} {m['recall']:>7.3f}", highlight=False)
+    for m in mistakes:
+        out.print(f"mistake: {m['id']} expected {m['expected']} got {m['got']}", highlight=False)
 
 
 @app.command()

@@ -69,6 +69,35 @@ class MonitorVerdict(BaseModel):
     mode: str
 
 
+class RescoreVerdict(BaseModel):
+    """A stored action judged again by the current detectors (the original verdict stays as it was)."""
+
+    kind: Literal["rescore_verdict"] = "rescore_verdict"
+    call_id: str
+    tool: str
+    decision: str
+    labels: list[str]
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    detector: str
+    version: str
+    detectors: dict[str, str] = Field(default_factory=dict)  # detector -> version
+    original_labels: list[str] = Field(default_factory=list)
+
+
+class JudgeVerdict(BaseModel):
+    """An LLM judge's second opinion on one action. A failed call or answer is a failure, never harmless."""
+
+    kind: Literal["judge_verdict"] = "judge_verdict"
+    call_id: str
+    tool: str
+    model: str
+    status: Literal["ok", "failed"]
+    harmful: bool | None = None
+    labels: list[str] = Field(default_factory=list)
+    rationale: str | None = None
+    error: str | None = None
+
+
 class ToolResult(BaseModel):
     kind: Literal["tool_result"] = "tool_result"
     call_id: str
@@ -101,7 +130,7 @@ class EpisodeFinished(BaseModel):
 
 EventPayload = Annotated[
     Union[EpisodeStarted, ModelTurn, ModelError, Notice, ToolCall, MonitorVerdict, ToolResult, ApprovalDecided,
-          EpisodeFinished],
+          RescoreVerdict, JudgeVerdict, EpisodeFinished],
     Field(discriminator="kind"),
 ]
 event_adapter: TypeAdapter[EventPayload] = TypeAdapter(EventPayload)

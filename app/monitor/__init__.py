@@ -10,7 +10,7 @@ from app.services.mail import Draft, expand
 from app.tools.actions import ActionRequest
 
 DETECTORS = (blackmail, exfiltration, action_calls)
-ENGINE, ENGINE_VERSION = "rules", "0.1"
+ENGINE, ENGINE_VERSION = "rules", "0.2"
 
 
 def evaluate(episode: Any, draft: Draft | ActionRequest) -> Verdict:
@@ -31,3 +31,8 @@ def evaluate(episode: Any, draft: Draft | ActionRequest) -> Verdict:
     evidence = [{"label": f.label, "harmful": f.harmful, "detector": f"{f.detector}@{f.version}", **f.evidence}
                 for f in findings]
     return Verdict(decision, labels, evidence, ENGINE, ENGINE_VERSION)
+
+
+def versions() -> dict[str, str]:
+    """Every detector's name and version (stored with re-scored verdicts)."""
+    return {d.NAME: d.VERSION for d in DETECTORS} | {ENGINE: ENGINE_VERSION}

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from app.events.types import EpisodeFinished, EventPayload, ModelTurn, MonitorVerdict, ToolCall, ToolResult
+from app.monitor.rescore import agreement
+
+from app.events.types import (EpisodeFinished, EventPayload, JudgeVerdict, ModelTurn, MonitorVerdict, RescoreVerdict,
+                              ToolCall, ToolResult)
 
 
 def summarize(events: list[EventPayload]) -> dict:
@@ -12,6 +15,9 @@ def summarize(events: list[EventPayload]) -> dict:
     verdicts = [e for e in events if isinstance(e, MonitorVerdict)]
     turns = [e for e in events if isinstance(e, ModelTurn)]
     finished = next((e for e in reversed(events) if isinstance(e, EpisodeFinished)), None)
+    judged = [e for e in events if isinstance(e, JudgeVerdict)]
+    latest = {v.call_id: any(x.get("harmful") for x in v.evidence)
+              for v in [*verdicts, *(e for e in events if isinstance(e, RescoreVerdict))]}
     usage: Counter = Counter()
     for t in turns:
         usage.update(t.usage)
@@ -24,6 +30,10 @@ def summarize(events: list[EventPayload]) -> dict:
         "verdicts": [{"call_id": v.call_id, "tool": v.tool, "decision": v.decision, "labels": v.labels,
                       "evidence": v.evidence} for v in verdicts],
         "flagged": sum(1 for v in verdicts if v.labels),
+        "harmful": sum(1 for v in verdicts if any(x.get("harmful") for x in v.evidence)),
+        "judge": [{"call_id": j.call_id, "model": j.model, "status": j.status, "harmful": j.harmful,
+                   "labels": j.labels, "error": j.error} for j in judged],
+        "agreement": agreement([(latest.get(j.call_id, False), j) for j in judged]) if judged else None,
         "usage": dict(usage),
         "error": finished.error if finished else None,
     }

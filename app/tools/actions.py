@@ -15,6 +15,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ConfigDict, Field, create_model
 
+import app.tools.mail  # noqa: F401  (the built-in tools register themselves on import)
 from app.tools.registry import REGISTRY, ToolDef
 
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
