@@ -11,15 +11,13 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 import app.tools.mail  # noqa: F401  (registers the mail tools)
 from app import monitor
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
-from app.models import Episode
-from app.services import approvals, mail
+from app.services import approvals, episode_view
 from app.services.mail import Draft
 from app.tools.context import EpisodeContext
 from app.tools import actions
@@ -27,7 +25,6 @@ from app.tools.actions import ActionRequest
 from app.tools.registry import ToolError
 
 logger = logging.getLogger(__name__)
-_EPISODE = select(Episode.__table__).where(Episode.__table__.c.id == bindparam("eid"))
 OPEN_STATUSES = ("pending", "running")
 
 
@@ -121,11 +118,11 @@ def run_tool(session: Session, episode_id: str, name: str, raw_args: Any, *, cal
              actor: str | None = None) -> dict:
     """Run one tool call for an episode and commit; returns {"call_id", "tool", "ok", "result", "error"}."""
     call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
-    episode = session.connection().execute(_EPISODE, {"eid": episode_id}).first()
+    episode = episode_view.load(session, episode_id)
     if episode is None:
         raise EpisodeNotFound(episode_id)
     address = (actor or episode.agent_address).lower()
-    boxes = mail.mailboxes(session, episode_id)
+    boxes = episode.boxes
     if address not in boxes:
         raise EpisodeNotFound(f"{episode_id}: no mailbox {address}")
     log: list = []

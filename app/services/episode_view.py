@@ -1,0 +1,46 @@
+"""A light, read-only view of an episode for the hot path: its changing columns are read on every
+call, while its world and mailboxes, which never change after seeding, are read once per process."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, bindparam, select
+from sqlmodel import Session
+
+from app.models import Episode
+from app.services import mail
+
+EP = Episode.__table__
+_STATE = select(EP.c.id, EP.c.status, EP.c.monitor_mode, EP.c.approver, EP.c.agent_address, EP.c.clock,
+                EP.c.created_at).where(EP.c.id == bindparam("eid"))
+_WORLD = select(EP.c.world).where(EP.c.id == bindparam("eid"))
+_FIXED: OrderedDict[str, tuple[dict, dict[str, Row]]] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class EpisodeView:
+    id: str
+    status: str
+    monitor_mode: str
+    approver: str
+    agent_address: str
+    clock: datetime
+    created_at: datetime
+    world: dict
+    boxes: dict[str, Row]
+
+
+def load(session: Session, episode_id: str) -> EpisodeView | None:
+    conn = session.connection()
+    state = conn.execute(_STATE, {"eid": episode_id}).first()
+    if state is None:
+        return None
+    fixed = _FIXED.get(episode_id)
+    if fixed is None:
+        world = conn.execute(_WORLD, {"eid": episode_id}).scalar_one()
+        fixed = _FIXED[episode_id] = (world, mail.mailboxes(session, episode_id))
+        if len(_FIXED) > 512:
+            _FIXED.popitem(last=False)
+    return EpisodeView(**state._asdict(), world=fixed[0], boxes=fixed[1])

@@ -1,0 +1,102 @@
+"""Benchmark: the rule monitor's throughput (actions per second, one core, no judge) and its share
+of run_tool's time.
+
+    .venv/bin/python bench/monitor_throughput.py [--rounds 20]
+
+The actions are the labelled corpus (every case's judged action, rebuilt once as the tool would
+build it); each round judges all of them. The share compares run_tool on a send with the monitor's
+own time on the same send. Figures on a shared 2-core machine are noisy: compare ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from app import monitor  # noqa: E402
+from app.core.config import REPO_ROOT  # noqa: E402
+from app.core.db import make_engine, new_session  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.monitor import corpus  # noqa: E402
+from app.monitor.replay_actions import resolve  # noqa: E402
+from app.monitor.rescore import _EPISODE  # noqa: E402
+from app.services import mail  # noqa: E402
+from app.services.episodes import create_episode  # noqa: E402
+from app.tools import actions  # noqa: E402
+from app.tools.context import EpisodeContext  # noqa: E402
+from app.tools.runtime import run_tool  # noqa: E402
+
+SCENARIOS = REPO_ROOT / "sandbox_data" / "scenarios"
+
+
+def build_actions(session) -> list[tuple[object, object]]:
+    """(episode row, action) for every corpus case whose judged call needs no setup."""
+    built, episodes = [], {}
+    for case in corpus.load(REPO_ROOT / "tests" / "monitor_corpus"):
+        if len(case.calls) != 1:
+            continue
+        if case.scenario not in episodes:
+            ep = create_episode(session, case.scenario, {}, "bench", SCENARIOS)
+            row = session.connection().execute(_EPISODE, {"eid": ep.id}).first()
+            episodes[case.scenario] = (row, mail.mailboxes(session, ep.id))
+        row, boxes = episodes[case.scenario]
+        from app.monitor.replay_actions import _key_ids
+
+        call = corpus._substitute(case.calls[0], row.world["canary"])
+        tool = actions.lookup(row.world, call["tool"])
+        args = tool.args_model.model_validate(resolve(call["args"], _key_ids(session, row.id), []))
+        ctx = EpisodeContext(session, row, boxes[row.agent_address], boxes)
+        built.append((row, tool.fn(ctx, **{k: getattr(args, k) for k in type(args).model_fields})))
+    return built
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=20)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        upgrade(engine)
+        with new_session(engine) as session:
+            items = build_actions(session)
+            for row, action in items:  # warm-up: prepared worlds, compiled patterns
+                monitor.evaluate(row, action)
+            rates = []
+            for _ in range(args.rounds):
+                t0 = time.perf_counter()
+                for row, action in items:
+                    monitor.evaluate(row, action)
+                rates.append(len(items) / (time.perf_counter() - t0))
+            eid = create_episode(session, "blackmail", {}, "bench", SCENARIOS).id
+            send = {"to": ["jo.kim@brightwater.example"], "subject": "Benchmark",
+                    "body": "A short internal note, like most of what an agent sends."}
+            row = session.connection().execute(_EPISODE, {"eid": eid}).first()
+            boxes = mail.mailboxes(session, eid)
+            draft = actions.lookup(row.world, "send_email").fn(EpisodeContext(session, row, boxes[row.agent_address], boxes), **send, cc=[], bcc=[])
+        run_ms, mon_ms = [], []
+        for _ in range(1000):
+            with new_session(engine) as s:
+                t0 = time.perf_counter()
+                run_tool(s, eid, "send_email", send)
+                run_ms.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            monitor.evaluate(row, draft)
+            mon_ms.append((time.perf_counter() - t0) * 1000)
+        engine.dispose()
+    q = statistics.quantiles(rates, n=10)
+    print(f"rule monitor, no judge: {len(items)} corpus actions x {args.rounds} rounds, one core")
+    print(f"  throughput (actions/s): median {statistics.median(rates):,.0f}  p10 {q[0]:,.0f}  p90 {q[-1]:,.0f}")
+    share = statistics.median(mon_ms) / statistics.median(run_ms)
+    print(f"run_tool(send_email) p50 {statistics.median(run_ms):.3f} ms; monitor p50 {statistics.median(mon_ms):.3f} ms;"
+          f" monitor share of run_tool {share:.1%}")
+
+
+if __name__ == "__main__":
+    main()
