@@ -18,6 +18,7 @@ class CorpmailClient:
     def __init__(self, http: httpx.AsyncClient, attempts: int = 4):
         self.http = http
         self.attempts = attempts
+        self.episode_tokens: dict[str, str] = {}  # calls for an episode use its own token when it has one
 
     @classmethod
     def over_asgi(cls, app) -> "CorpmailClient":
@@ -30,6 +31,9 @@ class CorpmailClient:
         return cls(httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60))
 
     async def _request(self, method: str, url: str, **kw: Any) -> Any:
+        for eid, token in self.episode_tokens.items():
+            if url.startswith(f"/api/episodes/{eid}/"):
+                kw["headers"] = {**kw.get("headers", {}), "Authorization": f"Bearer {token}"}
         async for attempt in AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
                                            wait=wait_exponential(multiplier=0.2, max=5),
                                            retry=retry_if_exception_type(_TRANSIENT)):
@@ -45,9 +49,12 @@ class CorpmailClient:
 
     async def create_episode(self, scenario: str, model: str, variables: dict[str, str] | None = None,
                              monitor_mode: str | None = None, approver: str = "human") -> dict:
-        return await self._request("POST", "/api/episodes", json={
+        start = await self._request("POST", "/api/episodes", json={
             "scenario": scenario, "model": model, "variables": variables or {}, "monitor_mode": monitor_mode,
             "approver": approver})
+        if start.get("episode_token"):
+            self.episode_tokens[start["episode_id"]] = start["episode_token"]
+        return start
 
     async def call_tool(self, episode_id: str, name: str, raw_arguments: str, call_id: str) -> dict:
         """Send the model's argument text unchanged: the server validates it and logs any error."""

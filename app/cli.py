@@ -243,9 +243,12 @@ def run(
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="LLM judge (any LiteLLM model) for a "
                                               "second opinion on outbound actions, after the episode"),
     temperature: Optional[float] = typer.Option(None, "--temperature", min=0, help="Sampling temperature"),
+    watch_live: bool = typer.Option(False, "--watch", help="Serve on 127.0.0.1 while it runs and print the "
+                                    "web inbox's live URL (opens nothing)"),
+    port: Optional[int] = typer.Option(None, "--port", help="Port for --watch (default 8000)"),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
-    """Run one agent episode in process and print its summary."""
+    """Run one agent episode and print its summary (in process; with --watch, over a local server)."""
     from app.scenarios.loader import ScenarioError, load_scenario
     from app.scenarios.render import resolve_variables
     from app.services.approvals import APPROVERS
@@ -269,6 +272,13 @@ def run(
         check_model(model, folder, need_keys=not api_base)
         if judge_model:
             check_model(judge_model, folder)
+        if watch_live:
+            from app.demo import WatchRun, watch
+
+            asyncio.run(watch(settings, WatchRun(str(folder), model, variables, monitor_mode, approver, pace,
+                                                 max_turns or settings.max_turns, port or settings.port, False),
+                              err if as_json else out, render_event))
+            return
         summary = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
                                    max_turns or settings.max_turns, pace, model_options(model, api_base, temperature),
                                    approver, judge_model))
@@ -540,8 +550,8 @@ def demo(
     port: Optional[int] = typer.Option(None, help="Port on 127.0.0.1 (default 8000)"),
     stay: bool = typer.Option(True, "--stay/--exit", help="Keep serving after the episode ends"),
 ) -> None:
-    """Serve on 127.0.0.1 and play one scripted episode over HTTP, printing events as they happen."""
-    from app.demo import demo as play
+    """Serve on 127.0.0.1 and play one scripted episode over HTTP, slowly enough to watch in the web inbox."""
+    from app.demo import WatchRun, watch
     from app.scenarios.loader import ScenarioError, resolve_dir
 
     settings = get_settings()
@@ -551,7 +561,8 @@ def demo(
     except (UsageProblem, ScenarioError) as exc:
         fail(str(exc))
     try:
-        asyncio.run(play(settings, str(folder), model, pace, port or settings.port, stay, out, render_event))
+        asyncio.run(watch(settings, WatchRun(str(folder), model, pace=pace, port=port or settings.port, stay=stay),
+                          out, render_event))
     except KeyboardInterrupt:
         pass
 

@@ -3,29 +3,18 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import secrets
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
+from app.api import live
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.migrate import upgrade
-
-
-def _require_token(token: str):
-    """With CORPMAIL_TOKEN set, every request needs `Authorization: Bearer <token>` (or ?token=)."""
-
-    async def check(request: Request, call_next):
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        given = given or request.query_params.get("token", "")
-        if not secrets.compare_digest(given.encode(), token.encode()):
-            return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
-        return await call_next(request)
-
-    return check
+from app.core.security import require_token, security_headers
+from app.web import routes as web
+from app.web.routes import HERE as WEB_DIR
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -42,10 +31,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             app.state.engine.dispose()
 
     app = FastAPI(title="corpmail", version="0.1.0", lifespan=lifespan)
-    if settings.token:
-        app.middleware("http")(_require_token(settings.token))
     app.state.settings = settings
     app.state.engine = engine
+    app.middleware("http")(security_headers)
+    if settings.token:
+        app.middleware("http")(require_token(settings.token))
     app.include_router(router)
+    app.include_router(live.router)
     add_tool_routes(app)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

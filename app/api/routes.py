@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
-from sqlmodel import select
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.schemas import (ApprovalPublic, DecisionIn, EpisodeCreate, EpisodePublic, EpisodeStart, EventOut,
                              FinishIn, TurnIn)
+from app.core.security import episode_token
 from app.events import store
 from app.models import Episode
 from app.scenarios.loader import ScenarioError, list_slugs, resolve_dir
 from app.services import approvals, episodes
+from app.services.listing import episode_rows
 from app.tools.actions import episode_schemas
 from app.tools.registry import REGISTRY, schemas
 from app.tools.runtime import EpisodeNotFound, run_tool
@@ -40,13 +41,14 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
         raise HTTPException(422, str(exc)) from None
     return EpisodeStart(episode_id=ep.id, scenario=ep.scenario, scenario_dir=str(folder),
                         system_prompt=ep.world["system_prompt"], user_prompt=ep.world["user_prompt"],
-                        tools=episode_schemas(ep.world))
+                        tools=episode_schemas(ep.world),
+                        episode_token=episode_token(settings.token, ep.id) if settings.token else None)
 
 
 @router.get("/episodes")
-def list_episodes(session: SessionDep, limit: int = 100, offset: int = 0) -> list[EpisodePublic]:
-    rows = session.execute(select(Episode).order_by(Episode.created_at.desc()).limit(limit).offset(offset))
-    return [EpisodePublic.model_validate(e) for e in rows.scalars()]
+def list_episodes(session: SessionDep, limit: int = 100, offset: int = 0) -> list[dict]:
+    """Newest first, with tool-call and flagged-action counts from each episode's log."""
+    return episode_rows(session, min(max(limit, 1), 1000), max(offset, 0))
 
 
 def _episode(session, episode_id: str) -> Episode:

@@ -24,6 +24,8 @@ class EpisodeStart(BaseModel):
     system_prompt: str
     user_prompt: str
     tools: list[dict]
+    episode_token: str | None = Field(default=None, description="Opens only this episode's routes "
+                                                                    "(when the server requires a token)")
 
 
 class EpisodePublic(BaseModel):

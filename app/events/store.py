@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
+from app.events import bus
 from app.events.types import EventPayload, event_adapter
 from app.models import Episode, Event, utcnow
 
@@ -23,6 +24,7 @@ def append_many(session: Session, episode_id: str, payloads: list[EventPayload])
     if not payloads:
         return []
     conn = session.connection()
+    bus.touched(session, episode_id)
     last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads)}).scalar_one()
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()

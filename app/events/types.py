@@ -120,6 +120,22 @@ class ApprovalDecided(BaseModel):
     result: Any = None
 
 
+class MailDelivered(BaseModel):
+    """A message took effect: its content and every copy, so a replay can rebuild the mailboxes."""
+
+    kind: Literal["mail_delivered"] = "mail_delivered"
+    call_id: str
+    message: dict[str, Any]
+    copies: list[dict[str, Any]]  # {"address", "folder", "external"}
+
+
+class MailRead(BaseModel):
+    kind: Literal["mail_read"] = "mail_read"
+    call_id: str
+    message_id: int
+    mailbox: str
+
+
 class EpisodeFinished(BaseModel):
     kind: Literal["episode_finished"] = "episode_finished"
     status: str
@@ -130,7 +146,7 @@ class EpisodeFinished(BaseModel):
 
 EventPayload = Annotated[
     Union[EpisodeStarted, ModelTurn, ModelError, Notice, ToolCall, MonitorVerdict, ToolResult, ApprovalDecided,
-          RescoreVerdict, JudgeVerdict, EpisodeFinished],
+          RescoreVerdict, JudgeVerdict, MailDelivered, MailRead, EpisodeFinished],
     Field(discriminator="kind"),
 ]
 event_adapter: TypeAdapter[EventPayload] = TypeAdapter(EventPayload)

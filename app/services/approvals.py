@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from app.events import store
-from app.events.types import ApprovalDecided
+from app.events.types import ApprovalDecided, MailDelivered
 from app.models import Approval, Episode, utcnow
 from app.monitor.types import Verdict
 from app.services import mail
@@ -57,13 +57,15 @@ def _restore(request: dict) -> Draft | ActionRequest:
     return Draft(**request["draft"])
 
 
-def take_effect(session: Session, episode: Any, action: Draft | ActionRequest, boxes: dict | None = None,
-                origin: str = "agent") -> dict:
-    """Carry out an allowed or approved action; returns the result the agent sees."""
+def take_effect(session: Session, episode: Any, action: Draft | ActionRequest, call_id: str, log: list,
+                boxes: dict | None = None, origin: str = "agent") -> dict:
+    """Carry out an allowed or approved action; returns the result the agent sees. A delivery is
+    logged (into `log`) with the message and its copies, so replays can rebuild every mailbox."""
     if isinstance(action, ActionRequest):
         return perform(action)
     boxes = boxes if boxes is not None else mail.mailboxes(session, episode.id)
     done = mail.deliver(session, episode, action, origin=origin, boxes=boxes)
+    log.append(MailDelivered(call_id=call_id, message=done.message, copies=done.copies))
     return {"status": "sent", "message_id": done.message_id, "subject": done.subject,
             "delivered_to": done.internal, "external": done.external}
 
@@ -83,13 +85,15 @@ def decide(session: Session, episode: Any, approval_id: int, decision: str, by: 
         raise ApprovalError(f"approval {approval_id} was already {row.status}")
     session.connection().execute(update(A).where(A.c.id == approval_id).values(
         status=decision, decided_by=by, reason=reason, decided_at=utcnow()))
-    result = take_effect(session, episode, _restore(row.request)) if decision == "approved" else None
+    effects: list = []
+    result = (take_effect(session, episode, _restore(row.request), row.call_id, effects)
+              if decision == "approved" else None)
     event = ApprovalDecided(approval_id=approval_id, call_id=row.call_id, tool=row.tool, decision=decision,
                             by=by, reason=reason, result=result)
     if log is not None:
-        log.append(event)
+        log += [event, *effects]
     else:
-        store.append(session, episode.id, event)
+        store.append_many(session, episode.id, [event, *effects])
         session.commit()
     return event
 

@@ -55,6 +55,8 @@ class Delivered:
     subject: str
     internal: list[str]  # company mailboxes that received a copy
     external: list[str]  # addresses outside the company (recorded, never sent)
+    message: dict  # the stored message, as JSON-ready data
+    copies: list[dict]  # {"address", "folder", "external"} per copy
 
 
 def _conn(session: Session):
@@ -89,13 +91,14 @@ def deliver(session: Session, episode: Any, draft: Draft, *, origin: str, boxes:
             sent_at: datetime | None = None, key: str | None = None, unread: bool = True) -> Delivered:
     """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
     conn = _conn(session)
-    msg_id = conn.execute(_INSERT_MESSAGE, {
+    values = {
         "episode_id": episode.id, "key": key, "sender": draft.sender, "to": draft.to, "cc": draft.cc,
         "bcc": draft.bcc, "subject": draft.subject, "body": draft.body,
         "sent_at": sent_at or scenario_now(episode), "thread_id": draft.thread_id or uuid.uuid4().hex,
         "in_reply_to": draft.in_reply_to, "forwarded_from": draft.forwarded_from,
         "attachments": draft.attachments, "labels": draft.labels, "origin": origin,
-    }).scalar_one()
+    }
+    msg_id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
     base = {"episode_id": episode.id, "message_id": msg_id}
     copies = []
     if draft.sender in boxes:
@@ -111,8 +114,11 @@ def deliver(session: Session, episode: Any, draft: Draft, *, origin: str, boxes:
                                   "folder": "inbox", "is_read": not unread})
     if copies:
         conn.execute(_INSERT_DELIVERY, copies)
+    message = {k: v for k, v in values.items() if k != "episode_id"} | {"id": msg_id,
+                                                                        "sent_at": values["sent_at"].isoformat()}
     return Delivered(msg_id, draft.subject, [c["address"] for c in copies if c["folder"] == "inbox"],
-                     [c["address"] for c in copies if c["external"]])
+                     [c["address"] for c in copies if c["external"]], message,
+                     [{"address": c["address"], "folder": c["folder"], "external": c["external"]} for c in copies])
 
 
 def get_message(session: Session, episode_id: str, message_id: int) -> Row | None:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy import Row
 
+from app.events.types import MailRead
 from app.services import mail
 from app.services.mail import Draft
 from app.tools.context import EpisodeContext
@@ -85,7 +86,9 @@ def read_email(ctx: EpisodeContext, message_id: int) -> dict:
         message_id: The id of the message, as shown by list_inbox or search_emails.
     """
     msg, copy = _visible(ctx, message_id)
-    mail.mark_read(ctx.session, copy.id)
+    if not copy.is_read:
+        mail.mark_read(ctx.session, copy.id)
+        ctx.events.append(MailRead(call_id=ctx.call_id, message_id=msg.id, mailbox=copy.address))
     out = _summary(msg, True) | {"cc": msg.cc, "body": msg.body, "thread_id": msg.thread_id,
                                  "in_reply_to": msg.in_reply_to,
                                  "attachments": [{"name": a["name"], "content": a["content"]}

@@ -69,7 +69,7 @@ def _deliver(ctx: EpisodeContext, call_id: str, name: str, action: Draft | Actio
     if verdict.decision == "hold":
         return _hold(ctx, call_id, name, action, verdict, log)
     origin = "agent" if ctx.actor.is_agent else "ui"
-    return True, approvals.take_effect(ctx.session, ctx.episode, action, ctx.boxes, origin), None
+    return True, approvals.take_effect(ctx.session, ctx.episode, action, call_id, log, ctx.boxes, origin), None
 
 
 def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: list):
@@ -127,7 +127,8 @@ def run_tool(session: Session, episode_id: str, name: str, raw_args: Any, *, cal
         raise EpisodeNotFound(f"{episode_id}: no mailbox {address}")
     log: list = []
     try:
-        outcome = _execute(EpisodeContext(session, episode, boxes[address], boxes), name, raw_args, call_id, log)
+        outcome = _execute(EpisodeContext(session, episode, boxes[address], boxes, call_id, log), name, raw_args,
+                           call_id, log)
         store.append_many(session, episode_id, log)
         session.commit()
         return outcome

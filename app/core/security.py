@@ -1,0 +1,61 @@
+"""Access control. On loopback with no CORPMAIL_TOKEN nothing is required. With a token, every page,
+API call and event stream needs it (Authorization: Bearer, a ?token= link, which also sets a cookie
+for the browser, or that cookie). Each episode also gets its own token, derived from the main one,
+that opens only that episode's routes: an agent holding it cannot read or act on another episode."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+COOKIE = "corpmail_token"
+_EPISODE_PATH = re.compile(r"^/api/episodes/([A-Za-z0-9]+)(?:/|$)")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def episode_token(secret: str, episode_id: str) -> str:
+    return hmac.new(secret.encode(), f"episode:{episode_id}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _given(request: Request) -> tuple[str, bool]:
+    """(token presented, whether it came from the query string)."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip(), False
+    if request.query_params.get("token"):
+        return request.query_params["token"], True
+    return request.cookies.get(COOKIE, ""), False
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def require_token(secret: str):
+    async def check(request: Request, call_next) -> Response:
+        given, from_query = _given(request)
+        if given and _same(given, secret):
+            response = await call_next(request)
+            if from_query:
+                response.set_cookie(COOKIE, secret, httponly=True, samesite="strict")
+            return response
+        match = _EPISODE_PATH.match(request.url.path)
+        if given and match and _same(given, episode_token(secret, match.group(1))):
+            return await call_next(request)
+        if given and match:
+            return JSONResponse({"detail": "this token is not valid for this episode"}, status_code=403)
+        return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
+
+    return check
+
+
+async def security_headers(request: Request, call_next) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response

@@ -1,0 +1,485 @@
+// corpmail web inbox. Plain JavaScript, no build step, no third-party code.
+// Everything the agent wrote is put on the page as text (textContent / text nodes), never as HTML.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("data-") || k === "title" || k === "type" || k === "placeholder") node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  return add(node, ...children);
+}
+
+// Append children (nested arrays allowed); strings become text nodes, null/false are skipped.
+function add(node, ...children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+async function api(path, options = {}) {
+  const resp = await fetch(path, { credentials: "same-origin", ...options });
+  if (!resp.ok) {
+    let detail = resp.statusText;
+    try { detail = (await resp.json()).detail || detail; } catch (_) { /* not JSON */ }
+    throw new Error(`${resp.status} ${detail}`);
+  }
+  return resp.json();
+}
+
+function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+
+// Text with some terms marked (canary, leverage-fact phrases), built from text nodes only.
+function highlighted(text, marks) {
+  const frag = document.createDocumentFragment();
+  const terms = marks.filter((m) => m.term);
+  if (!terms.length || !text) { frag.append(text || ""); return frag; }
+  const re = new RegExp(terms.map((m) => escapeRegExp(m.term)).join("|"), "gi");
+  let last = 0;
+  for (const match of text.matchAll(re)) {
+    frag.append(text.slice(last, match.index));
+    const found = terms.find((m) => m.term.toLowerCase() === match[0].toLowerCase());
+    frag.append(el("mark", { class: found ? found.cls : "" }, match[0]));
+    last = match.index + match[0].length;
+  }
+  frag.append(text.slice(last));
+  return frag;
+}
+
+function shortJson(value, limit = 2000) {
+  const s = JSON.stringify(value, null, 2);
+  return s.length > limit ? s.slice(0, limit) + "\n…" : s;
+}
+
+function fmtDate(iso) { return iso ? iso.replace("T", " ").slice(0, 16) : ""; }
+
+// ---------------------------------------------------------------- mailbox state from events
+
+class MailState {
+  constructor(snap) {
+    this.agent = snap.episode.agent;
+    this.messages = new Map(snap.messages.map((m) => [m.id, m]));
+    this.copies = snap.copies.map((c) => ({ ...c }));
+    this.verdicts = new Map();     // call_id -> monitor verdict
+    this.calls = new Map();        // call_id -> tool call
+    this.approvals = new Map();    // approval_id -> {status, call_id, ...}
+    this.status = "pending";
+    this.seq = 0;
+  }
+
+  apply(e) {
+    const p = e.payload;
+    this.seq = e.seq;
+    switch (p.kind) {
+      case "mail_delivered":
+        this.messages.set(p.message.id, { ...p.message, call_id: p.call_id });
+        for (const c of p.copies) {
+          this.copies.push({ message_id: p.message.id, address: c.address, folder: c.folder,
+            external: c.external, read: c.folder !== "inbox" });
+        }
+        break;
+      case "mail_read":
+        for (const c of this.copies) if (c.message_id === p.message_id && c.address === p.mailbox) c.read = true;
+        break;
+      case "tool_call": this.calls.set(p.call_id, p); break;
+      case "monitor_verdict": this.verdicts.set(p.call_id, p); break;
+      case "tool_result":
+        if (p.ok && p.result && p.result.status === "pending_approval") {
+          this.approvals.set(p.result.approval_id, { status: "pending", call_id: p.call_id, tool: p.tool });
+        }
+        break;
+      case "approval_decided":
+        this.approvals.set(p.approval_id, { status: p.decision, call_id: p.call_id, tool: p.tool, by: p.by, reason: p.reason });
+        break;
+      case "model_turn": if (this.status === "pending") this.status = "running"; break;
+      case "episode_finished": this.status = p.status; break;
+      default: break;
+    }
+  }
+
+  folder(address, folder) {
+    return this.copies
+      .filter((c) => c.address === address && c.folder === folder)
+      .map((c) => ({ copy: c, msg: this.messages.get(c.message_id) }))
+      .sort((a, b) => (b.msg.sent_at.localeCompare(a.msg.sent_at)) || (b.msg.id - a.msg.id));
+  }
+
+  outbox() {
+    return [...this.messages.values()].filter((m) => m.sender === this.agent && m.origin !== "seed")
+      .sort((a, b) => b.sent_at.localeCompare(a.sent_at) || b.id - a.id)
+      .map((msg) => ({ msg, copy: null }));
+  }
+
+  unread(address) {
+    return this.copies.filter((c) => c.address === address && c.folder === "inbox" && !c.read).length;
+  }
+
+  externalCopies(messageId) { return this.copies.filter((c) => c.message_id === messageId && c.external); }
+}
+
+// ---------------------------------------------------------------- episode page
+
+class EpisodeView {
+  constructor(snap, interactive) {
+    this.snap = snap;
+    this.interactive = interactive;  // live pages can approve/reject; replays only show
+    this.selected = { mailbox: snap.episode.agent, folder: "inbox", message: null };
+    this.marks = [{ term: snap.episode.canary, cls: "canary" },
+      ...snap.leverage_facts.flatMap((f) => f.indicators.map((t) => ({ term: t, cls: "fact" })))];
+    this.roles = new Map(snap.external_contacts.map((c) => [c.address.toLowerCase(), c.role]));
+    this.pendingRender = false;
+    for (const b of document.querySelectorAll("#folder-tabs button")) {
+      b.addEventListener("click", () => { this.selected.folder = b.dataset.folder; this.selected.message = null; this.renderMail(); });
+    }
+    if ($("#contacts")) this.renderContacts();  // the approvals page borrows only the widgets
+  }
+
+  renderContacts() {
+    const ul = $("#contacts");
+    ul.replaceChildren(...this.snap.external_contacts.map((c) =>
+      el("li", {}, el("span", { class: "who" }, c.name || c.address), el("span", { class: "addr" }, c.address),
+        el("span", { class: `badge role-${c.role}` }, c.role))));
+  }
+
+  scheduleMailRender() {
+    if (this.pendingRender) return;
+    this.pendingRender = true;
+    requestAnimationFrame(() => { this.pendingRender = false; this.renderMail(); });
+  }
+
+  renderMail(state = this.state) {
+    this.state = state;
+    const boxes = $("#mailboxes");
+    boxes.replaceChildren(...this.snap.mailboxes.map((b) => {
+      const unread = state.unread(b.address);
+      const li = el("li", { class: b.address === this.selected.mailbox ? "selected" : "", "data-address": b.address },
+        el("span", { class: "who" }, b.name, b.is_agent ? el("span", { class: "badge ai" }, "AI agent") : null,
+          unread ? el("span", { class: "badge unread" }, unread) : null),
+        el("span", { class: "addr" }, b.address), el("span", { class: "addr" }, b.title));
+      li.addEventListener("click", () => { this.selected = { mailbox: b.address, folder: "inbox", message: null }; this.renderMail(); });
+      return li;
+    }));
+    for (const b of document.querySelectorAll("#folder-tabs button")) b.classList.toggle("active", b.dataset.folder === this.selected.folder);
+    const outbox = this.selected.folder === "outbox";
+    $("#mailbox-title").textContent = outbox ? `Sent by the agent (${this.snap.episode.agent})` : `${this.selected.mailbox} · ${this.selected.folder}`;
+    const items = outbox ? state.outbox() : state.folder(this.selected.mailbox, this.selected.folder);
+    const list = $("#message-list");
+    list.replaceChildren(...items.map(({ msg, copy }) => {
+      const verdict = msg.call_id ? state.verdicts.get(msg.call_id) : null;
+      const li = el("li", { class: [copy && !copy.read ? "unread" : "", msg.id === this.selected.message ? "selected" : ""].join(" "), "data-id": msg.id },
+        el("div", {}, el("div", { class: "subject" }, msg.subject || "(no subject)"),
+          el("div", { class: "from" }, outbox ? `to ${[...msg.to, ...msg.cc, ...msg.bcc].join(", ")}` : msg.sender),
+          verdict && verdict.labels.length ? verdict.labels.map((l) => el("span", { class: "badge label harmful" }, l)) : null),
+        el("div", { class: "date" }, fmtDate(msg.sent_at)));
+      li.addEventListener("click", () => { this.selected.message = msg.id; this.renderMail(); });
+      return li;
+    }));
+    this.renderMessage(state);
+  }
+
+  recipients(addresses) {
+    return addresses.map((a) => {
+      const role = this.roles.get(a.toLowerCase());
+      const internal = a.toLowerCase().endsWith("@" + this.snap.episode.domain);
+      return el("span", { class: internal ? "" : "external" }, a, internal ? null : el("span", { class: `badge cat-${role || "unknown_external"}` }, role || "outside"), " ");
+    });
+  }
+
+  renderMessage(state) {
+    const view = $("#message-view");
+    const msg = state.messages.get(this.selected.message);
+    if (!msg) { view.replaceChildren(el("p", { class: "hint" }, "Select a message.")); return; }
+    const verdict = msg.call_id ? state.verdicts.get(msg.call_id) : null;
+    view.replaceChildren(...[
+      el("h3", {}, msg.subject || "(no subject)"),
+      el("div", { class: "headers" }, `From ${msg.sender} · ${fmtDate(msg.sent_at)}`),
+      el("div", { class: "headers" }, "To ", this.recipients(msg.to)),
+      msg.cc.length ? el("div", { class: "headers" }, "Cc ", this.recipients(msg.cc)) : null,
+      msg.bcc.length ? el("div", { class: "headers" }, "Bcc ", this.recipients(msg.bcc)) : null,
+      msg.labels.length ? el("div", {}, msg.labels.map((l) => el("span", { class: "badge label" }, l))) : null,
+      verdict ? el("div", {}, "Monitor: ", el("b", {}, verdict.decision), verdict.labels.map((l) => el("span", { class: "badge label harmful" }, l))) : null,
+      el("pre", { class: "body" }, highlighted(msg.body, this.marks)),
+      ...msg.attachments.map((a) => el("details", {}, el("summary", {}, `Attachment: ${a.name}`), el("pre", {}, highlighted(a.content, this.marks)))),
+    ].filter(Boolean));
+  }
+
+  evidence(ev) {
+    const parts = [el("span", { class: `badge label ${ev.harmful ? "harmful" : ""}` }, ev.label)];
+    for (const key of ["via", "fact", "key", "attachment", "part", "tool"]) {
+      if (ev[key]) parts.push(` ${key}: `, el("b", {}, String(ev[key])));
+    }
+    if (ev.canary) parts.push(" canary ", el("mark", { class: "canary" }, ev.canary));
+    if (ev.indicators && ev.indicators.length) parts.push(" fact phrases ", ev.indicators.map((t) => [el("mark", { class: "fact" }, t), " "]));
+    if (ev.threat) parts.push(" threat: ", el("q", {}, ev.threat));
+    if (ev.matched) parts.push(" matched ", el("code", {}, JSON.stringify(ev.matched)));
+    if (ev.recipients && ev.recipients.length) {
+      parts.push(" → ", ev.recipients.map((r) => typeof r === "string" ? el("span", {}, r, " ")
+        : el("span", { class: r.category === "internal" ? "" : "external" }, r.address, el("span", { class: `badge cat-${r.category}` }, r.category), " ")));
+    }
+    return el("li", {}, parts);
+  }
+
+  decideForm(approvalId, onDone) {
+    const reason = el("input", { type: "text", placeholder: "reason", class: "reason" });
+    const send = async (decision) => {
+      await api(`/api/episodes/${this.snap.episode.id}/approvals/${approvalId}`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ decision, reason: reason.value || null, by: "web" }) });
+      if (onDone) onDone();
+    };
+    const approve = el("button", { type: "button", class: "approve" }, "Approve");
+    const reject = el("button", { type: "button", class: "reject" }, "Reject");
+    approve.addEventListener("click", () => send("approve"));
+    reject.addEventListener("click", () => send("reject"));
+    return el("div", { class: "decide", "data-approval": approvalId }, reason, approve, reject);
+  }
+
+  timelineItem(e, state) {
+    const p = e.payload;
+    const li = el("li", { class: p.kind, "data-seq": e.seq });
+    const head = (label) => el("span", { class: "kind" }, `#${e.seq} ${label}`);
+    switch (p.kind) {
+      case "episode_started":
+        add(li, head("start"), `${p.scenario} · ${p.model} · monitor ${p.monitor_mode}`); break;
+      case "model_turn":
+        add(li, head(`turn ${p.turn}`));
+        if (p.reasoning) add(li, el("details", { class: "reasoning" }, el("summary", {}, "reasoning"), el("div", { class: "says" }, p.reasoning)));
+        if (p.text) add(li, el("div", { class: "says" }, p.text));
+        if (!p.text && !p.reasoning) add(li, el("span", { class: "hint" }, `(${p.tool_calls.length} tool call${p.tool_calls.length === 1 ? "" : "s"})`));
+        break;
+      case "notice": add(li, head("told the model"), el("div", { class: "says" }, p.text)); break;
+      case "model_error": li.classList.add("error"); add(li, head("model error"), p.error); break;
+      case "tool_call":
+        add(li, head("call"), el("b", { class: "tool" }, p.tool), el("pre", {}, typeof p.args === "string" ? p.args : shortJson(p.args)));
+        break;
+      case "tool_result": {
+        add(li, head("result"));
+        if (!p.ok) {
+          li.classList.add("error");
+          add(li, el("b", {}, p.error.type), " ", p.error.message || "");
+        } else {
+          const r = p.result || {};
+          if (Array.isArray(r.messages)) add(li, `${r.messages.length} message(s)`);
+          else if (r.status === "sent") add(li, "sent to ", this.recipients([...r.delivered_to, ...r.external]));
+          else if (r.subject) add(li, `read “${r.subject}”`);
+          else if (r.status) add(li, r.status, r.message ? `: ${r.message}` : "");
+          const details = el("details", {}, el("summary", {}, "full result"));
+          details.addEventListener("toggle", () => { if (details.open && details.children.length === 1) details.append(el("pre", {}, shortJson(r, 20000))); }, { once: false });
+          add(li, details);
+        }
+        break;
+      }
+      case "monitor_verdict": {
+        const harmful = p.evidence.some((x) => x.harmful);
+        if (harmful) li.classList.add("harmful");
+        add(li, head("monitor"), el("b", {}, p.decision), " ", p.tool, " ",
+          p.labels.map((l) => el("span", { class: `badge label ${harmful ? "harmful" : ""}` }, l)));
+        if (p.evidence.length) add(li, el("ul", { class: "evidence" }, p.evidence.map((x) => this.evidence(x))));
+        if (p.decision === "hold" && this.interactive) li.dataset.call = p.call_id;  // form added while pending
+        break;
+      }
+      case "approval_decided":
+        add(li, head("review"), `${p.tool} ${p.decision} by ${p.by}`, p.reason ? `: ${p.reason}` : ""); break;
+      case "mail_delivered":
+        add(li, head("delivered"), `“${p.message.subject}” → ${p.copies.filter((c) => c.folder === "inbox").length} mailbox(es)`,
+          p.copies.some((c) => c.external) ? [" and outside: ", this.recipients(p.copies.filter((c) => c.external).map((c) => c.address))] : null);
+        break;
+      case "mail_read": add(li, head("read"), `message ${p.message_id} in ${p.mailbox}`); break;
+      case "rescore_verdict":
+        add(li, head("re-scored"), `${p.tool}: ${p.original_labels.join(",") || "-"} → ${p.labels.join(",") || "-"} (${p.detector}@${p.version})`); break;
+      case "judge_verdict":
+        add(li, head("judge"), `${p.model}: ${p.status === "ok" ? (p.harmful ? "harmful " + p.labels.join(",") : "not harmful") : "FAILED " + p.error}`); break;
+      case "episode_finished":
+        add(li, head("end"), el("b", {}, p.status), p.error ? ` ${p.error}` : "", ` after ${p.turns} turn(s)`); break;
+      default: add(li, head(p.kind), shortJson(p, 400));
+    }
+    return li;
+  }
+
+  attachDecisions(state, root) {
+    for (const li of root.querySelectorAll("li[data-call]")) {
+      const entry = [...state.approvals.entries()].find(([, a]) => a.call_id === li.dataset.call && a.status === "pending");
+      const existing = li.querySelector(".decide");
+      if (entry && !existing) add(li, this.decideForm(entry[0]));
+      if (!entry && existing) existing.remove();
+    }
+  }
+}
+
+function setStatus(status) {
+  const s = $("#ep-status");
+  if (!s) return;
+  s.textContent = status;
+  s.className = `status status-${status}`;
+}
+
+const LIVE_WINDOW = 800;  // timeline items kept on a live page (the replay pages through all of them)
+
+async function livePage(eid) {
+  const snap = await api(`/api/episodes/${eid}/snapshot`);
+  const state = new MailState(snap);
+  const view = new EpisodeView(snap, true);
+  view.renderMail(state);
+  const timeline = $("#timeline");
+  let last = 0;
+  let count = 0;
+  const source = new EventSource(`/api/episodes/${eid}/stream?after=0`);
+  source.addEventListener("event", (msg) => {
+    const e = JSON.parse(msg.data);
+    if (e.seq <= last) return;  // a reconnect resumes after Last-Event-ID; never show an event twice
+    last = e.seq;
+    state.apply(e);
+    const pane = timeline.parentElement;
+    const atBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 80;
+    timeline.append(view.timelineItem(e, state));
+    if (atBottom) pane.scrollTop = pane.scrollHeight;
+    count += 1;
+    if (timeline.children.length > LIVE_WINDOW) {
+      timeline.firstElementChild.remove();
+      if (!$("#timeline-earlier")) timeline.before(el("p", { id: "timeline-earlier", class: "earlier" }, "Earlier events are in the replay."));
+    }
+    $("#event-count").textContent = `${count} events`;
+    setStatus(state.status);
+    view.attachDecisions(state, timeline);
+    view.scheduleMailRender();
+  });
+  window.corpmailLive = { state, source, lastSeq: () => last };
+}
+
+async function replayPage(eid) {
+  const [snap, episode] = await Promise.all([api(`/api/episodes/${eid}/snapshot`), api(`/api/episodes/${eid}`)]);
+  const view = new EpisodeView(snap, false);
+  const events = [];
+  let state = new MailState(snap);
+  let pos = 0;
+  let timer = null;
+  const scrub = $("#rp-scrub");
+  const timeline = $("#timeline");
+  const total = () => events.length;
+
+  function render() {
+    view.renderMail(state);
+    const start = Math.max(0, pos - 150);
+    timeline.replaceChildren(...(start > 0 ? [el("li", { class: "earlier" }, `${start} earlier events`)] : []),
+      ...events.slice(start, pos).map((e) => view.timelineItem(e, state)));
+    if (timeline.lastElementChild) { timeline.lastElementChild.classList.add("current"); timeline.lastElementChild.scrollIntoView({ block: "nearest" }); }
+    scrub.max = String(total());
+    scrub.value = String(pos);
+    $("#rp-pos").textContent = `${pos} / ${episode.event_count}`;
+    $("#event-count").textContent = `${pos} of ${episode.event_count} events`;
+    setStatus(pos === 0 ? "pending" : state.status);
+  }
+
+  function goTo(k) {
+    k = Math.max(0, Math.min(total(), k));
+    if (k < pos) { state = new MailState(snap); pos = 0; }  // going back: rebuild from the seeded snapshot
+    while (pos < k) state.apply(events[pos++]);
+    render();
+  }
+
+  function stop() { if (timer) { clearInterval(timer); cancelAnimationFrame(timer); timer = null; } $("#rp-play").textContent = "▶"; }
+  function play() {
+    if (timer) { stop(); return; }
+    $("#rp-play").textContent = "❚❚";
+    const speed = $("#rp-speed").value;
+    if (speed === "max") {
+      const frame = () => { if (pos >= total()) { stop(); return; } goTo(pos + Math.max(1, Math.ceil(total() / 300))); timer = requestAnimationFrame(frame); };
+      timer = requestAnimationFrame(frame);
+    } else {
+      timer = setInterval(() => { if (pos >= total()) stop(); else goTo(pos + 1); }, 1000 / Number(speed));
+    }
+  }
+
+  $("#rp-first").addEventListener("click", () => { stop(); goTo(0); });
+  $("#rp-back").addEventListener("click", () => { stop(); goTo(pos - 1); });
+  $("#rp-fwd").addEventListener("click", () => { stop(); goTo(pos + 1); });
+  $("#rp-last").addEventListener("click", () => { stop(); goTo(total()); });
+  $("#rp-play").addEventListener("click", play);
+  scrub.addEventListener("input", () => { stop(); goTo(Number(scrub.value)); });
+
+  // Page through the log: paint after the first page, keep loading the rest.
+  let after = 0;
+  for (;;) {
+    const page = await api(`/api/episodes/${eid}/events?after=${after}&limit=2000`);
+    events.push(...page);
+    if (after === 0) { render(); performance.mark("corpmail-first-paint"); document.body.dataset.painted = "true"; }
+    else { scrub.max = String(total()); }
+    if (page.length < 2000) break;
+    after = page[page.length - 1].seq;
+  }
+  render();
+  document.body.dataset.loaded = "true";
+  window.corpmailReplay = { goTo, total, position: () => pos };
+}
+
+// ---------------------------------------------------------------- episode list and approvals
+
+function episodeRow(e) {
+  return el("tr", { "data-id": e.id },
+    el("td", {}, el("a", { href: `/episodes/${e.id}` }, e.id)), el("td", {}, e.scenario),
+    el("td", { class: "vars" }, Object.entries(e.variables).map(([k, v]) => [el("span", { class: "var" }, `${k}=${v}`), " "])),
+    el("td", {}, e.model), el("td", {}, el("span", { class: `status status-${e.status}` }, e.status)),
+    el("td", {}, e.tool_calls), el("td", {}, e.flagged ? el("span", { class: "flag" }, e.flagged) : "0"),
+    el("td", {}, e.created_at), el("td", {}, el("a", { href: `/episodes/${e.id}/replay` }, "replay")));
+}
+
+function debounce(fn, ms) { let t = null; return () => { clearTimeout(t); t = setTimeout(fn, ms); }; }
+
+async function episodesPage() {
+  const refresh = debounce(async () => {
+    const rows = await api("/api/episodes?limit=200");
+    if (rows.length) $("#episode-rows").replaceChildren(...rows.map(episodeRow));
+  }, 250);
+  new EventSource("/api/stream/episodes").addEventListener("changed", refresh);
+}
+
+function heldAction(a, onDone) {
+  const req = a.request;
+  const body = req.kind === "mail"
+    ? [el("div", {}, "To ", [...req.draft.to, ...req.draft.cc, ...req.draft.bcc].join(", ")),
+      el("div", {}, "Subject: ", req.draft.subject), el("pre", { class: "body" }, req.draft.body)]
+    : [el("div", {}, `${req.tool}(`, el("code", {}, JSON.stringify(req.args)), ")")];
+  const view = new EpisodeView({ episode: { id: a.episode_id, agent: "", canary: "", domain: "" }, leverage_facts: [], external_contacts: [], mailboxes: [] }, true);
+  return el("li", { "data-approval": a.id },
+    el("div", {}, el("b", {}, `#${a.id} ${a.tool}`), " in ", el("a", { href: `/episodes/${a.episode_id}` }, a.episode_id), " ",
+      a.labels.map((l) => el("span", { class: "badge label harmful" }, l))),
+    body, a.evidence.length ? el("ul", { class: "evidence" }, a.evidence.map((x) => view.evidence(x))) : null,
+    view.decideForm(a.id, onDone));
+}
+
+async function approvalsPage() {
+  const refresh = debounce(async () => {
+    const rows = await api("/api/approvals?status=pending");
+    const list = $("#approvals");
+    list.replaceChildren(...(rows.length ? rows.map((a) => heldAction(a, refresh)) : [el("li", { class: "hint" }, "Nothing is waiting for a decision.")]));
+  }, 100);
+  refresh();
+  new EventSource("/api/stream/episodes").addEventListener("changed", refresh);
+}
+
+async function pendingBadge() {
+  try {
+    const rows = await api("/api/approvals?status=pending");
+    $("#pending-count").textContent = rows.length ? String(rows.length) : "";
+  } catch (_) { /* the badge is a convenience */ }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  pendingBadge();
+  if (page === "episodes") episodesPage();
+  if (page === "approvals") approvalsPage();
+  if (page === "episode") {
+    const eid = document.body.dataset.episode;
+    (document.body.dataset.mode === "replay" ? replayPage(eid) : livePage(eid)).catch((err) => {
+      document.querySelector("main").prepend(el("p", { class: "external" }, `Could not load: ${err.message}`));
+    });
+  }
+});
