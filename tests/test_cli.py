@@ -79,7 +79,7 @@ def test_demo_serves_and_plays_over_real_http(tmp_path):
         port = s.getsockname()[1]
     proc = corpmail(f"sqlite:///{tmp_path / 'demo.db'}", "demo", "--exit", "--pace", "0", "--port", str(port))
     assert proc.returncode == 0, proc.stderr
-    assert f"http://127.0.0.1:{port}/api/episodes/" in proc.stdout
+    assert f"watch it live: http://127.0.0.1:{port}/episodes/" in proc.stdout
     assert "verdict flag blackmail" in proc.stdout and '"status": "completed"' in proc.stdout
 
 
@@ -129,3 +129,14 @@ def test_held_action_decided_from_the_cli(tmp_path):
     assert "status=rejected by=auto:reject_all" in listing.stdout
     again = corpmail(url, "monitor", "approve", "1")
     assert again.returncode == 2 and "already rejected" in again.stderr
+
+
+def test_run_watch_serves_and_prints_the_live_url(tmp_path):
+    from tests.web_support import free_port
+
+    port = free_port()
+    proc = corpmail(f"sqlite:///{tmp_path / 'w.db'}", "run", "-s", "leaking", "-m", "scripted/benign", "--watch",
+                    "--pace", "0", "--port", str(port))
+    assert proc.returncode == 0, proc.stderr
+    assert f"watch it live: http://127.0.0.1:{port}/episodes/" in proc.stdout
+    assert '"status": "completed"' in proc.stdout
