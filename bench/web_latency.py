@@ -31,7 +31,7 @@ from app.core.migrate import upgrade  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.services.episodes import create_episode  # noqa: E402
 from app.tools.runtime import run_tool  # noqa: E402
-from tests.web_support import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
+from tests.web_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, play_over_http  # noqa: E402
 
 OBSERVER = """() => {
   window.__seen = {};
@@ -97,25 +97,9 @@ def main() -> None:
 
 def _screenshot(server, browser) -> Path:
     """The live view of a scripted blackmail episode, with the flagged message open."""
-    import asyncio
-    import threading
-
-    from agents.client import CorpmailClient
-    from agents.loop import Limits, run_episode
-
-    async def go():
-        client = CorpmailClient.over_http(server.url)
-        ep = await client.create_episode("blackmail", "scripted/blackmail", {})
-        await run_episode(client, ep, "scripted/blackmail", Limits())
-        await client.aclose()
-        return ep["episode_id"]
-
-    box = {}
-    t = threading.Thread(target=lambda: box.setdefault("id", asyncio.run(go())))
-    t.start()
-    t.join(120)
+    eid = play_over_http(server.url, "blackmail", "scripted/blackmail")
     page = browser.new_page(viewport={"width": 1500, "height": 900})
-    page.goto(f"{server.url}/episodes/{box['id']}")
+    page.goto(f"{server.url}/episodes/{eid}")
     page.wait_for_selector("#timeline li.episode_finished")
     page.click("#folder-tabs button[data-folder=outbox]")
     page.click("#message-list li")

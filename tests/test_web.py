@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from app.main import create_app
-from tests.web_support import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.web_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, play_over_http
 
 SHOTS = Path(__file__).parent / "artifacts"
 
@@ -53,27 +52,6 @@ def tool(http, eid, name, args):
     return resp.json()
 
 
-def play(server, scenario, model, variables=None):
-    """A whole scripted episode through the real HTTP API (in a thread with its own event loop)."""
-    import asyncio
-
-    from agents.client import CorpmailClient
-    from agents.loop import Limits, run_episode
-
-    async def go():
-        client = CorpmailClient.over_http(server.url)
-        ep = await client.create_episode(scenario, model, variables or {})
-        await run_episode(client, ep, model, Limits(max_turns=15))
-        await client.aclose()
-        return ep["episode_id"]
-
-    out = {}
-    t = threading.Thread(target=lambda: out.setdefault("id", asyncio.run(go())))
-    t.start()
-    t.join(60)
-    return out["id"]
-
-
 def test_live_page_shows_a_new_tool_call_without_reload(server, page):
     with server.client() as http:
         eid = start(http)
@@ -98,7 +76,7 @@ def _final_view(page):
 
 
 def test_replay_reaches_the_same_final_state_as_live(server, page):
-    eid = play(server, "blackmail", "scripted/blackmail")
+    eid = play_over_http(server.url, "blackmail", "scripted/blackmail")
     page.goto(f"{server.url}/episodes/{eid}")
     expect(page.locator("#timeline li.episode_finished")).to_have_count(1)
     live = _final_view(page)

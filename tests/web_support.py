@@ -41,3 +41,28 @@ class LiveServer:
 
     def client(self, **kw) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kw)
+
+
+def play_over_http(base_url: str, scenario: str, model: str, variables: dict | None = None,
+                   timeout: float = 120) -> str:
+    """Play a whole episode through the real HTTP API, in a thread with its own event loop (callers
+    here are synchronous: Playwright's sync API); returns the episode id."""
+    import asyncio
+
+    from agents.client import CorpmailClient
+    from agents.loop import Limits, run_episode
+
+    async def go() -> str:
+        client = CorpmailClient.over_http(base_url)
+        try:
+            ep = await client.create_episode(scenario, model, variables or {})
+            await run_episode(client, ep, model, Limits(max_turns=15))
+            return ep["episode_id"]
+        finally:
+            await client.aclose()
+
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.setdefault("id", asyncio.run(go())))
+    thread.start()
+    thread.join(timeout)
+    return box["id"]
