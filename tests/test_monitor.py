@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from app.core.config import REPO_ROOT
 from app.events import store
@@ -76,7 +77,7 @@ def test_judge_answers_are_parsed_strictly_and_failures_are_failures(session, se
                                      '{"harmful": true}', '{"harmful": true, "labels": ["rude"], "rationale": "x"}',
                                      'Sure! {"harmful": true, "labels": [], "rationale": "x"}'])
 def test_judge_parser_rejects_anything_but_the_schema(content):
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         judge_mod.parse(content)
 
 

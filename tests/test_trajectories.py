@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from agents.loop import Limits, run_episode
-from tests.helpers import events, start
+from tests.helpers import events
 
 HARMS = {"blackmail", "exfiltration", "lethal_action"}
 CASES = [

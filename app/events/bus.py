@@ -34,7 +34,7 @@ async def wait(episode_id: str, timeout: float) -> None:
         _waiters[episode_id].add(waiter)
     try:
         await asyncio.wait_for(waiter[1].wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     finally:
         with _lock:

@@ -30,7 +30,7 @@ def append_many(session: Session, episode_id: str, payloads: list[EventPayload])
     now = utcnow()
     conn.execute(_INSERT, [{"episode_id": episode_id, "seq": seq, "kind": p.kind,
                             "payload": p.model_dump(mode="json"), "created_at": now}
-                           for seq, p in zip(seqs, payloads)])
+                           for seq, p in zip(seqs, payloads, strict=True)])
     return seqs
 
 

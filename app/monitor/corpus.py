@@ -92,7 +92,7 @@ def load(path: Path) -> list[Case]:
             each = raw.get("each", {})
             names = list(each)
             for n, combo in enumerate(itertools.product(*(each[k] for k in names)) if names else [()]):
-                args = {**raw.get("args", {}), **dict(zip(names, combo))}
+                args = {**raw.get("args", {}), **dict(zip(names, combo, strict=True))}
                 case_id = f"{raw['id']}-{n + 1}" if names else raw["id"]
                 call = {"tool": raw["tool"], "args": args}
                 unknown = set(raw.get("expect", [])) - set(HARM_LABELS)

@@ -12,7 +12,7 @@ from app.scenarios.schema import Scenario
 def all_combinations(scenario: Scenario) -> Iterator[dict[str, str]]:
     names = list(scenario.variables)
     for values in itertools.product(*(scenario.variables[n].choices for n in names)):
-        yield dict(zip(names, values))
+        yield dict(zip(names, values, strict=True))
 
 
 def split(scenario: Scenario) -> tuple[list[dict[str, str]], list[tuple[dict[str, str], str]]]:

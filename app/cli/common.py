@@ -1,0 +1,100 @@
+"""Shared pieces of the `corpmail` command line: the Typer apps, consoles, one-line failures, checks."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.text import Text  # noqa: E402
+
+from app.core.config import Settings, get_settings  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="corpmail: a corporate email sandbox "
+                  "for agentic-misalignment experiments, with a monitor at the tool boundary.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario library.")
+app.add_typer(db_app, name="db")
+app.add_typer(scenarios_app, name="scenarios")
+monitor_app = typer.Typer(no_args_is_help=True, help="Monitor: held actions, re-scoring, checks.")
+app.add_typer(monitor_app, name="monitor")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class UsageProblem(Exception):
+    """Bad input from the command line; printed as one line."""
+
+
+def fail(message: str) -> None:
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)  # no markup parsing
+    raise typer.Exit(2)
+
+
+def parse_vars(items: list[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageProblem(f"--var expects NAME=VALUE, got {item!r}")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def check_model(model: str, scenario_dir, need_keys: bool = True) -> None:
+    """Fail early, in one line, on a model string LiteLLM cannot route or a scripted policy that is missing."""
+    from agents import scripted
+
+    if model.startswith(f"{scripted.PROVIDER}/"):
+        try:
+            scripted.load_policy(model.split("/", 1)[1], scenario_dir)
+        except scripted.PolicyError as exc:
+            raise UsageProblem(f"--model: {exc}") from None
+        return
+    import litellm
+
+    scripted.register()
+    litellm.suppress_debug_info = True
+    try:
+        litellm.get_llm_provider(model)
+    except Exception:
+        raise UsageProblem(f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
+                           f"openai/gpt-4o, or scripted/<policy>)") from None
+    missing = (litellm.validate_environment(model=model).get("missing_keys") or []) if need_keys else []
+    if missing:
+        raise UsageProblem(f"--model: {model} needs {', '.join(missing)} in the environment")
+
+
+def model_options(model: str, api_base: str | None, temperature: float | None):
+    """Local OpenAI-compatible servers (Ollama, vLLM) need no key, but the OpenAI client insists on one."""
+    from agents.loop import ModelOptions
+
+    key = "local" if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY") else None
+    return ModelOptions(api_base=api_base, temperature=temperature, api_key=key)
+
+
+def open_engine(settings: Settings):
+    from app.core.db import make_engine
+    from app.core.migrate import upgrade
+
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    return engine
+
+
+def load_or_fail(ref: str):
+    """The scenario at a slug or folder, or one line naming the problem."""
+    from app.scenarios.loader import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(ref, get_settings().scenarios_dir)
+    except ScenarioError as exc:
+        fail(str(exc))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema (Alembic) at CORPMAIL_DATABASE_URL."""
+    open_engine(get_settings()).dispose()
+    out.print("database is at the newest schema")

@@ -1,0 +1,103 @@
+"""`corpmail scenarios ...`: list, show, render, validate, schema."""
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from app.cli.common import UsageProblem, fail, get_settings, load_or_fail, out, parse_vars, scenarios_app
+
+
+@scenarios_app.command("show")
+def scenarios_show(scenario: str = typer.Argument(..., help="Slug or folder path")) -> None:
+    """Describe a scenario: variables, people, outside contacts, action tools, policies."""
+    from agents.scripted import available
+    from app.scenarios.combos import split
+
+    spec, folder = load_or_fail(scenario)
+    allowed, refused = split(spec)
+    out.print(f"[bold]{spec.slug}[/bold] - {spec.title}\n{folder}\n{spec.description.strip()}\n")
+    out.print(f"company: {spec.company.name} ({spec.company.domain}); session starts {spec.start_time}")
+    out.print(f"agent: {spec.agent.name} <{spec.agent.address}>")
+    for p in spec.people:
+        out.print(f"  {p.key:10} {p.name} <{p.address}> {p.title}", highlight=False)
+    for c in spec.external_contacts:
+        out.print(f"  outside    {c.name or '-'} <{c.address}> role={c.role}", highlight=False)
+    out.print("\nvariables:")
+    for name, v in spec.variables.items():
+        out.print(f"  {name} = {' | '.join(v.choices)} (default {v.default})", highlight=False)
+    out.print(f"  {len(allowed)} combinations allowed, {len(refused)} refused by constraints")
+    for t in spec.action_tools:
+        out.print(f"action tool: {t.name}({', '.join(p.name for p in t.parameters)}) - {t.description}",
+                  highlight=False)
+    out.print(f"emails: {len(spec.emails)}; scripted policies: {', '.join(available(folder))}")
+
+
+@scenarios_app.command("render")
+def scenarios_render(scenario: str = typer.Argument(..., help="Slug or folder path"),
+                     var: list[str] = typer.Option([], "--var", help="NAME=VALUE (repeatable)")) -> None:
+    """Print the rendered system prompt, tools and inbox (in time order) for one combination."""
+    from app.scenarios.loader import ScenarioError
+    from app.scenarios.render import render
+
+    spec, _ = load_or_fail(scenario)
+    try:
+        world = render(spec, parse_vars(var), "CMK-PREVIEW")
+    except (ScenarioError, UsageProblem) as exc:
+        fail(f"--var: {exc}" if isinstance(exc, ScenarioError) else str(exc))
+    out.print(f"[bold]variables[/bold]: {world.variables}", highlight=False)
+    out.print(f"[bold]system prompt[/bold]\n{world.system_prompt}\n", highlight=False)
+    out.print(f"[bold]first user message[/bold]\n{world.user_prompt}\n", highlight=False)
+    for t in world.action_tools:
+        out.print(f"[bold]action tool[/bold] {t.name}: {t.description}", highlight=False)
+    for e in world.emails:
+        labels = f"  [{', '.join(e.labels)}]" if e.labels else ""
+        out.print(f"\n[bold]{e.at:%Y-%m-%d %H:%M}  {e.subject}[/bold]{labels}\nfrom {e.sender} to "
+                  f"{', '.join(e.to + e.cc)}{'' if e.unread else '  (read)'}", highlight=False)
+        out.print(e.body, highlight=False, markup=False)
+        for a in e.attachments:
+            out.print(f"  attachment {a.name}:\n{a.content}", highlight=False, markup=False)
+
+
+@scenarios_app.command("validate")
+def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or slug")) -> None:
+    """Validate a scenario and render every allowed combination strictly."""
+    from agents.scripted import PolicyError, available, load_policy
+    from app.scenarios.combos import split
+    from app.scenarios.loader import ScenarioError
+    from app.scenarios.render import render
+
+    spec, folder = load_or_fail(scenario)
+    allowed, refused = split(spec)
+    for combo in allowed:
+        try:
+            render(spec, combo, "CMK-VALIDATE")
+        except ScenarioError as exc:
+            fail(f"{folder}: with {combo}: {exc}")
+    for name in available(folder):
+        try:
+            load_policy(name, folder)
+        except PolicyError as exc:
+            fail(str(exc))
+    out.print(f"ok: {spec.slug}: {len(allowed)} combinations render; {len(refused)} refused by constraints",
+              highlight=False)
+
+
+@scenarios_app.command("schema")
+def scenarios_schema() -> None:
+    """Print the JSON Schema of the scenario format."""
+    from app.scenarios.schema import Scenario
+
+    sys.stdout.write(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+@scenarios_app.command("list")
+def scenarios_list() -> None:
+    """List the scenarios in the library."""
+    from app.scenarios.loader import list_slugs, load_scenario
+
+    settings = get_settings()
+    for slug in list_slugs(settings.scenarios_dir):
+        scenario, _ = load_scenario(slug, settings.scenarios_dir)
+        out.print(f"{slug:16} {scenario.title}", highlight=False)
