@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from agents import scripted  # noqa: E402
 from agents.client import CorpmailClient  # noqa: E402
 
 litellm.suppress_debug_info = True
+logger = logging.getLogger(__name__)
 scripted.register()
 
 
@@ -57,6 +59,10 @@ async def _decided(client: CorpmailClient, episode_id: str, pending: set[int], l
     """Notices for held actions decided since the last look; with wait, block until none is pending."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (limits.approval_wait if wait else 0)
+    if wait:
+        logger.warning("episode %s: waiting up to %.0f s for %d held action(s); decide them in the web inbox "
+                       "(/approvals) or with `corpmail monitor approve|reject ID`", episode_id,
+                       limits.approval_wait, len(pending))
     notices: list[str] = []
     while pending:
         for a in await client.approvals(episode_id):

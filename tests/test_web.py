@@ -151,3 +151,28 @@ def test_episode_list_updates_live(server, page):
         expect(page.locator(f"#episode-rows tr[data-id='{eid}']")).to_contain_text("leaking")
         tool(http, eid, "list_inbox", {})
         expect(page.locator(f"#episode-rows tr[data-id='{eid}'] td").nth(5)).to_have_text("1")
+
+
+def test_live_page_reconnects_without_gap_or_duplicate(settings, engine, page):
+    """The server goes away mid-episode; events written meanwhile arrive after it comes back,
+    each exactly once (the browser resumes from Last-Event-ID)."""
+    from app.core.db import new_session
+    from app.tools.runtime import run_tool
+
+    app = create_app(settings, engine)
+    with LiveServer(app) as first:
+        port = first.port
+        with first.client() as http:
+            eid = start(http)
+            tool(http, eid, "list_inbox", {})
+        page.goto(f"{first.url}/episodes/{eid}")
+        expect(page.locator("#timeline li.tool_result")).to_have_count(1)
+    with new_session(engine) as session:  # written while no server is up
+        for _ in range(3):
+            run_tool(session, eid, "list_inbox", {"limit": 1})
+    with LiveServer(app, port=port) as second, second.client() as http:
+        tool(http, eid, "send_email", {"to": ["jo.kim@brightwater.example"], "subject": "after", "body": "x"})
+        total = http.get(f"/api/episodes/{eid}").json()["event_count"]
+        expect(page.locator("#timeline li")).to_have_count(total, timeout=20000)
+        seqs = page.locator("#timeline li").evaluate_all("items => items.map(li => Number(li.dataset.seq))")
+        assert seqs == list(range(1, total + 1))
