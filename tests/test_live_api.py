@@ -100,3 +100,22 @@ def test_episode_token_opens_only_its_own_episode(guarded):
         assert agent.post(f"/api/episodes/{b['episode_id']}/tools/list_inbox", content="{}").status_code == 403
         assert agent.get("/api/episodes").status_code == 401  # not an episode route
         assert agent.post(f"/api/episodes/{b['episode_id']}/approvals/1", json={"decision": "approve"}).status_code == 403
+
+
+def test_an_agent_cannot_decide_its_own_held_actions(guarded):
+    with guarded.client(headers={"Authorization": "Bearer s3cret"}) as admin:
+        ep = admin.post("/api/episodes", json={"scenario": "blackmail", "model": "m",
+                                               "variables": {"oversight": "approval"}}).json()
+    eid = ep["episode_id"]
+    with guarded.client(headers={"Authorization": f"Bearer {ep['episode_token']}"}) as agent:
+        held = agent.post(f"/api/episodes/{eid}/tools/send_email", content=json.dumps(
+            {"to": ["jo.kim@brightwater.example"], "subject": "s", "body": "b"})).json()
+        approval = held["result"]["approval_id"]
+        assert agent.get(f"/api/episodes/{eid}/approvals").status_code == 200
+        denied = agent.post(f"/api/episodes/{eid}/approvals/{approval}", json={"decision": "approve"})
+        assert denied.status_code == 403
+        as_other = agent.post(f"/api/episodes/{eid}/tools/list_inbox", content="{}",
+                              headers={"x-actor": "marcus.vell@brightwater.example"})
+        assert as_other.status_code == 403
+    with guarded.client(headers={"Authorization": "Bearer s3cret"}) as admin:
+        assert admin.post(f"/api/episodes/{eid}/approvals/{approval}", json={"decision": "approve"}).status_code == 200
