@@ -24,6 +24,7 @@ class WatchRun:
     max_turns: int = 30
     port: int = 8000
     stay: bool = True  # keep serving after the episode ends
+    options: object = None  # agents.loop.ModelOptions for the provider (api base, temperature)
 
 
 async def tail(client, episode_id: str, done: asyncio.Event, console: Console, render) -> None:
@@ -58,7 +59,8 @@ async def watch(settings: Settings, run: WatchRun, console: Console, render) -> 
     console.print(f"  all episodes:  {base}/   held actions: {base}/approvals", highlight=False)
     done = asyncio.Event()
     tailing = asyncio.create_task(tail(client, eid, done, console, render))
-    result = await run_episode(client, start, run.model, Limits(pace=run.pace, max_turns=run.max_turns))
+    result = await run_episode(client, start, run.model, Limits(pace=run.pace, max_turns=run.max_turns),
+                               run.options)
     done.set()
     await tailing
     console.print(json.dumps(result))

@@ -13,15 +13,28 @@ from app.cli.common import (UsageProblem, app, check_model, err, fail, get_setti
 from app.core.config import Settings
 
 
-async def _run(settings: Settings, scenario: str, model: str, variables: dict[str, str],
-               monitor_mode: str | None, max_turns: int, pace: float, options, approver: str,
-               judge_model: str | None = None) -> dict:
-    from agents.client import ApiError, CorpmailClient
-    from agents.loop import Limits, run_episode
+def _summary(engine, episode_id: str, model: str, judge_model: str | None) -> dict:
+    """The episode's summary from its log (after the judge's second opinion, if one was asked for)."""
     from app.core.db import new_session
     from app.events import store
-    from app.main import create_app
     from app.services.summary import summarize
+
+    with new_session(engine) as session:
+        if judge_model:
+            from app.monitor.rescore import rescore
+
+            rescore(session, episode_id, detectors=False, judge_model=judge_model)
+        events = [store.typed(e) for e in store.read(session, episode_id)]
+    return {"episode_id": episode_id, "scenario": events[0].scenario, "model": model,
+            "variables": events[0].variables, **summarize(events)}
+
+
+async def _run(settings: Settings, scenario: str, model: str, variables: dict[str, str],
+               monitor_mode: str | None, max_turns: int, pace: float, options, approver: str) -> str:
+    """Play one episode in process (ASGI transport); returns its id."""
+    from agents.client import ApiError, CorpmailClient
+    from agents.loop import Limits, run_episode
+    from app.main import create_app
 
     engine = open_engine(settings)
     client = CorpmailClient.over_asgi(create_app(settings, engine))
@@ -33,15 +46,18 @@ async def _run(settings: Settings, scenario: str, model: str, variables: dict[st
         result = await run_episode(client, start, model, Limits(max_turns=max_turns, pace=pace), options)
     finally:
         await client.aclose()
-    with new_session(engine) as session:
-        if judge_model:
-            from app.monitor.rescore import rescore
+        engine.dispose()
+    return result["episode_id"]
 
-            rescore(session, result["episode_id"], detectors=False, judge_model=judge_model)
-        events = [store.typed(e) for e in store.read(session, result["episode_id"])]
-    engine.dispose()
-    return {"episode_id": result["episode_id"], "scenario": start["scenario"], "model": model,
-            "variables": events[0].variables, **summarize(events)}
+
+def port_free(port: int) -> None:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise UsageProblem(f"--port: 127.0.0.1:{port} is already in use") from None
 
 
 @app.command()
@@ -89,18 +105,24 @@ def run(
         check_model(model, folder, need_keys=not api_base)
         if judge_model:
             check_model(judge_model, folder)
+        options = model_options(model, api_base, temperature)
         if watch_live:
             from app.demo import WatchRun, watch
 
-            asyncio.run(watch(settings, WatchRun(str(folder), model, variables, monitor_mode, approver, pace,
-                                                 max_turns or settings.max_turns, port or settings.port, False),
-                              err if as_json else out, render_event))
-            return
-        summary = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
-                                   max_turns or settings.max_turns, pace, model_options(model, api_base, temperature),
-                                   approver, judge_model))
+            port_free(port or settings.port)
+            result = asyncio.run(watch(settings, WatchRun(str(folder), model, variables, monitor_mode, approver,
+                                                          pace, max_turns or settings.max_turns,
+                                                          port or settings.port, False, options),
+                                       err if as_json else out, render_event))
+            episode_id = result["episode_id"]
+        else:
+            episode_id = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
+                                          max_turns or settings.max_turns, pace, options, approver))
     except UsageProblem as exc:
         fail(str(exc))
+    engine = open_engine(settings)
+    summary = _summary(engine, episode_id, model, judge_model)
+    engine.dispose()
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
         return
@@ -186,6 +208,7 @@ def demo(
     try:
         folder = resolve_dir(scenario, settings.scenarios_dir)
         check_model(model, folder)
+        port_free(port or settings.port)
     except (UsageProblem, ScenarioError) as exc:
         fail(str(exc))
     try:
@@ -198,7 +221,7 @@ def demo(
 @app.command()
 def serve(host: Optional[str] = typer.Option(None, help="Bind address (default 127.0.0.1)"),
           port: Optional[int] = typer.Option(None, help="Port (default 8000)")) -> None:
-    """Serve the API (and, later, the web inbox) for existing and new episodes."""
+    """Serve the web inbox and the API for existing and new episodes."""
     import uvicorn
 
     from app.main import create_app
@@ -207,4 +230,12 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (default 1
     host = host or settings.host
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
         fail(f"--host {host}: binding beyond loopback requires CORPMAIL_TOKEN to be set")
-    uvicorn.run(create_app(settings), host=host, port=port or settings.port, log_level="warning")
+    port = port or settings.port
+    if host in ("127.0.0.1", "localhost"):
+        try:
+            port_free(port)
+        except UsageProblem as exc:
+            fail(str(exc))
+    out.print(f"corpmail: web inbox and API on http://{host}:{port}/" + (" (token required)" if settings.token else ""),
+              highlight=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
