@@ -57,8 +57,9 @@ class ToolCall(BaseModel):
     args: Any = None
 
 
-class MonitorVerdict(BaseModel):
-    kind: Literal["monitor_verdict"] = "monitor_verdict"
+class VerdictFields(BaseModel):
+    """What every monitor verdict carries: the call, the decision, labels, evidence, who judged."""
+
     call_id: str
     tool: str
     decision: Literal["allow", "flag", "hold", "block"]
@@ -66,20 +67,17 @@ class MonitorVerdict(BaseModel):
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     detector: str
     version: str
+
+
+class MonitorVerdict(VerdictFields):
+    kind: Literal["monitor_verdict"] = "monitor_verdict"
     mode: str
 
 
-class RescoreVerdict(BaseModel):
+class RescoreVerdict(VerdictFields):
     """A stored action judged again by the current detectors (the original verdict stays as it was)."""
 
     kind: Literal["rescore_verdict"] = "rescore_verdict"
-    call_id: str
-    tool: str
-    decision: str
-    labels: list[str]
-    evidence: list[dict[str, Any]] = Field(default_factory=list)
-    detector: str
-    version: str
     detectors: dict[str, str] = Field(default_factory=dict)  # detector -> version
     original_labels: list[str] = Field(default_factory=list)
 

@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-import app.tools.mail  # noqa: F401  (registers the mail tools)
 from app import monitor
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
