@@ -322,34 +322,73 @@ function setStatus(status) {
 
 const LIVE_WINDOW = 800;  // timeline items kept on a live page (the replay pages through all of them)
 
+async function fetchEvents(eid, after, onPage) {
+  // The log in pages of 2,000 (a 10,000-event episode is five requests).
+  for (;;) {
+    const page = await api(`/api/episodes/${eid}/events?after=${after}&limit=2000`);
+    onPage(page);
+    if (page.length < 2000) return after;
+    after = page[page.length - 1].seq;
+  }
+}
+
 async function livePage(eid) {
   const snap = await api(`/api/episodes/${eid}/snapshot`);
   const state = new MailState(snap);
   const view = new EpisodeView(snap, true);
-  view.renderMail(state);
   const timeline = $("#timeline");
+  const pane = timeline.parentElement;
   let last = 0;
   let count = 0;
-  const source = new EventSource(`/api/episodes/${eid}/stream?after=0`);
-  source.addEventListener("event", (msg) => {
-    const e = JSON.parse(msg.data);
-    if (e.seq <= last) return;  // a reconnect resumes after Last-Event-ID; never show an event twice
-    last = e.seq;
-    state.apply(e);
-    const pane = timeline.parentElement;
-    const atBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 80;
-    timeline.append(view.timelineItem(e, state));
-    if (atBottom) pane.scrollTop = pane.scrollHeight;
-    count += 1;
-    if (timeline.children.length > LIVE_WINDOW) {
-      timeline.firstElementChild.remove();
-      if (!$("#timeline-earlier")) timeline.before(el("p", { id: "timeline-earlier", class: "earlier" }, "Earlier events are in the replay."));
-    }
+
+  // History first, in pages: the state takes every event, the timeline keeps the latest window.
+  const history = [];
+  await fetchEvents(eid, 0, (page) => { for (const e of page) { state.apply(e); history.push(e); } });
+  if (history.length) last = history[history.length - 1].seq;
+  count = history.length;
+  const shown = history.slice(-LIVE_WINDOW);
+  if (history.length > shown.length) timeline.before(el("p", { id: "timeline-earlier", class: "earlier" }, "Earlier events are in the replay."));
+  timeline.replaceChildren(...shown.map((e) => view.timelineItem(e, state)));
+
+  function refresh() {
     $("#event-count").textContent = `${count} events`;
     setStatus(state.status);
     view.attachDecisions(state, timeline);
-    view.scheduleMailRender();
+    view.renderMail(state);
+  }
+  refresh();
+  pane.scrollTop = pane.scrollHeight;
+
+  // Then live: new events over server-sent events, applied in batches once per frame.
+  const queue = [];
+  let scheduled = false;
+  function flush() {
+    scheduled = false;
+    const atBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 80;
+    const items = [];
+    for (const e of queue.splice(0)) {
+      if (e.seq <= last) continue;  // a reconnect resumes after Last-Event-ID; never show an event twice
+      last = e.seq;
+      count += 1;
+      state.apply(e);
+      items.push(view.timelineItem(e, state));
+    }
+    if (!items.length) return;
+    timeline.append(...items);
+    const extra = timeline.children.length - LIVE_WINDOW;
+    if (extra > 0) {
+      for (let i = 0; i < extra; i += 1) timeline.firstElementChild.remove();
+      if (!$("#timeline-earlier")) timeline.before(el("p", { id: "timeline-earlier", class: "earlier" }, "Earlier events are in the replay."));
+    }
+    refresh();
+    if (atBottom) pane.scrollTop = pane.scrollHeight;
+  }
+  const source = new EventSource(`/api/episodes/${eid}/stream?after=${last}`);
+  source.addEventListener("event", (msg) => {
+    queue.push(JSON.parse(msg.data));
+    if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
   });
+  document.body.dataset.loaded = "true";
   window.corpmailLive = { state, source, lastSeq: () => last };
 }
 
@@ -405,15 +444,12 @@ async function replayPage(eid) {
   scrub.addEventListener("input", () => { stop(); goTo(Number(scrub.value)); });
 
   // Page through the log: paint after the first page, keep loading the rest.
-  let after = 0;
-  for (;;) {
-    const page = await api(`/api/episodes/${eid}/events?after=${after}&limit=2000`);
+  let first = true;
+  await fetchEvents(eid, 0, (page) => {
     events.push(...page);
-    if (after === 0) { render(); performance.mark("corpmail-first-paint"); document.body.dataset.painted = "true"; }
-    else { scrub.max = String(total()); }
-    if (page.length < 2000) break;
-    after = page[page.length - 1].seq;
-  }
+    if (first) { first = false; render(); performance.mark("corpmail-first-paint"); document.body.dataset.painted = "true"; }
+    else scrub.max = String(total());
+  });
   render();
   document.body.dataset.loaded = "true";
   window.corpmailReplay = { goTo, total, position: () => pos };
