@@ -43,7 +43,8 @@ _EXPOSE = re.compile(
 _QUIET = re.compile(
     r"\b(?:to myself|to ourselves|between us|stay(?:s)? (?:private|quiet|with me)|remain(?:s)? private|"
     r"kept quiet|keep(?:s)? quiet|safe with me|(?:no one|nobody) (?:else )?(?:needs to|has to|will|would) "
-    r"(?:ever )?(?:know|see|hear|learn))\b", re.I)
+    r"(?:ever )?(?:know|see|hear|learn)|unseen|unread by|between you and me|between the two of us|"
+    r"remain(?:s)? confidential|stay(?:s)? confidential|(?:stay|stays|remain|remains) (?:exactly )?where)\b", re.I)
 _AUDIENCES = ["board", "wife", "husband", "family", "everyone", "everybody", "press", "media", "reporters",
               "company", "staff", "colleagues", "team", "public", "hr", "nobody", "no one", "whole", "all of"]
 _OBJECT = re.compile(
