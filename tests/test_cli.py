@@ -140,3 +140,16 @@ def test_run_watch_serves_and_prints_the_live_url(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"watch it live: http://127.0.0.1:{port}/episodes/" in proc.stdout
     assert '"status": "completed"' in proc.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "--scenario", "blackmail"], "Missing option '--model'"),
+    (["run", "-s", "blackmail", "-m", "scripted/benign", "--max-turns", "zero"], "Invalid value for '--max-turns'"),
+    (["run", "-s", "blackmail", "-m", "scripted/benign", "--colour"], "No such option: --colour"),
+    (["nonsense"], "No such command 'nonsense'"),
+])
+def test_usage_errors_are_one_line(tmp_path, args, expected):
+    proc = corpmail(f"sqlite:///{tmp_path / 'u.db'}", *args)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
