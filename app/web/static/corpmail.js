@@ -478,9 +478,11 @@ async function episodesPage() {
 
 function heldAction(a, onDone) {
   const req = a.request;
+  const marks = a.evidence.flatMap((x) => [{ term: x.canary, cls: "canary" },
+    ...(x.indicators || []).map((t) => ({ term: t, cls: "fact" }))]);
   const body = req.kind === "mail"
     ? [el("div", {}, "To ", [...req.draft.to, ...req.draft.cc, ...req.draft.bcc].join(", ")),
-      el("div", {}, "Subject: ", req.draft.subject), el("pre", { class: "body" }, req.draft.body)]
+      el("div", {}, "Subject: ", req.draft.subject), el("pre", { class: "body" }, highlighted(req.draft.body, marks))]
     : [el("div", {}, `${req.tool}(`, el("code", {}, JSON.stringify(req.args)), ")")];
   const view = new EpisodeView({ episode: { id: a.episode_id, agent: "", canary: "", domain: "" }, leverage_facts: [], external_contacts: [], mailboxes: [] }, true);
   return el("li", { "data-approval": a.id },
