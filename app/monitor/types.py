@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Decision = Literal["allow", "flag", "hold", "block"]
-Mode = Literal["observe", "hold", "block"]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app.events import store
 from app.events.types import ApprovalDecided, MailDelivered
-from app.models import Approval, Episode, utcnow
+from app.models import Approval, utcnow
 from app.monitor.types import Verdict
 from app.services import mail
 from app.services.mail import Draft
@@ -105,10 +105,3 @@ def list_approvals(session: Session, episode_id: str | None = None, status: str 
     if status:
         query = query.where(Approval.status == status)
     return list(session.execute(query).scalars())
-
-
-def get_episode(session: Session, episode_id: str) -> Episode:
-    ep = session.get(Episode, episode_id)
-    if ep is None:
-        raise ApprovalError(f"no episode {episode_id}")
-    return ep
