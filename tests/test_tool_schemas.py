@@ -69,3 +69,22 @@ def test_undocumented_parameter_fails_at_definition():
                 colour: A colour.
             """
     assert "paint" not in REGISTRY and "no_ctx" not in REGISTRY
+
+
+def test_scenario_action_tool_schemas_are_valid_and_documented():
+    from app.core.config import REPO_ROOT
+    from app.scenarios.loader import list_slugs, load_scenario
+    from app.scenarios.render import render
+    from app.tools.actions import episode_schemas
+
+    lib = REPO_ROOT / "sandbox_data" / "scenarios"
+    seen = 0
+    for slug in list_slugs(lib):
+        world = render(load_scenario(slug, lib)[0], {}, "C").model_dump(mode="json")
+        for schema in episode_schemas(world)[len(schemas()):]:
+            seen += 1
+            params = schema["function"]["parameters"]
+            Draft202012Validator.check_schema(params)
+            assert params["additionalProperties"] is False
+            assert all(p.get("description") for p in params["properties"].values())
+    assert seen >= 2  # lethal_action declares its override and acknowledge tools
