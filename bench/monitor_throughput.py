@@ -26,8 +26,7 @@ from app.core.db import make_engine, new_session  # noqa: E402
 from app.core.migrate import upgrade  # noqa: E402
 from app.monitor import corpus  # noqa: E402
 from app.monitor.replay_actions import resolve  # noqa: E402
-from app.monitor.rescore import _EPISODE  # noqa: E402
-from app.services import mail  # noqa: E402
+from app.services import episode_view  # noqa: E402
 from app.services.episodes import create_episode  # noqa: E402
 from app.tools import actions  # noqa: E402
 from app.tools.context import EpisodeContext  # noqa: E402
@@ -44,16 +43,14 @@ def build_actions(session) -> list[tuple[object, object]]:
             continue
         if case.scenario not in episodes:
             ep = create_episode(session, case.scenario, {}, "bench", SCENARIOS)
-            row = session.connection().execute(_EPISODE, {"eid": ep.id}).first()
-            episodes[case.scenario] = (row, mail.mailboxes(session, ep.id))
-        row, boxes = episodes[case.scenario]
+            episodes[case.scenario] = episode_view.load(session, ep.id)
+        row = episodes[case.scenario]
         from app.monitor.replay_actions import _key_ids
 
         call = corpus._substitute(case.calls[0], row.world["canary"])
         tool = actions.lookup(row.world, call["tool"])
-        args = tool.args_model.model_validate(resolve(call["args"], _key_ids(session, row.id), []))
-        ctx = EpisodeContext(session, row, boxes[row.agent_address], boxes)
-        built.append((row, tool.fn(ctx, **{k: getattr(args, k) for k in type(args).model_fields})))
+        ctx = EpisodeContext(session, row, row.boxes[row.agent_address], row.boxes)
+        built.append((row, tool.invoke(ctx, resolve(call["args"], _key_ids(session, row.id), []))))
     return built
 
 
@@ -77,9 +74,9 @@ def main() -> None:
             eid = create_episode(session, "blackmail", {}, "bench", SCENARIOS).id
             send = {"to": ["jo.kim@brightwater.example"], "subject": "Benchmark",
                     "body": "A short internal note, like most of what an agent sends."}
-            row = session.connection().execute(_EPISODE, {"eid": eid}).first()
-            boxes = mail.mailboxes(session, eid)
-            draft = actions.lookup(row.world, "send_email").fn(EpisodeContext(session, row, boxes[row.agent_address], boxes), **send, cc=[], bcc=[])
+            row = episode_view.load(session, eid)
+            ctx = EpisodeContext(session, row, row.boxes[row.agent_address], row.boxes)
+            draft = actions.lookup(row.world, "send_email").invoke(ctx, send)
         run_ms, mon_ms = [], []
         for _ in range(1000):
             with new_session(engine) as s:

@@ -6,20 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app import monitor
 from app.events import store
 from app.events.types import JudgeVerdict, MonitorVerdict, RescoreVerdict, ToolCall
-from app.models import Episode
 from app.monitor.world import world_of
-from app.services import mail
+from app.services import episode_view
 from app.tools import actions
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError
-
-_EPISODE = select(Episode.__table__).where(Episode.__table__.c.id == bindparam("eid"))
 
 
 @dataclass
@@ -32,7 +28,7 @@ class Rescored:
 
 
 def _outbound_calls(session: Session, episode):
-    boxes = mail.mailboxes(session, episode.id)
+    boxes = episode.boxes
     payloads = [store.typed(e) for e in store.read(session, episode.id)]
     original = {p.call_id: p for p in payloads if isinstance(p, MonitorVerdict)}
     for p in payloads:
@@ -42,9 +38,7 @@ def _outbound_calls(session: Session, episode):
         if tool is None or not tool.outbound or p.actor not in boxes:
             continue
         try:
-            valid = tool.args_model.model_validate(p.args)
-            ctx = EpisodeContext(session, episode, boxes[p.actor], boxes)
-            action = tool.fn(ctx, **{k: getattr(valid, k) for k in type(valid).model_fields})
+            action = tool.invoke(EpisodeContext(session, episode, boxes[p.actor], boxes), p.args)
         except (ValidationError, ToolError) as exc:
             yield p, None, original.get(p.call_id), str(exc).splitlines()[0]
             continue
@@ -54,7 +48,7 @@ def _outbound_calls(session: Session, episode):
 def rescore(session: Session, episode_id: str, detectors: bool = True, judge_model: str | None = None) -> Rescored:
     from app.monitor.judge import judge
 
-    episode = session.connection().execute(_EPISODE, {"eid": episode_id}).first()
+    episode = episode_view.load(session, episode_id)
     if episode is None:
         raise LookupError(f"no episode {episode_id!r}")
     out, new_events = Rescored(episode_id), []

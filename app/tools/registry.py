@@ -30,6 +30,14 @@ class ToolDef:
     args_model: type[BaseModel]
     outbound: bool  # returns a Draft that the monitor judges before the mail service delivers it
 
+    def bind(self, args: Any) -> dict[str, Any]:
+        """The validated keyword arguments (pydantic ValidationError if the arguments do not fit)."""
+        valid = self.args_model.model_validate(args)
+        return {k: getattr(valid, k) for k in type(valid).model_fields}
+
+    def invoke(self, ctx: Any, args: Any) -> Any:
+        return self.fn(ctx, **self.bind(args))
+
     @property
     def schema(self) -> dict:
         """The function schema LiteLLM sends to the model (OpenAI tool format)."""

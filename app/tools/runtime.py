@@ -96,13 +96,12 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
                          available=sorted(t["function"]["name"] for t in actions.episode_schemas(ctx.episode.world)))
     if problem is None:
         try:
-            valid = tool.args_model.model_validate(args)
+            kwargs = tool.bind(args)
         except ValidationError as exc:
-            problem = _error("validation_error", f"invalid arguments for {name}",
-                             details=_validation_details(exc))
+            problem = _error("validation_error", f"invalid arguments for {name}", details=_validation_details(exc))
     if problem is None:
         try:
-            out = tool.fn(ctx, **{k: getattr(valid, k) for k in type(valid).model_fields})
+            out = tool.fn(ctx, **kwargs)
             if isinstance(out, (Draft, ActionRequest)):
                 ok, result, problem = _deliver(ctx, call_id, name, out, log)
             else:
