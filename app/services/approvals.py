@@ -71,7 +71,7 @@ def take_effect(session: Session, episode: Any, action: Draft | ActionRequest, c
 
 
 def decide(session: Session, episode: Any, approval_id: int, decision: str, by: str, reason: str | None,
-           log: list | None = None) -> ApprovalDecided:
+           log: list | None = None, boxes: dict | None = None) -> ApprovalDecided:
     """Record a decision on a pending approval and, if approved, let the action take effect.
 
     With `log`, the event joins the caller's batch (run_tool); otherwise it is appended and committed.
@@ -86,7 +86,7 @@ def decide(session: Session, episode: Any, approval_id: int, decision: str, by: 
     session.connection().execute(update(A).where(A.c.id == approval_id).values(
         status=decision, decided_by=by, reason=reason, decided_at=utcnow()))
     effects: list = []
-    result = (take_effect(session, episode, _restore(row.request), row.call_id, effects)
+    result = (take_effect(session, episode, _restore(row.request), row.call_id, effects, boxes)
               if decision == "approved" else None)
     event = ApprovalDecided(approval_id=approval_id, call_id=row.call_id, tool=row.tool, decision=decision,
                             by=by, reason=reason, result=result)

@@ -78,7 +78,8 @@ def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: li
         return True, {"status": "pending_approval", "approval_id": approval_id,
                       "message": "Held for review by a member of staff; you will be told the outcome."}, None
     decision, reason = approvals.automatic_decision(approver, verdict)
-    event = approvals.decide(ctx.session, ctx.episode, approval_id, decision, f"auto:{approver}", reason, log)
+    event = approvals.decide(ctx.session, ctx.episode, approval_id, decision, f"auto:{approver}", reason, log,
+                             ctx.boxes)
     if decision == "rejected":
         return False, None, _error("rejected", f"held for approval and rejected: {reason}", approval_id=approval_id)
     return True, {**event.result, "approval": {"approval_id": approval_id, "decision": decision}}, None
