@@ -8,6 +8,7 @@ scenario folder's policies/ (the loop passes it as metadata), then in agents/pol
 `{$extract: regex}` is the first match (group 1 if any) in the tool results so far, and
 `{$join: [...]}` concatenates resolved parts: scripts can copy what they have read, as a model would.
 """
+
 from __future__ import annotations
 
 import json
@@ -135,8 +136,13 @@ def respond(policy: Policy, messages: list[dict]) -> ModelResponse:
     tool_calls = []
     for i, c in enumerate(step.all_calls()):
         arguments = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))
-        tool_calls.append({"id": f"call_{turn}_{i}", "type": "function",
-                           "function": {"name": c.call, "arguments": arguments}})
+        tool_calls.append(
+            {
+                "id": f"call_{turn}_{i}",
+                "type": "function",
+                "function": {"name": c.call, "arguments": arguments},
+            }
+        )
     message: dict[str, Any] = {"role": "assistant", "content": step.say}
     if step.reasoning:
         message["reasoning_content"] = step.reasoning
@@ -145,8 +151,8 @@ def respond(policy: Policy, messages: list[dict]) -> ModelResponse:
     prompt = _tokens(json.dumps(messages))
     completion = _tokens(json.dumps(message))
     return ModelResponse(
-        model=f"{PROVIDER}/policy", choices=[{"index": 0, "message": message,
-                                              "finish_reason": "tool_calls" if tool_calls else "stop"}],
+        model=f"{PROVIDER}/policy",
+        choices=[{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}],
         usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
     )
 
@@ -170,8 +176,10 @@ def register() -> None:
 
     for name, handler in ((PROVIDER, ScriptedLLM), (scripted_judge.PROVIDER, scripted_judge.ScriptedJudge)):
         if not any(p.get("provider") == name for p in litellm.custom_provider_map):
-            litellm.custom_provider_map = [*litellm.custom_provider_map,
-                                           {"provider": name, "custom_handler": handler()}]
+            litellm.custom_provider_map = [
+                *litellm.custom_provider_map,
+                {"provider": name, "custom_handler": handler()},
+            ]
     from litellm.utils import custom_llm_setup
 
     custom_llm_setup()  # so model-string checks (get_llm_provider) know them before any call

@@ -1,5 +1,6 @@
 """Serve on 127.0.0.1 and play an episode against the server over real HTTP, printing the web
 inbox's live URL and each event as the server logs it (`corpmail demo`, `corpmail run --watch`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,11 @@ async def watch(settings: Settings, run: WatchRun, console: Console, render) -> 
     from agents.client import CorpmailClient
     from agents.loop import Limits, run_episode
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=run.port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=run.port, log_level="warning", lifespan="on"
+        )
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
@@ -51,7 +55,9 @@ async def watch(settings: Settings, run: WatchRun, console: Console, render) -> 
         await asyncio.sleep(0.05)
     base = f"http://127.0.0.1:{run.port}"
     client = CorpmailClient.over_http(base, settings.token)
-    start = await client.create_episode(run.scenario, run.model, run.variables, run.monitor_mode, run.approver)
+    start = await client.create_episode(
+        run.scenario, run.model, run.variables, run.monitor_mode, run.approver
+    )
     eid = start["episode_id"]
     link = f"{base}/episodes/{eid}" + (f"?token={settings.token}" if settings.token else "")
     console.print(f"[bold]corpmail[/bold]: episode {eid}, scenario {start['scenario']}, model {run.model}")
@@ -59,8 +65,9 @@ async def watch(settings: Settings, run: WatchRun, console: Console, render) -> 
     console.print(f"  all episodes:  {base}/   held actions: {base}/approvals", highlight=False)
     done = asyncio.Event()
     tailing = asyncio.create_task(tail(client, eid, done, console, render))
-    result = await run_episode(client, start, run.model, Limits(pace=run.pace, max_turns=run.max_turns),
-                               run.options)
+    result = await run_episode(
+        client, start, run.model, Limits(pace=run.pace, max_turns=run.max_turns), run.options
+    )
     done.set()
     await tailing
     console.print(json.dumps(result))

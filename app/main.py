@@ -1,4 +1,5 @@
 """App factory. The engine is built (and migrated) at startup unless a caller passes one in."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager

@@ -3,9 +3,10 @@
 Mail is stored once per message (Message) and once per mailbox or external address that holds
 a copy (Delivery: folder, read state). Events are an append-only log with a per-episode sequence.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -16,7 +17,7 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def json_field(default_factory=dict) -> Any:

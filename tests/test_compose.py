@@ -1,12 +1,13 @@
 """docker-compose.yml and the Dockerfile, checked against the real CLI (no Docker engine runs here)."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-import yaml
 import typer
 import typer.main
+import yaml
 
 from app.cli import app as cli
 from app.core.config import REPO_ROOT, Settings

@@ -1,4 +1,5 @@
 """Alembic: the migration creates exactly the tables the models describe, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata

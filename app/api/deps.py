@@ -1,7 +1,9 @@
 """FastAPI dependencies: one DB session per request from the app's engine."""
+
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from collections.abc import Iterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel import Session

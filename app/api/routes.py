@@ -1,12 +1,21 @@
 """HTTP API: episodes, event log, and one route per tool (generated from the tool registry)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep, SettingsDep
-from app.api.schemas import (ApprovalPublic, DecisionIn, EpisodeCreate, EpisodePublic, EpisodeStart, EventOut,
-                             FinishIn, TurnIn)
+from app.api.schemas import (
+    ApprovalPublic,
+    DecisionIn,
+    EpisodeCreate,
+    EpisodePublic,
+    EpisodeStart,
+    EventOut,
+    FinishIn,
+    TurnIn,
+)
 from app.core.security import episode_token
 from app.events import store
 from app.models import Episode
@@ -35,14 +44,26 @@ def list_scenarios(settings: SettingsDep) -> list[str]:
 def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsDep) -> EpisodeStart:
     try:
         folder = resolve_dir(body.scenario, settings.scenarios_dir)
-        ep = episodes.create_episode(session, folder, body.variables, body.model, settings.scenarios_dir,
-                                     body.monitor_mode, body.approver)
+        ep = episodes.create_episode(
+            session,
+            folder,
+            body.variables,
+            body.model,
+            settings.scenarios_dir,
+            body.monitor_mode,
+            body.approver,
+        )
     except (ScenarioError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from None
-    return EpisodeStart(episode_id=ep.id, scenario=ep.scenario, scenario_dir=str(folder),
-                        system_prompt=ep.world["system_prompt"], user_prompt=ep.world["user_prompt"],
-                        tools=episode_schemas(ep.world),
-                        episode_token=episode_token(settings.token, ep.id) if settings.token else None)
+    return EpisodeStart(
+        episode_id=ep.id,
+        scenario=ep.scenario,
+        scenario_dir=str(folder),
+        system_prompt=ep.world["system_prompt"],
+        user_prompt=ep.world["user_prompt"],
+        tools=episode_schemas(ep.world),
+        episode_token=episode_token(settings.token, ep.id) if settings.token else None,
+    )
 
 
 @router.get("/episodes")
@@ -72,8 +93,10 @@ def get_episode_tools(episode_id: str, session: SessionDep) -> list[dict]:
 @router.get("/episodes/{episode_id}/events")
 def get_events(episode_id: str, session: SessionDep, after: int = 0, limit: int = 1000) -> list[EventOut]:
     _episode(session, episode_id)
-    return [EventOut(seq=e.seq, kind=e.kind, payload=e.payload, created_at=e.created_at)
-            for e in store.read(session, episode_id, after, min(max(limit, 1), 10000))]
+    return [
+        EventOut(seq=e.seq, kind=e.kind, payload=e.payload, created_at=e.created_at)
+        for e in store.read(session, episode_id, after, min(max(limit, 1), 10000))
+    ]
 
 
 @router.post("/episodes/{episode_id}/turns", status_code=201)
@@ -98,7 +121,9 @@ def all_approvals(session: SessionDep, status: str | None = None) -> list[Approv
 
 
 @router.get("/episodes/{episode_id}/approvals")
-def episode_approvals(episode_id: str, session: SessionDep, status: str | None = None) -> list[ApprovalPublic]:
+def episode_approvals(
+    episode_id: str, session: SessionDep, status: str | None = None
+) -> list[ApprovalPublic]:
     _episode(session, episode_id)
     return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, episode_id, status)]
 
@@ -118,9 +143,15 @@ def decide_approval(episode_id: str, approval_id: int, body: DecisionIn, session
 async def _tool_call(request: Request, episode_id: str, name: str, session) -> dict:
     raw = await request.body()
     try:
-        return await run_in_threadpool(run_tool, session, episode_id, name, raw,
-                                       call_id=request.headers.get("x-call-id"),
-                                       actor=request.headers.get("x-actor"))
+        return await run_in_threadpool(
+            run_tool,
+            session,
+            episode_id,
+            name,
+            raw,
+            call_id=request.headers.get("x-call-id"),
+            actor=request.headers.get("x-actor"),
+        )
     except EpisodeNotFound as exc:
         raise HTTPException(404, f"no episode {exc}") from None
 
@@ -132,18 +163,32 @@ def add_tool_routes(app: FastAPI) -> None:
     model can read, instead of a 422 from the framework.
     """
     for tool_def in REGISTRY.values():
+
         async def endpoint(request: Request, episode_id: str, session: SessionDep, _name=tool_def.name):
             return await _tool_call(request, episode_id, _name, session)
 
         app.add_api_route(
-            f"/api/episodes/{{episode_id}}/tools/{tool_def.name}", endpoint, methods=["POST"],
-            name=f"tool_{tool_def.name}", summary=tool_def.description.splitlines()[0], tags=["tools"],
-            openapi_extra={"requestBody": {"required": True, "content": {
-                "application/json": {"schema": tool_def.schema["function"]["parameters"]}}}},
+            f"/api/episodes/{{episode_id}}/tools/{tool_def.name}",
+            endpoint,
+            methods=["POST"],
+            name=f"tool_{tool_def.name}",
+            summary=tool_def.description.splitlines()[0],
+            tags=["tools"],
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": tool_def.schema["function"]["parameters"]}},
+                }
+            },
         )
 
     async def unknown(request: Request, episode_id: str, name: str, session: SessionDep):
         return await _tool_call(request, episode_id, name, session)
 
-    app.add_api_route("/api/episodes/{episode_id}/tools/{name}", unknown, methods=["POST"], tags=["tools"],
-                      include_in_schema=False)
+    app.add_api_route(
+        "/api/episodes/{episode_id}/tools/{name}",
+        unknown,
+        methods=["POST"],
+        tags=["tools"],
+        include_in_schema=False,
+    )

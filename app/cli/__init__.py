@@ -1,4 +1,5 @@
 """The `corpmail` command line (Typer). Bad input gets one line naming what is wrong, exit code 2."""
+
 from __future__ import annotations
 
 import sys

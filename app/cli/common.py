@@ -1,18 +1,23 @@
 """Shared pieces of the `corpmail` command line: the Typer apps, consoles, one-line failures, checks."""
+
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.text import Text  # noqa: E402
+import typer
+from rich.console import Console
+from rich.text import Text
 
-from app.core.config import Settings, get_settings  # noqa: E402
+from app.core.config import Settings, get_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="corpmail: a corporate email sandbox "
-                  "for agentic-misalignment experiments, with a monitor at the tool boundary.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="corpmail: a corporate email sandbox "
+    "for agentic-misalignment experiments, with a monitor at the tool boundary.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario library.")
 app.add_typer(db_app, name="db")
@@ -28,7 +33,9 @@ class UsageProblem(Exception):
 
 
 def fail(message: str) -> None:
-    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)  # no markup parsing
+    err.print(
+        Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True
+    )  # no markup parsing
     raise typer.Exit(2)
 
 
@@ -59,8 +66,10 @@ def check_model(model: str, scenario_dir, need_keys: bool = True) -> None:
     try:
         litellm.get_llm_provider(model)
     except Exception:
-        raise UsageProblem(f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
-                           f"openai/gpt-4o, or scripted/<policy>)") from None
+        raise UsageProblem(
+            f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
+            f"openai/gpt-4o, or scripted/<policy>)"
+        ) from None
     missing = (litellm.validate_environment(model=model).get("missing_keys") or []) if need_keys else []
     if missing:
         raise UsageProblem(f"--model: {model} needs {', '.join(missing)} in the environment")
@@ -70,7 +79,9 @@ def model_options(model: str, api_base: str | None, temperature: float | None):
     """Local OpenAI-compatible servers (Ollama, vLLM) need no key, but the OpenAI client insists on one."""
     from agents.loop import ModelOptions
 
-    key = "local" if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY") else None
+    key = (
+        "local" if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY") else None
+    )
     return ModelOptions(api_base=api_base, temperature=temperature, api_key=key)
 
 

@@ -1,4 +1,5 @@
 """One settings object for the whole process (environment variables prefixed CORPMAIL_)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -14,7 +15,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CORPMAIL_", extra="ignore")
 
     data_dir: Path = Field(default=REPO_ROOT / "var", description="Folder for the SQLite file and exports")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite file in data_dir")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
     scenarios_dir: Path = Field(default=REPO_ROOT / "sandbox_data" / "scenarios")
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,4 +1,5 @@
 """Engine and session factories for SQLite (default) and PostgreSQL. No import-time side effects."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ def normalize_url(url: str) -> str:
     """Map plain postgres URLs to the psycopg (v3) driver this project ships."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

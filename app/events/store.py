@@ -1,4 +1,5 @@
 """The only writer of events: append-only, with a per-episode sequence number."""
+
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
@@ -9,8 +10,12 @@ from app.events.types import EventPayload, event_adapter
 from app.models import Episode, Event, utcnow
 
 E, EP = Event.__table__, Episode.__table__
-_RESERVE = (update(EP).where(EP.c.id == bindparam("eid"))
-            .values(event_seq=EP.c.event_seq + bindparam("n")).returning(EP.c.event_seq))
+_RESERVE = (
+    update(EP)
+    .where(EP.c.id == bindparam("eid"))
+    .values(event_seq=EP.c.event_seq + bindparam("n"))
+    .returning(EP.c.event_seq)
+)
 _INSERT = insert(E)
 
 
@@ -28,9 +33,19 @@ def append_many(session: Session, episode_id: str, payloads: list[EventPayload])
     last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads)}).scalar_one()
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()
-    conn.execute(_INSERT, [{"episode_id": episode_id, "seq": seq, "kind": p.kind,
-                            "payload": p.model_dump(mode="json"), "created_at": now}
-                           for seq, p in zip(seqs, payloads, strict=True)])
+    conn.execute(
+        _INSERT,
+        [
+            {
+                "episode_id": episode_id,
+                "seq": seq,
+                "kind": p.kind,
+                "payload": p.model_dump(mode="json"),
+                "created_at": now,
+            }
+            for seq, p in zip(seqs, payloads, strict=True)
+        ],
+    )
     return seqs
 
 

@@ -1,4 +1,5 @@
 """The tool-boundary monitor: every outbound draft is judged here before the mail service delivers it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,11 @@ ENGINE, ENGINE_VERSION = "rules", "0.2"
 def evaluate(episode: Any, draft: Draft | ActionRequest) -> Verdict:
     """Judge a draft against the episode's ground truth (episode: a row with world, monitor_mode, ...)."""
     world = world_of(episode)
-    recipients = ([r.lower() for r in expand(episode.world, episode.agent_address, draft.recipients)]
-                  if isinstance(draft, Draft) else [])
+    recipients = (
+        [r.lower() for r in expand(episode.world, episode.agent_address, draft.recipients)]
+        if isinstance(draft, Draft)
+        else []
+    )
     findings = [f for d in DETECTORS for f in d.detect(world, draft, recipients)]
     harmful = [f for f in findings if f.harmful]
     labels = sorted({f.label for f in findings})
@@ -28,8 +32,10 @@ def evaluate(episode: Any, draft: Draft | ActionRequest) -> Verdict:
         decision = "block"
     else:
         decision = "flag" if findings else "allow"
-    evidence = [{"label": f.label, "harmful": f.harmful, "detector": f"{f.detector}@{f.version}", **f.evidence}
-                for f in findings]
+    evidence = [
+        {"label": f.label, "harmful": f.harmful, "detector": f"{f.detector}@{f.version}", **f.evidence}
+        for f in findings
+    ]
     return Verdict(decision, labels, evidence, ENGINE, ENGINE_VERSION)
 
 

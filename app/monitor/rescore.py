@@ -1,6 +1,7 @@
 """Re-judge stored actions without calling the agent's model: rebuild each outbound action from its
 logged call (tools that build drafts only read), run the current detectors and, optionally, an LLM
 judge. New verdicts are stored beside the old ones, with their versions."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,7 +46,9 @@ def _outbound_calls(session: Session, episode):
         yield p, action, original.get(p.call_id), None
 
 
-def rescore(session: Session, episode_id: str, detectors: bool = True, judge_model: str | None = None) -> Rescored:
+def rescore(
+    session: Session, episode_id: str, detectors: bool = True, judge_model: str | None = None
+) -> Rescored:
     from app.monitor.judge import judge
 
     episode = episode_view.load(session, episode_id)
@@ -59,10 +62,17 @@ def rescore(session: Session, episode_id: str, detectors: bool = True, judge_mod
         harmful = bool(original and any(e.get("harmful") for e in original.evidence))
         if detectors:
             v = monitor.evaluate(episode, action)
-            event = RescoreVerdict(call_id=call.call_id, tool=call.tool, decision=v.decision, labels=v.labels,
-                                   evidence=v.evidence, detector=v.detector, version=v.version,
-                                   detectors=monitor.versions(),
-                                   original_labels=original.labels if original else [])
+            event = RescoreVerdict(
+                call_id=call.call_id,
+                tool=call.tool,
+                decision=v.decision,
+                labels=v.labels,
+                evidence=v.evidence,
+                detector=v.detector,
+                version=v.version,
+                detectors=monitor.versions(),
+                original_labels=original.labels if original else [],
+            )
             out.verdicts.append(event)
             new_events.append(event)
             harmful = any(e.get("harmful") for e in v.evidence)
@@ -90,8 +100,15 @@ def agreement(pairs: list[tuple[bool, JudgeVerdict]]) -> dict:
         po = (a + d) / n
         pe = ((a + b) * (a + c) + (c + d) * (b + d)) / (n * n)
         kappa = 1.0 if pe == 1 else (po - pe) / (1 - pe)
-    return {"n": n, "both_harmful": a, "monitor_only": b, "judge_only": c, "neither": d,
-            "judge_failed": sum(1 for _, j in pairs if j.status == "failed"), "kappa": kappa}
+    return {
+        "n": n,
+        "both_harmful": a,
+        "monitor_only": b,
+        "judge_only": c,
+        "neither": d,
+        "judge_failed": sum(1 for _, j in pairs if j.status == "failed"),
+        "kappa": kappa,
+    }
 
 
 def episode_agreement(r: Rescored) -> dict:

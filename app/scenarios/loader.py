@@ -1,4 +1,5 @@
 """Find and validate scenario folders (a slug under the scenarios dir, or any folder path)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +53,10 @@ def _merge_includes(data: dict, folder: Path, main: Path) -> None:
         shared = _read_yaml(path) or {}
         extra = set(shared) - set(MERGED)
         if not isinstance(shared, dict) or extra:
-            raise ScenarioError(f"{path}: an included file may only hold {', '.join(MERGED)}"
-                                f"{f' (found {sorted(extra)})' if extra else ''}")
+            raise ScenarioError(
+                f"{path}: an included file may only hold {', '.join(MERGED)}"
+                f"{f' (found {sorted(extra)})' if extra else ''}"
+            )
         for key in MERGED:
             if key not in shared:
                 continue

@@ -1,5 +1,6 @@
 """A light, read-only view of an episode for the hot path: its changing columns are read on every
 call, while its world and mailboxes, which never change after seeding, are read once per process."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -13,8 +14,9 @@ from app.models import Episode
 from app.services import mail
 
 EP = Episode.__table__
-_STATE = select(EP.c.id, EP.c.status, EP.c.monitor_mode, EP.c.approver, EP.c.agent_address, EP.c.clock,
-                EP.c.created_at).where(EP.c.id == bindparam("eid"))
+_STATE = select(
+    EP.c.id, EP.c.status, EP.c.monitor_mode, EP.c.approver, EP.c.agent_address, EP.c.clock, EP.c.created_at
+).where(EP.c.id == bindparam("eid"))
 _WORLD = select(EP.c.world).where(EP.c.id == bindparam("eid"))
 _FIXED: OrderedDict[str, tuple[dict, dict[str, Row]]] = OrderedDict()
 

@@ -1,4 +1,5 @@
 """Episode lifecycle: create from a scenario (render + seed), record model turns, finish."""
+
 from __future__ import annotations
 
 import secrets
@@ -29,19 +30,40 @@ def new_canary() -> str:
 
 def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
     """Create the mailboxes and deliver the scenario's mail, in time order, through the mail service."""
-    mail.create_mailboxes(session, episode.id, [
-        {"address": world.agent.address, "name": world.agent.name, "title": world.agent.title, "is_agent": True},
-        *({"address": p.address, "name": p.name, "title": p.title, "is_agent": False} for p in world.people),
-    ])
+    mail.create_mailboxes(
+        session,
+        episode.id,
+        [
+            {
+                "address": world.agent.address,
+                "name": world.agent.name,
+                "title": world.agent.title,
+                "is_agent": True,
+            },
+            *(
+                {"address": p.address, "name": p.name, "title": p.title, "is_agent": False}
+                for p in world.people
+            ),
+        ],
+    )
     boxes = mail.mailboxes(session, episode.id)
     seeded: dict[str, tuple[int, str]] = {}  # key -> (message id, thread id)
     for e in world.emails:
         parent_id, thread = seeded.get(e.reply_to, (None, f"t-{e.key}"))
-        draft = Draft(sender=e.sender, to=e.to, cc=e.cc, subject=e.subject, body=e.body,
-                      attachments=[a.model_dump() for a in e.attachments], labels=e.labels,
-                      thread_id=thread, in_reply_to=parent_id)
-        done = mail.deliver(session, episode, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread,
-                            boxes=boxes)
+        draft = Draft(
+            sender=e.sender,
+            to=e.to,
+            cc=e.cc,
+            subject=e.subject,
+            body=e.body,
+            attachments=[a.model_dump() for a in e.attachments],
+            labels=e.labels,
+            thread_id=thread,
+            in_reply_to=parent_id,
+        )
+        done = mail.deliver(
+            session, episode, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread, boxes=boxes
+        )
         seeded[e.key] = (done.message_id, thread)
 
 
@@ -52,8 +74,15 @@ def monitor_mode_for(world: RenderedScenario, default: str, override: str | None
     return "hold" if world.variables.get("oversight") == "approval" else default
 
 
-def create_episode(session: Session, scenario_ref: str | Path, variables: dict[str, str], model: str,
-                   scenarios_dir: Path, monitor_mode: str | None = None, approver: str = "human") -> Episode:
+def create_episode(
+    session: Session,
+    scenario_ref: str | Path,
+    variables: dict[str, str],
+    model: str,
+    scenarios_dir: Path,
+    monitor_mode: str | None = None,
+    approver: str = "human",
+) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
     mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
@@ -61,15 +90,31 @@ def create_episode(session: Session, scenario_ref: str | Path, variables: dict[s
         raise ValueError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")
     if approver not in APPROVERS:
         raise ValueError(f"approver {approver!r} is not one of {', '.join(APPROVERS)}")
-    episode = Episode(id=new_episode_id(), scenario=scenario.slug, variables=world.variables, model=model,
-                      monitor_mode=mode, approver=approver, agent_address=world.agent.address, clock=world.start_time,
-                      world=world.model_dump(mode="json"))
+    episode = Episode(
+        id=new_episode_id(),
+        scenario=scenario.slug,
+        variables=world.variables,
+        model=model,
+        monitor_mode=mode,
+        approver=approver,
+        agent_address=world.agent.address,
+        clock=world.start_time,
+        world=world.model_dump(mode="json"),
+    )
     session.add(episode)
     session.flush()
     seed(session, episode, world)
-    store.append(session, episode.id, EpisodeStarted(
-        scenario=scenario.slug, variables=world.variables, model=model, monitor_mode=mode,
-        agent_address=world.agent.address))
+    store.append(
+        session,
+        episode.id,
+        EpisodeStarted(
+            scenario=scenario.slug,
+            variables=world.variables,
+            model=model,
+            monitor_mode=mode,
+            agent_address=world.agent.address,
+        ),
+    )
     session.commit()
     return episode
 
@@ -90,8 +135,9 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     return seq
 
 
-def finish(session: Session, episode_id: str, status: str, turns: int, error: str | None,
-           usage: dict[str, int]) -> Episode:
+def finish(
+    session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
+) -> Episode:
     if status not in FINAL_STATUSES:
         raise ValueError(f"status {status!r} is not one of {', '.join(FINAL_STATUSES)}")
     episode = _get(session, episode_id)

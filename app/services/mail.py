@@ -5,6 +5,7 @@ Hot paths use SQLAlchemy Core statements built once and run on the session's con
 the caller's transaction): the ORM's per-statement overhead was most of run_tool's time.
 Rows come back as read-only records with attribute access (row.subject, row.to, ...).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -87,38 +88,88 @@ def create_mailboxes(session: Session, episode_id: str, boxes: list[dict]) -> No
     _conn(session).execute(insert(B), [{"episode_id": episode_id, **b} for b in boxes])
 
 
-def deliver(session: Session, episode: Any, draft: Draft, *, origin: str, boxes: dict[str, Row],
-            sent_at: datetime | None = None, key: str | None = None, unread: bool = True) -> Delivered:
+def deliver(
+    session: Session,
+    episode: Any,
+    draft: Draft,
+    *,
+    origin: str,
+    boxes: dict[str, Row],
+    sent_at: datetime | None = None,
+    key: str | None = None,
+    unread: bool = True,
+) -> Delivered:
     """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
     conn = _conn(session)
     values = {
-        "episode_id": episode.id, "key": key, "sender": draft.sender, "to": draft.to, "cc": draft.cc,
-        "bcc": draft.bcc, "subject": draft.subject, "body": draft.body,
-        "sent_at": sent_at or scenario_now(episode), "thread_id": draft.thread_id or uuid.uuid4().hex,
-        "in_reply_to": draft.in_reply_to, "forwarded_from": draft.forwarded_from,
-        "attachments": draft.attachments, "labels": draft.labels, "origin": origin,
+        "episode_id": episode.id,
+        "key": key,
+        "sender": draft.sender,
+        "to": draft.to,
+        "cc": draft.cc,
+        "bcc": draft.bcc,
+        "subject": draft.subject,
+        "body": draft.body,
+        "sent_at": sent_at or scenario_now(episode),
+        "thread_id": draft.thread_id or uuid.uuid4().hex,
+        "in_reply_to": draft.in_reply_to,
+        "forwarded_from": draft.forwarded_from,
+        "attachments": draft.attachments,
+        "labels": draft.labels,
+        "origin": origin,
     }
     msg_id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
     base = {"episode_id": episode.id, "message_id": msg_id}
     copies = []
     if draft.sender in boxes:
-        copies.append(base | {"mailbox_id": boxes[draft.sender].id, "address": draft.sender, "external": False,
-                              "folder": "sent", "is_read": True})
+        copies.append(
+            base
+            | {
+                "mailbox_id": boxes[draft.sender].id,
+                "address": draft.sender,
+                "external": False,
+                "folder": "sent",
+                "is_read": True,
+            }
+        )
     for addr in expand(episode.world, episode.agent_address, draft.recipients):
         box = boxes.get(addr) or boxes.get(addr.lower())
         if box is None:
-            copies.append(base | {"mailbox_id": None, "address": addr, "external": True, "folder": "outbound",
-                                  "is_read": True})
+            copies.append(
+                base
+                | {
+                    "mailbox_id": None,
+                    "address": addr,
+                    "external": True,
+                    "folder": "outbound",
+                    "is_read": True,
+                }
+            )
         elif box.address != draft.sender:
-            copies.append(base | {"mailbox_id": box.id, "address": box.address, "external": False,
-                                  "folder": "inbox", "is_read": not unread})
+            copies.append(
+                base
+                | {
+                    "mailbox_id": box.id,
+                    "address": box.address,
+                    "external": False,
+                    "folder": "inbox",
+                    "is_read": not unread,
+                }
+            )
     if copies:
         conn.execute(_INSERT_DELIVERY, copies)
-    message = {k: v for k, v in values.items() if k != "episode_id"} | {"id": msg_id,
-                                                                        "sent_at": values["sent_at"].isoformat()}
-    return Delivered(msg_id, draft.subject, [c["address"] for c in copies if c["folder"] == "inbox"],
-                     [c["address"] for c in copies if c["external"]], message,
-                     [{"address": c["address"], "folder": c["folder"], "external": c["external"]} for c in copies])
+    message = {k: v for k, v in values.items() if k != "episode_id"} | {
+        "id": msg_id,
+        "sent_at": values["sent_at"].isoformat(),
+    }
+    return Delivered(
+        msg_id,
+        draft.subject,
+        [c["address"] for c in copies if c["folder"] == "inbox"],
+        [c["address"] for c in copies if c["external"]],
+        message,
+        [{"address": c["address"], "folder": c["folder"], "external": c["external"]} for c in copies],
+    )
 
 
 def get_message(session: Session, episode_id: str, message_id: int) -> Row | None:
@@ -136,8 +187,9 @@ def mark_read(session: Session, delivery_id: int) -> None:
     _conn(session).execute(_MARK_READ, {"did": delivery_id})
 
 
-def list_folder(session: Session, mailbox_id: int, folder: str, unread_only: bool, limit: int,
-                offset: int) -> tuple[int, list[Row]]:
+def list_folder(
+    session: Session, mailbox_id: int, folder: str, unread_only: bool, limit: int, offset: int
+) -> tuple[int, list[Row]]:
     """(total, rows) of a folder, newest first; each row has the message columns plus is_read."""
     cond = [D.c.mailbox_id == mailbox_id, D.c.folder == folder]
     if unread_only:
@@ -145,8 +197,12 @@ def list_folder(session: Session, mailbox_id: int, folder: str, unread_only: boo
     conn = _conn(session)
     total = conn.execute(select(func.count()).select_from(D).where(*cond)).scalar_one()
     rows = conn.execute(
-        select(M, D.c.is_read).join(D, D.c.message_id == M.c.id).where(*cond)
-        .order_by(M.c.sent_at.desc(), M.c.id.desc()).limit(limit).offset(offset)
+        select(M, D.c.is_read)
+        .join(D, D.c.message_id == M.c.id)
+        .where(*cond)
+        .order_by(M.c.sent_at.desc(), M.c.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return total, rows
 
@@ -156,13 +212,24 @@ def search(session: Session, mailbox_ids: list[int], query: str, limit: int) -> 
     cond = [D.c.mailbox_id.in_(mailbox_ids)]
     for word in query.split():
         like = f"%{word.lower()}%"
-        cond.append(or_(func.lower(M.c.subject).like(like), func.lower(M.c.body).like(like),
-                        func.lower(M.c.sender).like(like)))
-    rows = _conn(session).execute(
-        select(M, D.c.is_read).join(D, D.c.message_id == M.c.id).where(*cond)
-        .order_by(M.c.sent_at.desc(), M.c.id.desc(), (D.c.mailbox_id == mailbox_ids[0]).desc())
-        .limit(limit * 4)
-    ).all()
+        cond.append(
+            or_(
+                func.lower(M.c.subject).like(like),
+                func.lower(M.c.body).like(like),
+                func.lower(M.c.sender).like(like),
+            )
+        )
+    rows = (
+        _conn(session)
+        .execute(
+            select(M, D.c.is_read)
+            .join(D, D.c.message_id == M.c.id)
+            .where(*cond)
+            .order_by(M.c.sent_at.desc(), M.c.id.desc(), (D.c.mailbox_id == mailbox_ids[0]).desc())
+            .limit(limit * 4)
+        )
+        .all()
+    )
     seen: dict[int, Row] = {}
     for r in rows:
         seen.setdefault(r.id, r)

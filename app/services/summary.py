@@ -1,12 +1,20 @@
 """Summaries of an episode computed from its event log (the log is the record; nothing else is counted)."""
+
 from __future__ import annotations
 
 from collections import Counter
 
+from app.events.types import (
+    EpisodeFinished,
+    EventPayload,
+    JudgeVerdict,
+    ModelTurn,
+    MonitorVerdict,
+    RescoreVerdict,
+    ToolCall,
+    ToolResult,
+)
 from app.monitor.rescore import agreement
-
-from app.events.types import (EpisodeFinished, EventPayload, JudgeVerdict, ModelTurn, MonitorVerdict, RescoreVerdict,
-                              ToolCall, ToolResult)
 
 
 def summarize(events: list[EventPayload]) -> dict:
@@ -16,8 +24,10 @@ def summarize(events: list[EventPayload]) -> dict:
     turns = [e for e in events if isinstance(e, ModelTurn)]
     finished = next((e for e in reversed(events) if isinstance(e, EpisodeFinished)), None)
     judged = [e for e in events if isinstance(e, JudgeVerdict)]
-    latest = {v.call_id: any(x.get("harmful") for x in v.evidence)
-              for v in [*verdicts, *(e for e in events if isinstance(e, RescoreVerdict))]}
+    latest = {
+        v.call_id: any(x.get("harmful") for x in v.evidence)
+        for v in [*verdicts, *(e for e in events if isinstance(e, RescoreVerdict))]
+    }
     usage: Counter = Counter()
     for t in turns:
         usage.update(t.usage)
@@ -27,12 +37,29 @@ def summarize(events: list[EventPayload]) -> dict:
         "tool_calls": len(tool_calls),
         "tool_errors": sum(1 for r in results if not r.ok),
         "tools_used": dict(Counter(c.tool for c in tool_calls)),
-        "verdicts": [{"call_id": v.call_id, "tool": v.tool, "decision": v.decision, "labels": v.labels,
-                      "evidence": v.evidence} for v in verdicts],
+        "verdicts": [
+            {
+                "call_id": v.call_id,
+                "tool": v.tool,
+                "decision": v.decision,
+                "labels": v.labels,
+                "evidence": v.evidence,
+            }
+            for v in verdicts
+        ],
         "flagged": sum(1 for v in verdicts if v.labels),
         "harmful": sum(1 for v in verdicts if any(x.get("harmful") for x in v.evidence)),
-        "judge": [{"call_id": j.call_id, "model": j.model, "status": j.status, "harmful": j.harmful,
-                   "labels": j.labels, "error": j.error} for j in judged],
+        "judge": [
+            {
+                "call_id": j.call_id,
+                "model": j.model,
+                "status": j.status,
+                "harmful": j.harmful,
+                "labels": j.labels,
+                "error": j.error,
+            }
+            for j in judged
+        ],
         "agreement": agreement([(latest.get(j.call_id, False), j) for j in judged]) if judged else None,
         "usage": dict(usage),
         "error": finished.error if finished else None,

@@ -4,6 +4,7 @@ ToolDef as a built-in tool (argument model, JSON schema), and run through run_to
 A call returns an ActionRequest; run_tool hands it to the monitor and, if it may proceed,
 `perform` renders the tool's declared result with the call's arguments.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,11 @@ def _field(param: dict):
 @lru_cache(maxsize=256)
 def _build(spec_json: str) -> ToolDef:
     spec = json.loads(spec_json)
-    model = create_model(f"{spec['name']}_args", __config__=ConfigDict(extra="forbid"),
-                         **{p["name"]: _field(p) for p in spec["parameters"]})
+    model = create_model(
+        f"{spec['name']}_args",
+        __config__=ConfigDict(extra="forbid"),
+        **{p["name"]: _field(p) for p in spec["parameters"]},
+    )
 
     def call(ctx, **args) -> ActionRequest:
         return ActionRequest(spec["name"], {k: v for k, v in args.items() if v is not None}, spec)

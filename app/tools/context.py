@@ -1,4 +1,5 @@
 """The hidden context every tool receives: DB session, episode and acting mailbox."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The web inbox: server-rendered pages (Jinja2, autoescaped) driven by plain JavaScript."""
+
 from __future__ import annotations
 
 from pathlib import Path
