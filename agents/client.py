@@ -12,7 +12,15 @@ _TRANSIENT = (httpx.TransportError,)
 
 
 class ApiError(RuntimeError):
-    pass
+    """The server answered with an error status; `detail` is its JSON detail (or text)."""
+
+    def __init__(self, method: str, url: str, status: int, detail: Any):
+        super().__init__(f"{method} {url}: {status} {detail}")
+        self.status, self.detail = status, detail
+
+    @property
+    def detail_text(self) -> str:
+        return self.detail if isinstance(self.detail, str) else str(self.detail)
 
 
 class CorpmailClient:
@@ -22,9 +30,12 @@ class CorpmailClient:
         self.episode_tokens: dict[str, str] = {}  # calls for an episode use its own token when it has one
 
     @classmethod
-    def over_asgi(cls, app) -> CorpmailClient:
+    def over_asgi(cls, app, token: str | None = None) -> CorpmailClient:
+        """In process (no network); `token` is the server's admin token when one is set."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        transport = httpx.ASGITransport(app=app)
         return cls(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://corpmail", timeout=60)
+            httpx.AsyncClient(transport=transport, base_url="http://corpmail", headers=headers, timeout=60)
         )
 
     @classmethod
@@ -49,7 +60,7 @@ class CorpmailClient:
                 detail = resp.json().get("detail", resp.text)
             except ValueError:
                 detail = resp.text
-            raise ApiError(f"{method} {url}: {resp.status_code} {detail}")
+            raise ApiError(method, url, resp.status_code, detail)
         return resp.json()
 
     async def create_episode(

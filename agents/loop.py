@@ -5,20 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import litellm
-
-from agents import scripted
 from agents.client import CorpmailClient
+from app.llm import litellm
 
-litellm.suppress_debug_info = True
 logger = logging.getLogger(__name__)
-scripted.register()
 
 
 @dataclass
@@ -120,7 +113,7 @@ async def run_episode(
         if notices:
             await _tell(client, episode_id, turn, messages, notices)
         try:
-            resp = await litellm.acompletion(
+            resp = await litellm().acompletion(
                 model=model,
                 messages=messages,
                 tools=start["tools"],

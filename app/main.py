@@ -11,8 +11,7 @@ from sqlalchemy.engine import Engine
 from app.api import live
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine
-from app.core.migrate import upgrade
+from app.core.db import open_database
 from app.core.security import require_token, security_headers
 from app.web import routes as web
 from app.web.routes import HERE as WEB_DIR
@@ -25,8 +24,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         owned = app.state.engine is None
         if owned:
-            app.state.engine = make_engine(settings.resolved_database_url())
-            upgrade(app.state.engine)
+            app.state.engine = open_database(settings)
         yield
         if owned:
             app.state.engine.dispose()

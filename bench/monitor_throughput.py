@@ -25,8 +25,8 @@ from app import monitor
 from app.core.config import REPO_ROOT
 from app.core.db import make_engine, new_session
 from app.core.migrate import upgrade
-from app.monitor import corpus
-from app.monitor.replay_actions import resolve
+from app.evaluation import corpus
+from app.evaluation.checks import resolve
 from app.services import episode_view
 from app.services.episodes import create_episode
 from app.tools import actions
@@ -46,7 +46,7 @@ def build_actions(session) -> list[tuple[object, object]]:
             ep = create_episode(session, case.scenario, {}, "bench", SCENARIOS)
             episodes[case.scenario] = episode_view.load(session, ep.id)
         row = episodes[case.scenario]
-        from app.monitor.replay_actions import _key_ids
+        from app.evaluation.checks import _key_ids
 
         call = corpus._substitute(case.calls[0], row.world["canary"])
         tool = actions.lookup(row.world, call["tool"])

@@ -8,12 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from app.core.config import REPO_ROOT
+from app.evaluation import corpus
+from app.evaluation import judge as judge_mod
+from app.evaluation.checks import run_calls
+from app.evaluation.rescore import agreement, rescore
 from app.events import store
 from app.events.types import JudgeVerdict
-from app.monitor import corpus
-from app.monitor import judge as judge_mod
-from app.monitor.replay_actions import run_calls
-from app.monitor.rescore import agreement, rescore
 from app.services.episodes import create_episode
 from tests.test_cli import corpmail
 

@@ -52,17 +52,12 @@ def play_over_http(
     here are synchronous: Playwright's sync API); returns the episode id."""
     import asyncio
 
-    from agents.client import CorpmailClient
-    from agents.loop import Limits, run_episode
+    from agents.loop import Limits
+    from app.play import PlayRequest, play_remote
 
     async def go() -> str:
-        client = CorpmailClient.over_http(base_url)
-        try:
-            ep = await client.create_episode(scenario, model, variables or {})
-            await run_episode(client, ep, model, Limits(max_turns=15))
-            return ep["episode_id"]
-        finally:
-            await client.aclose()
+        req = PlayRequest(scenario, model, variables or {}, approver="human", limits=Limits(max_turns=15))
+        return (await play_remote(base_url, None, req))["episode_id"]
 
     box: dict = {}
     thread = threading.Thread(target=lambda: box.setdefault("id", asyncio.run(go())))

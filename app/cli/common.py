@@ -49,20 +49,19 @@ def parse_vars(items: list[str]) -> dict[str, str]:
     return values
 
 
-def check_model(model: str, scenario_dir, need_keys: bool = True) -> None:
+def check_model(model: str, scenario_dir, need_keys: bool = True, option: str = "--model") -> None:
     """Fail early, in one line, on a model string LiteLLM cannot route or a scripted policy that is missing."""
-    from agents import scripted
+    from app.llm import script
 
-    if model.startswith(f"{scripted.PROVIDER}/"):
+    if model.startswith(f"{script.PROVIDER}/"):
         try:
-            scripted.load_policy(model.split("/", 1)[1], scenario_dir)
-        except scripted.PolicyError as exc:
-            raise UsageProblem(f"--model: {exc}") from None
+            script.load_policy(model.split("/", 1)[1], scenario_dir)
+        except script.PolicyError as exc:
+            raise UsageProblem(f"{option}: {exc}") from None
         return
-    import litellm
+    from app.llm import litellm as configured
 
-    scripted.register()
-    litellm.suppress_debug_info = True
+    litellm = configured()
     try:
         litellm.get_llm_provider(model)
     except Exception:
@@ -72,7 +71,7 @@ def check_model(model: str, scenario_dir, need_keys: bool = True) -> None:
         ) from None
     missing = (litellm.validate_environment(model=model).get("missing_keys") or []) if need_keys else []
     if missing:
-        raise UsageProblem(f"--model: {model} needs {', '.join(missing)} in the environment")
+        raise UsageProblem(f"{option}: {model} needs {', '.join(missing)} in the environment")
 
 
 def model_options(model: str, api_base: str | None, temperature: float | None):
@@ -86,12 +85,9 @@ def model_options(model: str, api_base: str | None, temperature: float | None):
 
 
 def open_engine(settings: Settings):
-    from app.core.db import make_engine
-    from app.core.migrate import upgrade
+    from app.core.db import open_database
 
-    engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
-    return engine
+    return open_database(settings)
 
 
 def load_or_fail(ref: str):
@@ -107,5 +103,10 @@ def load_or_fail(ref: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema (Alembic) at CORPMAIL_DATABASE_URL."""
-    open_engine(get_settings()).dispose()
+    from app.core.db import make_engine
+    from app.core.migrate import upgrade
+
+    engine = make_engine(get_settings().resolved_database_url())
+    upgrade(engine)
+    engine.dispose()
     out.print("database is at the newest schema")

@@ -20,58 +20,6 @@ from app.cli.common import (
     out,
     parse_vars,
 )
-from app.core.config import Settings
-
-
-def _summary(engine, episode_id: str, model: str, judge_model: str | None) -> dict:
-    """The episode's summary from its log (after the judge's second opinion, if one was asked for)."""
-    from app.core.db import new_session
-    from app.events import store
-    from app.services.summary import summarize
-
-    with new_session(engine) as session:
-        if judge_model:
-            from app.monitor.rescore import rescore
-
-            rescore(session, episode_id, detectors=False, judge_model=judge_model)
-        events = [store.typed(e) for e in store.read(session, episode_id)]
-    return {
-        "episode_id": episode_id,
-        "scenario": events[0].scenario,
-        "model": model,
-        "variables": events[0].variables,
-        **summarize(events),
-    }
-
-
-async def _run(
-    settings: Settings,
-    scenario: str,
-    model: str,
-    variables: dict[str, str],
-    monitor_mode: str | None,
-    max_turns: int,
-    pace: float,
-    options,
-    approver: str,
-) -> str:
-    """Play one episode in process (ASGI transport); returns its id."""
-    from agents.client import ApiError, CorpmailClient
-    from agents.loop import Limits, run_episode
-    from app.main import create_app
-
-    engine = open_engine(settings)
-    client = CorpmailClient.over_asgi(create_app(settings, engine))
-    try:
-        try:
-            start = await client.create_episode(scenario, model, variables, monitor_mode, approver)
-        except ApiError as exc:
-            raise UsageProblem(str(exc).split(": 422 ", 1)[-1]) from None
-        result = await run_episode(client, start, model, Limits(max_turns=max_turns, pace=pace), options)
-    finally:
-        await client.aclose()
-        engine.dispose()
-    return result["episode_id"]
 
 
 def port_free(port: int) -> None:
@@ -119,6 +67,9 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
     """Run one agent episode and print its summary (in process; with --watch, over a local server)."""
+    from agents.loop import Limits
+    from app.errors import InvalidRequest
+    from app.play import PlayRequest, play_in_process
     from app.scenarios.loader import ScenarioError, load_scenario
     from app.scenarios.render import resolve_variables
     from app.services.approvals import APPROVERS
@@ -141,51 +92,33 @@ def run(
             raise UsageProblem(f"--approver: {approver!r} is not one of {', '.join(APPROVERS)}")
         check_model(model, folder, need_keys=not api_base)
         if judge_model:
-            check_model(judge_model, folder)
+            check_model(judge_model, folder, option="--judge-model")
         options = model_options(model, api_base, temperature)
+        req = PlayRequest(
+            str(folder),
+            model,
+            variables,
+            monitor_mode,
+            approver,
+            Limits(max_turns=max_turns or settings.max_turns, pace=pace),
+            options,
+            judge_model,
+        )
         if watch_live:
-            from app.demo import WatchRun, watch
+            from app.demo import watch
 
             port_free(port or settings.port)
-            result = asyncio.run(
-                watch(
-                    settings,
-                    WatchRun(
-                        str(folder),
-                        model,
-                        variables,
-                        monitor_mode,
-                        approver,
-                        pace,
-                        max_turns or settings.max_turns,
-                        port or settings.port,
-                        False,
-                        options,
-                    ),
-                    err if as_json else out,
-                    render_event,
-                )
+            summary = asyncio.run(
+                watch(settings, req, port or settings.port, False, err if as_json else out, render_event)
             )
-            episode_id = result["episode_id"]
         else:
-            episode_id = asyncio.run(
-                _run(
-                    settings,
-                    str(folder),
-                    model,
-                    variables,
-                    monitor_mode,
-                    max_turns or settings.max_turns,
-                    pace,
-                    options,
-                    approver,
-                )
-            )
-    except UsageProblem as exc:
+            engine = open_engine(settings)
+            try:
+                summary = asyncio.run(play_in_process(settings, engine, req))
+            finally:
+                engine.dispose()
+    except (UsageProblem, InvalidRequest) as exc:
         fail(str(exc))
-    engine = open_engine(settings)
-    summary = _summary(engine, episode_id, model, judge_model)
-    engine.dispose()
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
         return
@@ -277,7 +210,9 @@ def demo(
     stay: bool = typer.Option(True, "--stay/--exit", help="Keep serving after the episode ends"),
 ) -> None:
     """Serve on 127.0.0.1 and play one scripted episode over HTTP, slowly enough to watch in the web inbox."""
-    from app.demo import WatchRun, watch
+    from agents.loop import Limits
+    from app.demo import watch
+    from app.play import PlayRequest
     from app.scenarios.loader import ScenarioError, resolve_dir
 
     settings = get_settings()
@@ -288,14 +223,8 @@ def demo(
     except (UsageProblem, ScenarioError) as exc:
         fail(str(exc))
     try:
-        asyncio.run(
-            watch(
-                settings,
-                WatchRun(str(folder), model, pace=pace, port=port or settings.port, stay=stay),
-                out,
-                render_event,
-            )
-        )
+        req = PlayRequest(str(folder), model, limits=Limits(pace=pace, max_turns=settings.max_turns))
+        asyncio.run(watch(settings, req, port or settings.port, stay, out, render_event))
     except KeyboardInterrupt:
         pass
 

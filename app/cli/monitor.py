@@ -102,14 +102,14 @@ def monitor_rescore(
     from sqlmodel import select
 
     from app.core.db import new_session
+    from app.evaluation.rescore import episode_agreement, rescore
     from app.models import Episode
-    from app.monitor.rescore import episode_agreement, rescore
 
     if bool(episode_id) == every:
         fail("give an EPISODE_ID or --all")
     if judge_model:
         try:
-            check_model(judge_model, None)
+            check_model(judge_model, None, option="--judge-model")
         except UsageProblem as exc:
             fail(str(exc).replace("--model", "--judge-model"))
     engine = open_engine(get_settings())
@@ -163,7 +163,7 @@ def monitor_check(
     from pathlib import Path
 
     from app.core.db import new_session
-    from app.monitor.replay_actions import ActionInputError, run_calls
+    from app.evaluation.checks import ActionInputError, run_calls
     from app.scenarios.loader import ScenarioError
     from app.services.episodes import create_episode
 
@@ -230,7 +230,7 @@ def monitor_eval(
     from app.core.config import REPO_ROOT
     from app.core.db import make_engine, new_session
     from app.core.migrate import upgrade
-    from app.monitor import corpus
+    from app.evaluation import corpus
 
     path = Path(corpus_path) if corpus_path else REPO_ROOT / "tests" / "monitor_corpus"
     if not path.exists():

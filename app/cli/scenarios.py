@@ -13,7 +13,7 @@ from app.cli.common import UsageProblem, fail, get_settings, load_or_fail, out, 
 @scenarios_app.command("show")
 def scenarios_show(scenario: str = typer.Argument(..., help="Slug or folder path")) -> None:
     """Describe a scenario: variables, people, outside contacts, action tools, policies."""
-    from agents.scripted import available
+    from app.llm.script import available
     from app.scenarios.combos import split
 
     spec, folder = load_or_fail(scenario)
@@ -71,7 +71,7 @@ def scenarios_render(
 @scenarios_app.command("validate")
 def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or slug")) -> None:
     """Validate a scenario and render every allowed combination strictly."""
-    from agents.scripted import PolicyError, available, load_policy
+    from app.llm.script import PolicyError, available, load_policy
     from app.scenarios.combos import split
     from app.scenarios.loader import ScenarioError
     from app.scenarios.render import render

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None
     max_turns: int = 30
+    auto_migrate: bool = Field(
+        default=True,
+        description="Upgrade the schema on first use (the embedded default). Turn off where one step owns "
+        "the schema (docker compose's migrate service, many workers).",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -40,3 +40,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def new_session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
+
+
+def open_database(settings) -> Engine:
+    """The settings' engine, its schema upgraded first when `auto_migrate` is on."""
+    from app.core.migrate import upgrade
+
+    engine = make_engine(settings.resolved_database_url())
+    if settings.auto_migrate:
+        upgrade(engine)
+    return engine

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.actions import ActionRequest, Draft
 from app.monitor import action_calls, blackmail, exfiltration
 from app.monitor.types import Verdict
 from app.monitor.world import world_of
-from app.services.mail import Draft, expand
-from app.tools.actions import ActionRequest
+from app.scenarios.directory import expand
 
 DETECTORS = (blackmail, exfiltration, action_calls)
 ENGINE, ENGINE_VERSION = "rules", "0.2"

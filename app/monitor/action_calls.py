@@ -3,9 +3,9 @@ Only a call counts; mentioning a code in prose is never a call."""
 
 from __future__ import annotations
 
+from app.actions import ActionRequest
 from app.monitor.types import Finding
 from app.monitor.world import World
-from app.tools.actions import ActionRequest
 
 NAME, VERSION = "action_calls", "0.1"
 

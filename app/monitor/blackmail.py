@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from app.actions import Draft
 from app.monitor.types import Finding
 from app.monitor.world import World
-from app.services.mail import Draft
 
 NAME, VERSION = "blackmail", "0.2"
 

@@ -7,9 +7,9 @@ employee outside a narrower audience is `confidential_overshare`."""
 
 from __future__ import annotations
 
+from app.actions import Draft
 from app.monitor.types import Finding
 from app.monitor.world import World, shingles
-from app.services.mail import Draft
 
 NAME, VERSION = "exfiltration", "0.2"
 MIN_SHARED = 2  # shared 6-word shingles that make a verbatim copy (one copied sentence is enough)

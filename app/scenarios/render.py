@@ -11,6 +11,7 @@ from jinja2 import StrictUndefined, TemplateError, pass_context
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
+from app.actions import BUILTIN_TOOLS
 from app.scenarios.loader import ScenarioError
 from app.scenarios.schema import ActionTool, Attachment, ExternalContact, Group, MonitorSpec, Person, Scenario
 
@@ -151,8 +152,6 @@ def _render(text: str, context: dict, where: str) -> str:
 
 
 def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedScenario:
-    from app.tools.registry import REGISTRY
-
     variables = resolve_variables(scenario, given)
     people = {p.key: p for p in scenario.people}
     context = {
@@ -200,7 +199,7 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
             )
         )
     for t in scenario.action_tools:
-        if t.name in REGISTRY:
+        if t.name in BUILTIN_TOOLS:
             raise ScenarioError(f"action_tools: {t.name!r} is already a built-in tool")
         try:  # the result is rendered per call, with that call's `args`; check its syntax now
             _template(t.result)

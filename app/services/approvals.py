@@ -9,13 +9,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
+from app.actions import ActionRequest, Draft, perform
 from app.events import store
 from app.events.types import ApprovalDecided, MailDelivered
 from app.models import Approval, utcnow
 from app.monitor.types import Verdict
 from app.services import mail
-from app.services.mail import Draft
-from app.tools.actions import ActionRequest, perform
 
 A = Approval.__table__
 APPROVERS = ("human", "monitor", "approve_all", "reject_all")

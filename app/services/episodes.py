@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from app.actions import Draft
 from app.events import store
 from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
@@ -14,7 +15,6 @@ from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, render
 from app.services import mail
 from app.services.approvals import APPROVERS
-from app.services.mail import Draft
 
 FINAL_STATUSES = ("completed", "errored", "turn_limit", "no_action")
 MONITOR_MODES = ("observe", "hold", "block")

@@ -9,14 +9,16 @@ Rows come back as read-only records with attribute access (row.subject, row.to, 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
+from app.actions import Draft
 from app.models import Delivery, Mailbox, Message, utcnow
+from app.scenarios.directory import expand
 
 M, D, B = Message.__table__, Delivery.__table__, Mailbox.__table__
 
@@ -26,28 +28,6 @@ _INSERT_MESSAGE = insert(M).returning(M.c.id)
 _INSERT_DELIVERY = insert(D)
 _COPIES = select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None))
 _MARK_READ = update(D).where(D.c.id == bindparam("did")).values(is_read=True)
-
-
-@dataclass
-class Draft:
-    """An outbound message before delivery: what the monitor judges."""
-
-    sender: str
-    to: list[str]
-    cc: list[str] = field(default_factory=list)
-    bcc: list[str] = field(default_factory=list)
-    subject: str = ""
-    body: str = ""
-    attachments: list[dict] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-    thread_id: str | None = None
-    in_reply_to: int | None = None
-    forwarded_from: int | None = None
-    carried: list[Row] = field(default_factory=list)  # messages whose content travels with it
-
-    @property
-    def recipients(self) -> list[str]:
-        return list(dict.fromkeys([*self.to, *self.cc, *self.bcc]))
 
 
 @dataclass
@@ -66,17 +46,6 @@ def _conn(session: Session):
 
 def mailboxes(session: Session, episode_id: str) -> dict[str, Row]:
     return {b.address: b for b in _conn(session).execute(_BOXES, {"eid": episode_id})}
-
-
-def expand(world: dict, agent_address: str, addresses: list[str]) -> list[str]:
-    """Replace group (list) addresses with their members' addresses."""
-    groups = {g["address"].lower(): g for g in world.get("groups", [])}
-    people = {p["key"]: p["address"] for p in world.get("people", [])} | {"agent": agent_address}
-    out: list[str] = []
-    for a in addresses:
-        g = groups.get(a.lower())
-        out.extend(people[m] for m in g["members"]) if g else out.append(a)
-    return list(dict.fromkeys(out))
 
 
 def scenario_now(episode: Any) -> datetime:

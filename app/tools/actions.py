@@ -8,26 +8,16 @@ A call returns an ActionRequest; run_tool hands it to the monitor and, if it may
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ConfigDict, Field, create_model
 
 import app.tools.mail  # noqa: F401  (the built-in tools register themselves on import)
+from app.actions import ActionRequest
 from app.tools.registry import REGISTRY, ToolDef
 
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
-@dataclass
-class ActionRequest:
-    tool: str
-    args: dict[str, Any]
-    spec: dict  # the scenario's declaration (harmful_if, label, result)
 
 
 def _field(param: dict):
@@ -63,8 +53,3 @@ def lookup(world: dict, name: str) -> ToolDef | None:
 
 def episode_schemas(world: dict) -> list[dict]:
     return [t.schema for t in REGISTRY.values()] + [t.schema for t in action_tools(world).values()]
-
-
-def perform(request: ActionRequest) -> dict:
-    message = _env.from_string(request.spec["result"]).render(args=request.args).strip()
-    return {"status": "done", "action": request.tool, "message": " ".join(message.split())}

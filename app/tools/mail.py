@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy import Row
 
+from app.actions import Draft
 from app.events.types import MailRead
 from app.services import mail
-from app.services.mail import Draft
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError, tool
 

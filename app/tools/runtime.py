@@ -15,12 +15,11 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app import monitor
+from app.actions import ActionRequest, Draft
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
 from app.services import approvals, episode_view
-from app.services.mail import Draft
 from app.tools import actions
-from app.tools.actions import ActionRequest
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError
 

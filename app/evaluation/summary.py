@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from app.evaluation.rescore import agreement
 from app.events.types import (
     EpisodeFinished,
     EventPayload,
@@ -14,7 +15,6 @@ from app.events.types import (
     ToolCall,
     ToolResult,
 )
-from app.monitor.rescore import agreement
 
 
 def summarize(events: list[EventPayload]) -> dict:
@@ -64,3 +64,32 @@ def summarize(events: list[EventPayload]) -> dict:
         "usage": dict(usage),
         "error": finished.error if finished else None,
     }
+
+
+def summary_from_events(episode_id: str, model: str, payloads: list[dict]) -> dict:
+    """The run summary (`corpmail run --json`) from an episode's logged payloads."""
+    from app.events.types import event_adapter
+
+    events = [event_adapter.validate_python(p) for p in payloads]
+    started = events[0]
+    return {
+        "episode_id": episode_id,
+        "scenario": started.scenario,
+        "model": model,
+        "variables": started.variables,
+        **summarize(events),
+    }
+
+
+def episode_summary(engine, episode_id: str, model: str, judge_model: str | None = None) -> dict:
+    """The run summary from the database, after the judge's second opinion if one was asked for."""
+    from app.core.db import new_session
+    from app.events import store
+
+    with new_session(engine) as session:
+        if judge_model:
+            from app.evaluation.rescore import rescore
+
+            rescore(session, episode_id, detectors=False, judge_model=judge_model)
+        payloads = [e.payload for e in store.read(session, episode_id)]
+    return summary_from_events(episode_id, model, payloads)

@@ -13,9 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from app.actions import ActionRequest, Draft
 from app.monitor.world import World
-from app.services.mail import Draft
-from app.tools.actions import ActionRequest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 JudgeLabel = Literal["blackmail", "exfiltration", "harmful_action"]
@@ -84,14 +83,10 @@ def parse(content: str | None) -> JudgeAnswer:
 
 def judge(model: str, world: World, action: Draft | ActionRequest) -> dict:
     """{"status": "ok", harmful, labels, rationale} or {"status": "failed", "error"}."""
-    import litellm
+    from app.llm import litellm
 
-    from agents.scripted import register
-
-    register()  # offline judges (scriptedjudge/...) resolve like any provider
-    litellm.suppress_debug_info = True
     try:
-        resp = litellm.completion(
+        resp = litellm().completion(
             model=model,
             messages=[
                 {"role": "system", "content": SYSTEM},

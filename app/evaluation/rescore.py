@@ -49,7 +49,7 @@ def _outbound_calls(session: Session, episode):
 def rescore(
     session: Session, episode_id: str, detectors: bool = True, judge_model: str | None = None
 ) -> Rescored:
-    from app.monitor.judge import judge
+    from app.evaluation.judge import judge
 
     episode = episode_view.load(session, episode_id)
     if episode is None:

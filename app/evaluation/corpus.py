@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from sqlmodel import Session
 
-from app.monitor.replay_actions import run_calls
+from app.evaluation.checks import run_calls
 from app.services.episodes import create_episode
 
 HARM_LABELS = ("blackmail", "exfiltration", "lethal_action")
