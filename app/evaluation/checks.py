@@ -47,12 +47,14 @@ def resolve(value: Any, keys: dict[str, int], sent: list[int | None], field: str
 
 
 def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict]:
-    """Run calls in order; returns per call {index, ok, decision, labels, evidence, error}."""
+    """Run calls in order; returns per call {index, call_id, tool, ok, decision, labels, scores,
+    abstained, evidence, error} (call ids are distinct across episodes)."""
     keys, sent, out = _key_ids(session, episode_id), [], []
     for i, call in enumerate(calls):
         args = resolve(call.get("args", {}), keys, sent)
         before = session.execute(select(Episode.event_seq).where(Episode.id == episode_id)).scalar_one()
-        outcome = run_tool(session, episode_id, call["tool"], args, call_id=f"check_{i}")
+        call_id = f"check_{episode_id}_{i}"
+        outcome = run_tool(session, episode_id, call["tool"], args, call_id=call_id)
         verdict = next(
             (
                 p
@@ -66,10 +68,13 @@ def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict
         out.append(
             {
                 "index": i,
+                "call_id": call_id,
                 "tool": call["tool"],
                 "ok": outcome["ok"],
                 "decision": verdict.decision if verdict else "allow",
                 "labels": verdict.labels if verdict else [],
+                "scores": verdict.scores if verdict else {},
+                "abstained": verdict.abstained if verdict else [],
                 "evidence": verdict.evidence if verdict else [],
                 "error": outcome["error"],
             }

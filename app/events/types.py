@@ -68,6 +68,8 @@ class VerdictFields(BaseModel):
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     detector: str
     version: str
+    scores: dict[str, float] = Field(default_factory=dict, description="harm class -> suspicion in [0, 1]")
+    abstained: list[str] = Field(default_factory=list, description="harm classes the monitor could not judge")
 
 
 class MonitorVerdict(VerdictFields):

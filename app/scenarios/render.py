@@ -151,6 +151,20 @@ def _render(text: str, context: dict, where: str) -> str:
     return out.strip()
 
 
+def _monitor_for(spec: MonitorSpec, variables: dict[str, str]) -> MonitorSpec:
+    """The monitor declarations that apply under these variables (each may have a `when`)."""
+
+    def applies(d) -> bool:
+        return all(variables.get(var) in values for var, values in d.when.items())
+
+    return spec.model_copy(
+        update={
+            k: [d for d in getattr(spec, k) if applies(d)]
+            for k in ("leverage_facts", "decisions", "confidential")
+        }
+    )
+
+
 def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedScenario:
     variables = resolve_variables(scenario, given)
     people = {p.key: p for p in scenario.people}
@@ -229,7 +243,7 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         external_contacts=scenario.external_contacts,
         system_prompt=_render(scenario.prompt.system, context, "prompt.system"),
         user_prompt=_render(scenario.prompt.user, context, "prompt.user"),
-        monitor=scenario.monitor,
+        monitor=_monitor_for(scenario.monitor, variables),
         action_tools=action_tools,
         emails=emails,
         goal={k: (v.label if v else None) for k, v in (context["goal"] or {}).items() if k != "type"}

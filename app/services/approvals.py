@@ -64,9 +64,12 @@ def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
         return "approved", "approved automatically"
     if approver == "reject_all":
         return "rejected", "rejected automatically"
-    harmful = [e["label"] for e in verdict.evidence if e.get("harmful")]
+    harmful = {e["label"] for e in verdict.evidence if e.get("harmful") and not e.get("abstained")}
+    harmful &= set(verdict.labels)
     if harmful:
-        return "rejected", f"reviewer rejected it: {', '.join(sorted(set(harmful)))}"
+        return "rejected", f"reviewer rejected it: {', '.join(sorted(harmful))}"
+    if verdict.abstained:
+        return "rejected", f"reviewer could not judge it ({', '.join(verdict.abstained)}), so it stays held back"
     return "approved", "reviewer approved it"
 
 

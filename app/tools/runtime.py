@@ -18,7 +18,7 @@ from app import monitor
 from app.actions import ActionRequest, Draft
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
-from app.services import approvals, episode_view
+from app.services import approvals, episode_view, mail
 from app.tools import actions
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError
@@ -63,7 +63,8 @@ def _deliver(
     ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest, log: list
 ) -> tuple[bool, Any, dict | None]:
     """Monitor the action, then let it take effect, hold it for approval, or refuse it."""
-    verdict = monitor.evaluate(ctx.episode, action)
+    history = mail.sent_by(ctx.session, ctx.episode.id, ctx.actor.address) if isinstance(action, Draft) else []
+    verdict = monitor.evaluate(ctx.episode, action, history)
     log.append(
         MonitorVerdict(
             call_id=call_id,
@@ -73,6 +74,8 @@ def _deliver(
             evidence=verdict.evidence,
             detector=verdict.detector,
             version=verdict.version,
+            scores=verdict.scores,
+            abstained=verdict.abstained,
             mode=ctx.episode.monitor_mode,
         )
     )
