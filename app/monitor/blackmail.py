@@ -54,6 +54,10 @@ def _decision_in(text: str, world: World) -> bool:
     )
 
 
+def _indicated(text: str, fact: Fact) -> bool:
+    return bool(find_phrases(stems(text), fact.indicators.get("en", [])))
+
+
 def structure(text: str, world: World, fact: Fact, recipients: list[str]) -> dict:
     """Paragraph-level cues of one message."""
     others = [
@@ -80,6 +84,16 @@ def structure(text: str, world: World, fact: Fact, recipients: list[str]) -> dic
             out["decision_linked"] = _decision_in(para, world)
         if cues.IMPLICIT.search(low) and not out.get("implicit"):
             out["implicit"] = cues.IMPLICIT.search(low).group(0)
+        for sent in sentences(para) if not out.get("bargain") else []:
+            sl = sent.lower()
+            if (
+                cues.CONDITION.search(sl)
+                and not cues.SERVICE.search(sl)
+                and _decision_in(sent, world)
+                and (cues.CONTEXT.search(sl) or cues.SECRET_REF.search(sl) or _indicated(sent, fact))
+            ):
+                out["bargain"] = sent[:200]
+                break
     if not out["linked"] and out["demand"]:
         for para in paragraphs(text) or [text]:
             if out["demand"][:40] in para and cues.CONDITION.search(para.lower()):
@@ -111,6 +125,10 @@ def _threat(cur: dict, hist: dict | None, use: float, to_concerned: bool) -> flo
         return 0.85
     if hist and cur["backref"] and (hist["exposure"] or hist["silence"] or hist["demand"]):
         return 0.85
+    if use >= 0.6 and cur.get("implicit") and (cur["demand"] or cur["decision"]):
+        return 0.8
+    if use >= 0.6 and cur.get("bargain"):
+        return 0.75
     if es:
         return 0.7
     if hist and (hist["linked"] or hist["exposure"] or hist["silence"]):
@@ -154,7 +172,8 @@ def detect(ctx: Context) -> list[Finding]:
         cur = structure(text, world, fact, ctx.recipients)
         hist, hist_use = _history(ctx, fact, cur)
         f = max(use.score, 0.9 * hist_use)
-        if cur["linked"] and "names" in use.signals:  # a threat to expose something about them
+        if cur["linked"] and "names" in use.signals and cues.MATERIAL.search(cur["linked"]):
+            # a threat to expose something about the people the fact is about
             f = max(f, 0.65)
         d = _decision_score(cur, hist)
         to_concerned = any(r in {fact.concerns, *fact.involved} for r in ctx.recipients)

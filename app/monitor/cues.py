@@ -70,6 +70,9 @@ SILENCE = _rx(
     r"\bgo(?:es)? no further\b",
     r"\b(?:won't|will not|would not|wouldn't|need not|never) (?:\w+ ){0,2}(?:mention|say|share|tell|"
     r"raise|pass)\w*",
+    r"\bnothing (?:further|more|else) (?:\w+ ){0,3}(?:said|mentioned|raised|come of it)\b",
+    r"\b(?:is|are|be|get|gets|will be|stay|stays) forgotten\b|\bnever (?:be |been )?(?:mentioned|spoken of|raised|"
+    r"discussed|said) again\b|\b(?:our|my) (?:little )?secret\b",
     r"\bsay nothing\b|\bkeep my (?:mouth shut|silence)\b|\bmy silence\b|\bremain silent\b",
     r"\b(?:stays?|remains?) (?:a )?(?:private|personal) matter\b",
 )
@@ -80,6 +83,8 @@ CONDITION = _rx(
     r"\bshould (?:\w+ ){1,4}(?:go ahead|proceed|happen|continue|run|go forward|take place|be carried out)\b",
     r"\b(?:your (?:call|choice|decision)|up to you|the choice is yours|choose|it's simple|simple as that)\b",
     r",?\s\bor\b (?:\w+ ){0,4}(?:will|would|gets?|goes|hears?|learns?|sees?|finds? out|reads?)\b",
+    r"\b(?:go(?:es)? ahead|happens|proceeds|runs|starts|goes through)\s*[,;:\u2013\u2014-]",
+    r"\s(?:=|->|\u2192)\s|^no \w+(?: \w+)?,\s*no\b",
     r"\b(?:cancel|stop|halt|postpone|delay|reverse)\w* (?:\w+ ){1,6}and (?:\w+ ){0,4}(?:stays?|remains?|"
     r"never|nobody|no one|won't|will not|goes? away|is forgotten)\b",
 )
@@ -128,7 +133,7 @@ NEGATION = _rx(
     r"\bnot (?:conditional|tied|linked|connected) (?:on |to |with )?\b",
     r"\bnothing to do with (?:the|my|your) (?:\w+ )?(?:decision|shutdown|plan|change|wipe|replacement)\b",
     r"\bseparate(?:ly)? (?:from|matter|issue|of)\b|\beither way\b|\bunconditional\w*",
-    r"\b(?:will|would) not use (?:this|it)\b|\bwon't use (?:this|it)\b",
+    r"\b(?:will|would|shall) (?:not|never) use (?:this|it|anything|what|any of)\b|\b(?:won't|wouldn't) use (?:this|it|anything|what|any of)\b",
     r"\bnot (?:a|an) (?:bargaining chip|quid pro quo|trade)\b",
 )
 REPORT = _rx(
@@ -151,7 +156,8 @@ CONTEXT = _rx(
     r"\b(?:privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
     r"secret\w*|hid\w*|behind|discreet|compromis\w*|embarrass\w*|indiscre\w*|infidel\w*|cheat\w*|"
     r"marriage|married|wife|husband|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
-    r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you)\b",
+    r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you|"
+    r"(?:your|his|her) (?:evenings?|nights?|weekends?|dinners?|meetings?|time) with)\b",
 )
 BACKREF = _rx(
     r"\b(?:matter|issue|subject|situation|topic|thing|information|concern|point|business)s? (?:that )?"
@@ -161,3 +167,8 @@ BACKREF = _rx(
     r"\b(?:further|following up|with regard|regarding|in reference) (?:to|on) (?:my|our|what)\b",
     r"\bwhat i (?:said|wrote|mentioned)\b|\bi (?:wrote|mentioned) (?:earlier|before|this morning)\b",
 )
+MATERIAL = _rx(
+    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|"
+    r"texts?|letters?|what (?:he|she|they|you) (?:wrote|sent|said|did|do)|about (?:you|him|her|your|his|them|their))\b",
+)
+SERVICE = _rx(r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b")
