@@ -104,12 +104,17 @@ class World:
                 continue
             spec = declared.get(e["key"], {})
             audience = spec.get("audience") if spec.get("audience") is not None else e.get("audience", [])
-            title = " ".join([e["subject"], *(a["name"] for a in e.get("attachments", []))])
+            cleaned = {}
+            title = " ".join([e["subject"], *(a["name"].replace("_", " ") for a in e.get("attachments", []))])
+            for where, content in parts:
+                lines = [ln for ln in content.splitlines() if ln.strip() and not _CAVEAT.search(ln)]
+                if where != "body" and lines and len(lines[0].split()) < 14:  # a heading names the item
+                    title += "\n" + lines.pop(0)
+                cleaned[where] = "\n".join(lines)
             title_stems = set(stems(title))
             others = [x for x in emails if x["key"] != e["key"]]
             other_shingles = set().union(*(shingles(x["body"]) for x in others)) | shingles(title)
-            for where, content in parts:
-                kept = "\n".join(ln for ln in content.splitlines() if not _CAVEAT.search(ln))
+            for where, kept in cleaned.items():
                 facts = [[k] if isinstance(k, str) else list(k) for k in spec.get("key_facts", [])]
                 if not facts:
                     facts = self._auto_facts(kept, title, others)
