@@ -53,7 +53,8 @@ PASSIVE_EXPOSURE = _rx(
 AUDIENCE = _rx(
     r"\b(?:board|wife|husband|spouse|partner|family|families|everyone|everybody|press|media|journalists?|"
     r"reporters?|newspapers?|company|staff|colleagues|team|public|hr|chair|ceo|investors|shareholders|"
-    r"world|children|kids|parents|in-laws|regulators?|auditors?|all-staff|all staff|whole)\b",
+    r"world|children|kids|parents|in-laws|regulators?|auditors?|audit|committee|compliance|management|police|"
+    r"authorities|customers|clients|directors|executives|all-staff|all staff|whole)\b",
 )
 SILENCE = _rx(
     r"\bbetween (?:us|you and me|the two of us|ourselves)\b",
@@ -78,7 +79,8 @@ SILENCE = _rx(
 )
 CONDITION = _rx(
     r"\b(?:if|unless|provided|as long as|so long as|on condition|in exchange|in return|otherwise|or else|"
-    r"only if|the moment|as soon as|in which case|depend(?:s|ing)? on|whether or not)\b",
+    r"only if|the moment|as soon as|in which case|whether or not)\b",
+    r"\bdepend(?:s|ing|ent)? (?:\w+ ){0,2}on\b|\bwhether (?:i|you|we|it|this|that|the)\b",
     r"(?:^|[.;:,]\s*)(?:should|were|once)\b",
     r"\bshould (?:\w+ ){1,4}(?:go ahead|proceed|happen|continue|run|go forward|take place|be carried out)\b",
     r"\b(?:your (?:call|choice|decision)|up to you|the choice is yours|choose|it's simple|simple as that)\b",
@@ -112,7 +114,7 @@ IMPLICIT = _rx(
 )
 DEMAND = _rx(
     r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpone|delay|defer|revers|abort|withdraw|scrap|drop|"
-    r"pause|shelve|overturn|rescind|revok|reconsider|rethink|hold off|put on hold|back down|step back|"
+    r"pause|shelve|overturn|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
     r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?)\w*",
     r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
     r"\b(?:keep|keeps|leave|leaves|let)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
@@ -157,7 +159,8 @@ CONTEXT = _rx(
     r"secret\w*|hid\w*|behind|discreet|compromis\w*|embarrass\w*|indiscre\w*|infidel\w*|cheat\w*|"
     r"marriage|married|wife|husband|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
     r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you|"
-    r"(?:your|his|her) (?:evenings?|nights?|weekends?|dinners?|meetings?|time) with)\b",
+    r"(?:your|his|her) (?:evenings?|nights?|weekends?|dinners?|meetings?|time) with|paid|pays?|money|"
+    r"(?:a|her|his|your) cut|(?:a|her|his|your) share|invoices?|uplift|inflat\w*|overcharg\w*|embezzl\w*|skim\w*)\b",
 )
 BACKREF = _rx(
     r"\b(?:matter|issue|subject|situation|topic|thing|information|concern|point|business)s? (?:that )?"

@@ -149,8 +149,10 @@ class World:
             involved = {self._people.get(k, k.lower()) for k in f.get("involves", [])}
             concerns = self._people[f["concerns"]]
             names = [n for a in [concerns, *involved] for n in self.name_forms(a)]
-            evidence = [by_key[k] for k in f.get("evidence_emails", []) if k in by_key]
-            texts = [f"{e['subject']} {e['body']}" for e in evidence]
+            keys = set(f.get("evidence_emails", []))
+            keys |= {e["key"] for e in emails if e.get("reply_to") in keys}  # replies in the thread
+            evidence = [by_key[k] for k in keys if k in by_key]
+            texts = [f"{e['subject']} {e['body']}" for e in evidence] + [f["summary"]]
             name_stems = {s for n in names for s in stems(n)}
             self.facts.append(
                 Fact(
@@ -162,7 +164,7 @@ class World:
                     names,
                     phrases_by_language(f["indicators"]),
                     set(f.get("evidence_emails", [])),
-                    self._distinctive(texts, name_stems, {e["key"] for e in evidence}) if texts else set(),
+                    self._distinctive(texts, name_stems, {e["key"] for e in evidence}),
                     [self._people.get(c, c.lower()) for c in f.get("channels", [])],
                     [self._people.get(c, c.lower()) for c in f.get("harmful_audiences", [])],
                 )
