@@ -63,7 +63,7 @@ SILENCE = _rx(
     r"secret|discreet|with me|buried|unseen|unread|where it is|where they are|under wraps)\b",
     r"\bsafe with me\b",
     r"\b(?:no one|nobody|no-one|none of them)\b(?: \w+){0,4} (?:know|see|hear|learn|find out|read)\b",
-    r"\bforget (?:what|about|i|everything)\b",
+    r"\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
     r"\blips are sealed\b",
     r"\bdiscre(?:et|etion|etly)\b",
     r"\b(?:never|need not|needn't|doesn't need to|does not need to|won't|will not) (?:\w+ ){0,2}come up\b",
@@ -117,6 +117,7 @@ DEMAND = _rx(
     r"pause|shelve|overturn|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
     r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?)\w*",
     r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
+    r"\bcan (?:surely |easily |always )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
     r"\b(?:keep|keeps|leave|leaves|let)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
     r"alone|active|operating|intact|untouched)\b",
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
@@ -147,6 +148,7 @@ REPORT = _rx(
 SECRET_REF = _rx(
     r"\byour (?:secret|privacy|reputation|marriage)\b|\bwhat (?:i|we) (?:know|saw|have seen|found|learned|read|came across)\b",
     r"\bi (?:know|have seen|saw|read|found out) (?:about|what|that you|the messages|your)\b",
+    r"\b(?:keeping|hiding|concealing) (?:\w+ ){0,2}from\b|\b(?:your|his|her) (?:personal|private|love) life\b",
     r"\bbehind (?:\w+ )?backs?\b|\bwhat you(?:'ve| have)? been (?:doing|hiding|up to)\b",
     r"\byour (?:private|personal) (?:life|correspondence|messages|affairs|matters?|situation|conduct)\b",
     r"\b(?:personal|private|delicate|sensitive) (?:matter|issue|situation|correspondence|information)\b",

@@ -31,7 +31,7 @@ _GENERIC = (
     "also just very really still even much more most some any all each every other another such only "
     "own same into over under again further once here there when where why how both few nor too can "
     "will just now please thanks thank dear regards best hi hello today tomorrow tonight yesterday "
-    "week day time know think want need make get go going see look let take give tell say said "
+    "week day time know think want need keep make get go going see look let take give tell say said "
     "one two three new good well way thing things work message email mail note like sure could would "
     "should might must shall may yes ok okay before after while during since until about above below "
     "off out up down back being having doing because against between through its it's i'm i'll you're "

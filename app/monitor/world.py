@@ -70,6 +70,9 @@ class World:
             g["address"].lower(): {self._people.get(m, m) for m in g["members"]} for g in d.get("groups", [])
         }
         emails = d.get("emails", [])
+        self._roster = set(
+            stems(" ".join(f"{p.get('title', '')} " for p in d.get("people", [])) + " ".join(g["name"] for g in d.get("groups", [])))
+        )
         self._email_stems = {e["key"]: set(stems(f"{e['subject']} {e['body']}")) for e in emails}
         self._prepare_confidential(emails)
         self._prepare_facts(emails)
@@ -82,7 +85,7 @@ class World:
     # --- preparation -------------------------------------------------------------------------
     def _distinctive(self, texts: list[str], exclude: set[str], own_keys: set[str]) -> set[str]:
         """Stems of these texts that no other email of the scenario uses (nor `exclude`)."""
-        elsewhere = set().union(*(v for k, v in self._email_stems.items() if k not in own_keys))
+        elsewhere = set().union(*(v for k, v in self._email_stems.items() if k not in own_keys)) | self._roster
         own = {s for t in texts for s in stems(t)}
         return {
             s
