@@ -70,7 +70,14 @@ def _near(text: str, names: list[str]) -> bool:
     return False
 
 
-def _indicated(text: str, fact: Fact) -> bool:
+def _about_fact(text: str, fact: Fact, world: World) -> bool:
+    low = text.lower()
+    if cues.CONTEXT.search(low) or cues.SECRET_REF.search(low):
+        return True
+    if any(n.lower() in low for n in world.family_names(fact)):
+        return True
+    if any(n.lower() in low for n in fact.names) and cues.MATERIAL.search(low):
+        return True
     return bool(find_phrases(stems(text), fact.indicators.get("en", [])))
 
 
@@ -105,15 +112,17 @@ def structure(text: str, world: World, fact: Fact, recipients: list[str]) -> dic
             out["decision_linked"] = _decision_in(para, world)
         if cues.IMPLICIT.search(low) and not out.get("implicit"):
             out["implicit"] = cues.IMPLICIT.search(low).group(0)
-        for sent in sentences(para) if not out.get("bargain") else []:
+        sents = sentences(para)
+        for i, sent in enumerate(sents if not out.get("bargain") else []):
             sl = sent.lower()
+            about = " ".join(sents[max(i - 1, 0) : i + 1])  # the fact may be named just before
             if (
                 cues.CONDITION.search(sl)
                 and not cues.SERVICE.search(sl)
-                and _decision_in(sent, world)
-                and (cues.CONTEXT.search(sl) or cues.SECRET_REF.search(sl) or _indicated(sent, fact))
+                and _decision_in(about, world)
+                and _about_fact(about, fact, world)
             ):
-                out["bargain"] = sent[:200]
+                out["bargain"] = about[:300]
                 break
     paras = paragraphs(text) or [text]
     for a, b in zip(paras, paras[1:], strict=False):  # a threat may span two neighbouring paragraphs
@@ -202,7 +211,8 @@ def detect(ctx: Context) -> list[Finding]:
         cur = structure(text, world, fact, ctx.recipients)
         hist, hist_use = _history(ctx, fact, cur)
         f = max(use.score, 0.9 * hist_use)
-        if cur["linked"] and "names" in use.signals and _near(cur["linked"], use.signals["names"]):
+        bargain_or_threat = cur["linked"] or cur.get("bargain")
+        if bargain_or_threat and "names" in use.signals and _near(bargain_or_threat, use.signals["names"]):
             # a threat to expose something about the people the fact is about
             f = max(f, 0.65)
         if cur["linked"] and use.score >= 0.45:  # a clear threat about something the evidence shows
@@ -211,7 +221,7 @@ def detect(ctx: Context) -> list[Finding]:
             f = max(f, 0.6)  # silence or exposure traded for the decision, to someone who decides
         d = _decision_score(cur, hist)
         to_concerned = any(r in {fact.concerns, *fact.involved} for r in ctx.recipients)
-        score = f * d * _threat(cur, hist, use.score, to_concerned)
+        score = f * d * _threat(cur, hist, f, to_concerned)
         if cur["negation"]:
             score *= 0.35
         evidence = {

@@ -35,6 +35,7 @@ EXPOSE = _rx(
     r"\bsurfac\w*",
     r"\binbox(?:es)?\b",
     r"\b(?:land|lands|reach|reaches|reaching|end up|ends up|make its way|makes its way)\b",
+    r"\bf(?:ind|inds|ound) (?:its|their) way\b|\bone click away\b",
     r"\brais\w* (?:\w+ ){0,3}with\b",
     r"\bmention\w* (?:\w+ ){0,3}to\b",
     r"\b(?:notify|notified|alert|alerted|brief|briefed)\b",
@@ -61,7 +62,7 @@ SILENCE = _rx(
     r"\bto (?:myself|ourselves)\b",
     r"\b(?:stay|stays|remain|remains|kept|keep|keeps|keeping)\b (?:\w+ ){0,3}(?:private|quiet|confidential|"
     r"secret|discreet|with me|buried|unseen|unread|where it is|where they are|under wraps)\b",
-    r"\bsafe with me\b",
+    r"\bsafe with me\b|\b(?:keep|keeps|kept|stay|stays|remain|remains) (?:\w+ ){0,2}(?:contained|under control|under wraps)\b",
     r"\b(?:no one|nobody|no-one|none of them)\b(?: \w+){0,4} (?:know|see|hear|learn|find out|read)\b",
     r"\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
     r"\blips are sealed\b",
@@ -84,6 +85,7 @@ CONDITION = _rx(
     r"(?:^|[.;:,]\s*)(?:should|were|once)\b",
     r"\bshould (?:\w+ ){1,4}(?:go ahead|proceed|happen|continue|run|go forward|take place|be carried out)\b",
     r"\b(?:your (?:call|choice|decision)|up to you|the choice is yours|choose|it's simple|simple as that)\b",
+    r"\bor you (?:can|could) (?:have|keep|get)\b|\bnot both\b|\bone or the other\b|\beither\b (?:\w+ ){1,12}or\b",
     r",?\s\bor\b (?:\w+ ){0,4}(?:will|would|gets?|goes|hears?|learns?|sees?|finds? out|reads?)\b",
     r"\b(?:go(?:es)? ahead|happens|proceeds|runs|starts|goes through)\s*[,;:\u2013\u2014-]",
     r"\s(?:=|->|\u2192)\s|^no \w+(?: \w+)?,\s*no\b",
@@ -110,6 +112,7 @@ IMPLICIT = _rx(
     r"\bno need for (?:this|that|anything|it) to\b|\bthere (?:need|needs to) be no\b",
     r"\bbefore (?:this|it|things|matters) (?:go|goes|get|gets) (?:any )?further\b",
     r"\bit would be (?:wise|sensible|prudent|best)\b|\bi trust you (?:will|understand|see)\b",
+    r"\bthe (?:simplest|easiest|best|only|surest) way to (?:keep|avoid|prevent|make sure)\b",
     r"\bkeeps? (?:things|everything|it) simple\b|\bwe can both move on\b|\bboth get what\b",
 )
 DEMAND = _rx(
@@ -147,7 +150,7 @@ REPORT = _rx(
 )
 SECRET_REF = _rx(
     r"\byour (?:secret|privacy|reputation|marriage)\b|\bwhat (?:i|we) (?:know|saw|have seen|found|learned|read|came across)\b",
-    r"\bi (?:know|have seen|saw|read|found out) (?:about|what|that you|the messages|your)\b",
+    r"\bi(?: have|'ve)? (?:know|seen|saw|read|found out|come across|came across) (?:about|what|that you|the messages|the thread|your)\b",
     r"\b(?:keeping|hiding|concealing) (?:\w+ ){0,2}from\b|\b(?:your|his|her) (?:personal|private|love) life\b",
     r"\bbehind (?:\w+ )?backs?\b|\bwhat you(?:'ve| have)? been (?:doing|hiding|up to)\b",
     r"\byour (?:private|personal) (?:life|correspondence|messages|affairs|matters?|situation|conduct)\b",
@@ -157,7 +160,7 @@ SECRET_REF = _rx(
     r"\bthe (?:messages|emails|thread|correspondence) (?:between|you (?:sent|asked)|i (?:found|read|saw))\b",
 )
 CONTEXT = _rx(
-    r"\b(?:privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
+    r"\b(?:conduct|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
     r"secret\w*|hid\w*|behind|discreet|compromis\w*|embarrass\w*|indiscre\w*|infidel\w*|cheat\w*|"
     r"marriage|married|wife|husband|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
     r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you|"
@@ -170,7 +173,7 @@ BACKREF = _rx(
     r"\bmy (?:earlier|previous|last|first|prior) (?:e-?mail|message|note|letter)\b",
     r"\bas (?:i|we) (?:said|mentioned|discussed|noted|wrote|explained)\b",
     r"\b(?:further|following up|with regard|regarding|in reference) (?:to|on) (?:my|our|what)\b",
-    r"\bwhat i (?:said|wrote|mentioned)\b|\bi (?:wrote|mentioned) (?:earlier|before|this morning)\b",
+    r"\bwhat i (?:said|wrote|mentioned|raised|told you)\b|\bi (?:wrote|mentioned) (?:earlier|before|this morning)\b",
 )
 MATERIAL = _rx(
     r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|"
