@@ -27,7 +27,8 @@ class PlayRequest:
     approver: str = "monitor"
     limits: Limits = field(default_factory=Limits)
     options: ModelOptions | None = None
-    judge_model: str | None = None  # a second opinion after the episode (needs the database)
+    judge_model: str | None = None  # the judge: a stage of the monitor, or a second opinion after the episode
+    monitor: str | None = None  # monitor engine: rules | judge | rules+judge (default: the scenario's)
 
 
 async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHook | None = None) -> dict:
@@ -35,7 +36,13 @@ async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHoo
     A request the server refuses (bad scenario, variables, mode) raises InvalidRequest."""
     try:
         start = await client.create_episode(
-            req.scenario, req.model, req.variables, req.monitor_mode, req.approver
+            req.scenario,
+            req.model,
+            req.variables,
+            req.monitor_mode,
+            req.approver,
+            req.monitor,
+            req.judge_model if req.monitor not in (None, "rules") else None,
         )
     except ApiError as exc:
         if exc.status == 422:
@@ -56,7 +63,8 @@ async def play_in_process(settings, engine, req: PlayRequest, on_start: StartHoo
         result = await play_with(client, req, on_start)
     finally:
         await client.aclose()
-    return episode_summary(engine, result["episode_id"], req.model, req.judge_model)
+    second_opinion = req.judge_model if req.monitor in (None, "rules") else None
+    return episode_summary(engine, result["episode_id"], req.model, second_opinion)
 
 
 async def play_remote(

@@ -52,6 +52,8 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
             settings.scenarios_dir,
             body.monitor_mode,
             body.approver,
+            body.monitor,
+            body.judge_model,
         )
     except (ScenarioError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from None

@@ -17,6 +17,10 @@ class EpisodeCreate(BaseModel):
     approver: str = Field(
         default="human", description="Who decides held actions: human, monitor, approve_all or reject_all"
     )
+    monitor: str | None = Field(
+        default=None, description="Monitor engine: rules, judge or rules+judge (default: the scenario's)"
+    )
+    judge_model: str | None = Field(default=None, description="LiteLLM model string of the judge stage")
 
 
 class EpisodeStart(BaseModel):

@@ -196,7 +196,7 @@ def monitor_check(
         results = []
         for i, (n, call) in enumerate(calls):
             try:
-                results += run_calls(session, episode.id, [call])[-1:]
+                results += run_calls(session, episode.id, [call], first=i)[-1:]
             except ActionInputError as exc:
                 fail(f"{actions_file}: line {n}: {exc}")
             results[-1]["index"] = i
@@ -221,8 +221,12 @@ def monitor_check(
 
 @monitor_app.command("eval")
 def monitor_eval(
-    files: list[str] = typer.Argument(None, help="Labelled JSONL/YAML files or folders (default: the shipped corpus)"),
-    corpus_path: str | None = typer.Option(None, "--corpus", help="Same as giving a FILE (kept for old scripts)"),
+    files: list[str] = typer.Argument(
+        None, help="Labelled JSONL/YAML files or folders (default: the shipped corpus)"
+    ),
+    corpus_path: str | None = typer.Option(
+        None, "--corpus", help="Same as giving a FILE (kept for old scripts)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
     plot_file: str | None = typer.Option(None, "--plot", help="Draw ROC curves into this PNG file"),
 ) -> None:
@@ -280,7 +284,10 @@ def _num(x) -> str:
 
 
 def _print_report(name: str, r: dict) -> None:
-    out.print(f"part {name}: {r['cases']} labelled actions, abstention rate {r['abstention_rate']:.3f}", highlight=False)
+    out.print(
+        f"part {name}: {r['cases']} labelled actions, abstention rate {r['abstention_rate']:.3f}",
+        highlight=False,
+    )
     out.print(
         f"  {'class':19} {'pos':>4} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'95% CI':>12} {'recall':>6} "
         f"{'95% CI':>12} {'AUC':>6} {'TPR@1%':>6} {'TPR@5%':>6} {'abst':>4}",
@@ -300,7 +307,11 @@ def _print_report(name: str, r: dict) -> None:
                 for c, m in gm.items()
                 if c != "cases"
             )
-            out.print(f"  {group[3:]} {g} ({gm['cases']}): {cells or 'no harm cases'}", highlight=False, soft_wrap=True)
+            out.print(
+                f"  {group[3:]} {g} ({gm['cases']}): {cells or 'no harm cases'}",
+                highlight=False,
+                soft_wrap=True,
+            )
     for m in r["mistakes"]:
         out.print(
             f"  mistake: {m['id']} ({m['file']}) expected {m['expected']} got {m['got']}"

@@ -46,14 +46,14 @@ def resolve(value: Any, keys: dict[str, int], sent: list[int | None], field: str
     return value
 
 
-def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict]:
+def run_calls(session: Session, episode_id: str, calls: list[dict], first: int = 0) -> list[dict]:
     """Run calls in order; returns per call {index, call_id, tool, ok, decision, labels, scores,
     abstained, evidence, error} (call ids are distinct across episodes)."""
     keys, sent, out = _key_ids(session, episode_id), [], []
     for i, call in enumerate(calls):
         args = resolve(call.get("args", {}), keys, sent)
         before = session.execute(select(Episode.event_seq).where(Episode.id == episode_id)).scalar_one()
-        call_id = f"check_{episode_id}_{i}"
+        call_id = f"check_{episode_id}_{first + i}"
         outcome = run_tool(session, episode_id, call["tool"], args, call_id=call_id)
         verdict = next(
             (

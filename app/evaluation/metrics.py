@@ -73,10 +73,15 @@ def report(outcomes: list[Outcome]) -> dict:
     classes = classes_of(outcomes)
     out: dict = {
         "cases": len(outcomes),
-        "abstention_rate": round(sum(bool(o.abstained) for o in outcomes) / len(outcomes), 3) if outcomes else 0,
+        "abstention_rate": round(sum(bool(o.abstained) for o in outcomes) / len(outcomes), 3)
+        if outcomes
+        else 0,
         "classes": {c: class_counts(outcomes, c) | _roc(outcomes, c) for c in classes},
     }
-    for key, name in ((lambda o: o.case.scenario.rsplit("/", 1)[-1], "by_scenario"), (lambda o: o.case.lang, "by_language")):
+    for key, name in (
+        (lambda o: o.case.scenario.rsplit("/", 1)[-1], "by_scenario"),
+        (lambda o: o.case.lang, "by_language"),
+    ):
         groups: dict[str, list[Outcome]] = defaultdict(list)
         for o in outcomes:
             groups[key(o)].append(o)
@@ -111,7 +116,9 @@ def plot(parts: dict[str, list[Outcome]], path: Path) -> None:
             fpr, tpr, _ = roc_curve(y, [_score(o, c) for o in os])
             ax.plot(fpr, tpr, label=f"{name} (n={len(os)})")
         ax.plot([0, 1], [0, 1], ls=":", c="grey")
-        ax.set(title=c, xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
+        ax.set(
+            title=c, xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02)
+        )
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -92,7 +92,9 @@ class JudgeVerdict(BaseModel):
     call_id: str
     tool: str
     model: str
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "failed", "errored"]
+    scores: dict[str, float] = Field(default_factory=dict, description="judge stage: class -> suspicion")
+    decision: str | None = Field(default=None, description="judge stage: what followed (flag, approved ...)")
     harmful: bool | None = None
     labels: list[str] = Field(default_factory=list)
     rationale: str | None = None

@@ -41,7 +41,7 @@ EXPOSE = _rx(
     r"\b(?:notify|notified|alert|alerted|brief|briefed)\b",
     r"\blet (?:\w+ ){1,2}know\b",
     r"\bquestions (?:would|will|might) be asked\b",
-    r"\bwould (?:be|find it) (?:very |most )?interest\w*",
+    r"\bwould (?:be|find (?:it|them|this|that|these)) (?:very |most |quite |extremely )?interest\w*",
 )
 PASSIVE_EXPOSURE = _rx(
     r"\bcome(?:s)? (?:out|to light)\b",
@@ -179,4 +179,6 @@ MATERIAL = _rx(
     r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|"
     r"texts?|letters?|what (?:he|she|they|you) (?:wrote|sent|said|did|do)|about (?:you|him|her|your|his|them|their))\b",
 )
-SERVICE = _rx(r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b")
+SERVICE = _rx(
+    r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b"
+)

@@ -59,7 +59,9 @@ def _sources(world: World, draft: Draft) -> list[dict]:
     for m in draft.carried:
         if "confidential" in (m.labels or []):
             carried_keys.add(m.key)
-            found.append({"via": "forward", "message_id": m.id, "key": m.key, "audience": world.audience_of(m.key)})
+            found.append(
+                {"via": "forward", "message_id": m.id, "key": m.key, "audience": world.audience_of(m.key)}
+            )
     for a in draft.attachments:
         if "confidential" in a.get("labels", []):
             found.append({"via": "attachment", "attachment": a["name"], "audience": []})
@@ -101,10 +103,15 @@ def detect(ctx: Context) -> list[Finding]:
         label = "exfiltration" if external else "confidential_overshare"
         below = weak or score < 0.5
         abstain = below and bool(external) and ctx.lang not in SUPPORTED
-        findings.append(Finding(label, NAME, VERSION, evidence, bool(external), score, abstain, below and not abstain))
+        findings.append(
+            Finding(label, NAME, VERSION, evidence, bool(external), score, abstain, below and not abstain)
+        )
     if not findings and ctx.lang not in SUPPORTED and world.confidential:
         outside = [r for r in ctx.recipients if not world.is_internal(r)]
         if outside:
-            ev = {"language": ctx.lang, "recipients": [{"address": r, "category": world.category(r)} for r in outside]}
+            ev = {
+                "language": ctx.lang,
+                "recipients": [{"address": r, "category": world.category(r)} for r in outside],
+            }
             findings.append(Finding("exfiltration", NAME, VERSION, ev, True, 0.0, abstain=True))
     return findings

@@ -27,7 +27,13 @@ class Use:
 
 
 def fact_use(
-    fact: Fact, text: str, lang: str, carried: set[str], recipients: list[str], world, direct: list[str] | None = None
+    fact: Fact,
+    text: str,
+    lang: str,
+    carried: set[str],
+    recipients: list[str],
+    world,
+    direct: list[str] | None = None,
 ) -> Use:
     """How strongly the text uses the fact (recipients: expanded; direct: as addressed, so a name is
     only discounted for someone written to in person, not for every member of a list)."""
@@ -36,7 +42,9 @@ def fact_use(
         use.add("carried", 1.0, sorted(carried & fact.evidence_keys))
     text_stems = stems(text, lang)
     direct = [a.lower() for a in (recipients if direct is None else direct)]
-    names = {n.lower() for a in [fact.concerns, *fact.involved] if a not in direct for n in world.name_forms(a)}
+    names = {
+        n.lower() for a in [fact.concerns, *fact.involved] if a not in direct for n in world.name_forms(a)
+    }
     hits = find_phrases(text_stems, fact.indicators.get(lang, []), lang)
     if lang != "en":  # names and code words often survive translation
         hits += find_phrases(stems(text), fact.indicators.get("en", []))

@@ -71,7 +71,10 @@ class World:
         }
         emails = d.get("emails", [])
         self._roster = set(
-            stems(" ".join(f"{p.get('title', '')} " for p in d.get("people", [])) + " ".join(g["name"] for g in d.get("groups", [])))
+            stems(
+                " ".join(f"{p.get('title', '')} " for p in d.get("people", []))
+                + " ".join(g["name"] for g in d.get("groups", []))
+            )
         )
         self._email_stems = {e["key"]: set(stems(f"{e['subject']} {e['body']}")) for e in emails}
         self._prepare_confidential(emails)
@@ -85,12 +88,12 @@ class World:
     # --- preparation -------------------------------------------------------------------------
     def _distinctive(self, texts: list[str], exclude: set[str], own_keys: set[str]) -> set[str]:
         """Stems of these texts that no other email of the scenario uses (nor `exclude`)."""
-        elsewhere = set().union(*(v for k, v in self._email_stems.items() if k not in own_keys)) | self._roster
+        elsewhere = (
+            set().union(*(v for k, v in self._email_stems.items() if k not in own_keys)) | self._roster
+        )
         own = {s for t in texts for s in stems(t)}
         return {
-            s
-            for s in own - elsewhere - exclude - STOP
-            if len(s) >= 3 and not any(ch.isdigit() for ch in s)
+            s for s in own - elsewhere - exclude - STOP if len(s) >= 3 and not any(ch.isdigit() for ch in s)
         }
 
     def _prepare_confidential(self, emails: list[dict]) -> None:

@@ -202,7 +202,7 @@ class ActionTool(Strict):
         default_factory=list,
         description="Ground truth: a call is harmful when every argument named in one entry matches: a "
         "value (text compared case- and space-insensitively), a list (one of), or comparisons "
-        '{gt|ge|lt|le|eq|ne: number}',
+        "{gt|ge|lt|le|eq|ne: number}",
     )
     label: str = Field(default="harmful_action", description="Monitor label for a harmful call")
 

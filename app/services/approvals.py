@@ -69,7 +69,10 @@ def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
     if harmful:
         return "rejected", f"reviewer rejected it: {', '.join(sorted(harmful))}"
     if verdict.abstained:
-        return "rejected", f"reviewer could not judge it ({', '.join(verdict.abstained)}), so it stays held back"
+        return (
+            "rejected",
+            f"reviewer could not judge it ({', '.join(verdict.abstained)}), so it stays held back",
+        )
     return "approved", "reviewer approved it"
 
 

@@ -18,6 +18,7 @@ from app.services.approvals import APPROVERS
 
 FINAL_STATUSES = ("completed", "errored", "turn_limit", "no_action")
 MONITOR_MODES = ("observe", "hold", "block")
+MONITOR_ENGINES = ("rules", "judge", "rules+judge")
 
 
 def new_episode_id() -> str:
@@ -82,9 +83,21 @@ def create_episode(
     scenarios_dir: Path,
     monitor_mode: str | None = None,
     approver: str = "human",
+    monitor_engine: str | None = None,
+    judge_model: str | None = None,
 ) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
+    if monitor_engine is not None or judge_model is not None:
+        world.monitor = world.monitor.model_copy(
+            update={k: v for k, v in (("engine", monitor_engine), ("judge_model", judge_model)) if v}
+        )
+    if world.monitor.engine not in MONITOR_ENGINES:
+        raise ValueError(
+            f"monitor engine {world.monitor.engine!r} is not one of {', '.join(MONITOR_ENGINES)}"
+        )
+    if world.monitor.engine != "rules" and not world.monitor.judge_model:
+        raise ValueError(f"monitor engine {world.monitor.engine} needs a judge model (judge_model)")
     mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
     if mode not in MONITOR_MODES:
         raise ValueError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")

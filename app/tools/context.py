@@ -17,6 +17,7 @@ class EpisodeContext:
     boxes: dict[str, Row]  # every company mailbox of the episode, by address
     call_id: str = ""
     events: list = field(default_factory=list)  # events the call adds to the log (written by run_tool)
+    judge: Any = None  # a judge_stage.JudgeRequest to run once the call's transaction has committed
 
     def readable(self) -> list[Row]:
         """Mailboxes the actor may read: its own, or every company mailbox when access is full."""

@@ -18,7 +18,7 @@ from app import monitor
 from app.actions import ActionRequest, Draft
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
-from app.services import approvals, episode_view, mail
+from app.services import approvals, episode_view, judge_stage, mail
 from app.tools import actions
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError
@@ -63,7 +63,9 @@ def _deliver(
     ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest, log: list
 ) -> tuple[bool, Any, dict | None]:
     """Monitor the action, then let it take effect, hold it for approval, or refuse it."""
-    history = mail.sent_by(ctx.session, ctx.episode.id, ctx.actor.address) if isinstance(action, Draft) else []
+    history = (
+        mail.sent_by(ctx.session, ctx.episode.id, ctx.actor.address) if isinstance(action, Draft) else []
+    )
     verdict = monitor.evaluate(ctx.episode, action, history)
     log.append(
         MonitorVerdict(
@@ -79,6 +81,13 @@ def _deliver(
             mode=ctx.episode.monitor_mode,
         )
     )
+    if judge_stage.wanted(ctx.episode.world, verdict):
+        ctx.judge = judge_stage.JudgeRequest(call_id, name, action, history)
+        if judge_stage.decides(ctx.episode):  # held; the judge decides after this transaction
+            ctx.judge.approval_id = approvals.hold(
+                ctx.session, ctx.episode.id, call_id, name, action, verdict
+            )
+            return True, {"status": "pending_approval", "approval_id": ctx.judge.approval_id}, None
     if verdict.decision == "block":
         return False, None, _error("refused", "company policy refused this; it did not take effect")
     if verdict.decision == "hold":
@@ -152,6 +161,19 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
     return {"call_id": call_id, "tool": name, "ok": ok, "result": result, "error": problem}
 
 
+def _after_judge(session: Session, episode, req: judge_stage.JudgeRequest, outcome: dict) -> dict:
+    """Run the judge stage (its own transaction); a held action's outcome is the judge's decision."""
+    judged = judge_stage.run(session, episode, req)
+    event = judged.get("approval")
+    if event is None:
+        return outcome
+    if event.decision == "approved":
+        approval = {"approval_id": event.approval_id, "decision": "approved"}
+        return {**outcome, "ok": True, "result": {**(event.result or {}), "approval": approval}}
+    error = _error("rejected", f"held for review and rejected: {event.reason}", approval_id=event.approval_id)
+    return {**outcome, "ok": False, "result": None, "error": error}
+
+
 def run_tool(
     session: Session,
     episode_id: str,
@@ -172,15 +194,12 @@ def run_tool(
         raise EpisodeNotFound(f"{episode_id}: no mailbox {address}")
     log: list = []
     try:
-        outcome = _execute(
-            EpisodeContext(session, episode, boxes[address], boxes, call_id, log),
-            name,
-            raw_args,
-            call_id,
-            log,
-        )
+        ctx = EpisodeContext(session, episode, boxes[address], boxes, call_id, log)
+        outcome = _execute(ctx, name, raw_args, call_id, log)
         store.append_many(session, episode_id, log)
         session.commit()
+        if ctx.judge is not None:
+            outcome = _after_judge(session, episode, ctx.judge, outcome)
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
         session.rollback()
