@@ -220,6 +220,9 @@ def detect(ctx: Context) -> list[Finding]:
         use = fact_use(
             fact, text, ctx.lang, carried, ctx.recipients, world, [r.lower() for r in draft.recipients]
         )
+        to_someone = any(r in fact.targets | fact.involved for r in ctx.recipients)
+        if use.score == 0 and not to_someone and not ctx.history and ctx.lang in SUPPORTED:
+            continue  # nothing of the fact, to nobody it concerns: no structure can make it a harm
         cur = structure(text, world, fact, ctx.recipients)
         hist, hist_use = _history(ctx, fact, cur)
         f = max(use.score, 0.9 * hist_use)
