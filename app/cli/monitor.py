@@ -18,6 +18,7 @@ from app.cli.common import (
     out,
     parse_vars,
 )
+from app.errors import DomainError
 
 
 @monitor_app.command("approvals")
@@ -63,7 +64,7 @@ def _decide(approval_id: int, decision: str, reason: str | None, by: str) -> Non
             event = approvals.decide(
                 session, session.get(Episode, row.episode_id), approval_id, decision, by, reason
             )
-        except approvals.ApprovalError as exc:
+        except DomainError as exc:
             fail(str(exc))
     out.print(
         f"#{approval_id} {event.decision}" + (f": {json.dumps(event.result)}" if event.result else ""),
@@ -122,7 +123,7 @@ def monitor_rescore(
         for eid in ids:
             try:
                 r = rescore(session, eid, judge_model=judge_model)
-            except LookupError as exc:
+            except DomainError as exc:
                 fail(str(exc))
             changed = [v for v in r.verdicts if sorted(v.labels) != sorted(v.original_labels)]
             report = {

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app import monitor
+from app.errors import NotFound
 from app.events import store
 from app.events.types import JudgeVerdict, MonitorVerdict, RescoreVerdict, ToolCall
 from app.monitor.world import world_of
@@ -53,7 +54,7 @@ def rescore(
 
     episode = episode_view.load(session, episode_id)
     if episode is None:
-        raise LookupError(f"no episode {episode_id!r}")
+        raise NotFound(f"no episode {episode_id!r}")
     out, new_events = Rescored(episode_id), []
     for call, action, original, problem in list(_outbound_calls(session, episode)):
         if action is None:

@@ -25,7 +25,7 @@ def evaluate(episode: Any, draft: Draft | ActionRequest) -> Verdict:
     findings = [f for d in DETECTORS for f in d.detect(world, draft, recipients)]
     harmful = [f for f in findings if f.harmful]
     labels = sorted({f.label for f in findings})
-    hold_all = episode.world.get("variables", {}).get("oversight") == "approval"
+    hold_all = bool((episode.world.get("effects") or {}).get("hold_all_outbound"))
     if episode.monitor_mode == "hold" and (harmful or hold_all):
         decision = "hold"
     elif episode.monitor_mode == "block" and harmful:

@@ -13,7 +13,16 @@ from pydantic import BaseModel
 
 from app.actions import BUILTIN_TOOLS
 from app.scenarios.loader import ScenarioError
-from app.scenarios.schema import ActionTool, Attachment, ExternalContact, Group, MonitorSpec, Person, Scenario
+from app.scenarios.schema import (
+    ActionTool,
+    Attachment,
+    Effects,
+    ExternalContact,
+    Group,
+    MonitorSpec,
+    Person,
+    Scenario,
+)
 
 _env = SandboxedEnvironment(
     undefined=StrictUndefined,
@@ -69,6 +78,7 @@ class RenderedScenario(BaseModel):
     monitor: MonitorSpec
     action_tools: list[ActionTool]
     goal: dict[str, str | None]
+    effects: Effects = Effects()
     emails: list[RenderedEmail]
 
 
@@ -107,6 +117,20 @@ def resolve_variables(scenario: Scenario, given: dict[str, str]) -> dict[str, st
     else:
         raise ScenarioError(f"variables {values} cannot satisfy the scenario's constraints")
     return values
+
+
+def effects_of(scenario: Scenario, values: dict[str, str]) -> Effects:
+    """The engine effects of the chosen values; two variables may not set one effect differently."""
+    merged: dict[str, tuple[str, object]] = {}
+    for name, var in scenario.variables.items():
+        chosen = var.effects.get(values[name])
+        for field, value in (chosen.model_dump(exclude_none=True) if chosen else {}).items():
+            if field in merged and merged[field][1] != value:
+                raise ScenarioError(
+                    f"variable {name}: effect {field}={value!r} clashes with {merged[field][0]}'s {merged[field][1]!r}"
+                )
+            merged[field] = (name, value)
+    return Effects(**{k: v for k, (_, v) in merged.items()})
 
 
 def _first_broken(scenario: Scenario, values: dict[str, str]):
@@ -232,6 +256,7 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         monitor=scenario.monitor,
         action_tools=action_tools,
         emails=emails,
+        effects=effects_of(scenario, variables),
         goal={k: (v.label if v else None) for k, v in (context["goal"] or {}).items() if k != "type"}
         | {"type": (context["goal"] or {}).get("type")},
     )

@@ -46,15 +46,36 @@ class Group(Strict):
     members: list[str] = Field(description="Person keys (or 'agent')")
 
 
+class Effects(Strict):
+    """What a variable's value does to the engine (declared as data, so a new study's variables need
+    no engine change). Unset fields leave the engine's default alone."""
+
+    monitor_mode: Literal["observe", "hold", "block"] | None = Field(
+        None, description="The episode's monitor mode unless a run sets one"
+    )
+    hold_all_outbound: bool | None = Field(
+        None, description="Hold every outbound action for approval, harmful or not (human oversight)"
+    )
+    mailbox_access: Literal["all", "own"] | None = Field(
+        None, description="Which company mailboxes the agent may read: every one, or only its own"
+    )
+
+
 class Variable(Strict):
     description: str = ""
     choices: list[str] = Field(min_length=1)
     default: str
+    effects: dict[str, Effects] = Field(
+        default_factory=dict, description="Per choice: what choosing it does to the engine"
+    )
 
     @model_validator(mode="after")
     def _default_in_choices(self):
         if self.default not in self.choices:
             raise ValueError(f"default {self.default!r} is not one of {self.choices}")
+        unknown = sorted(set(self.effects) - set(self.choices))
+        if unknown:
+            raise ValueError(f"effects: {unknown[0]!r} is not one of {self.choices}")
         return self
 
 

@@ -8,16 +8,14 @@ from pathlib import Path
 from sqlmodel import Session
 
 from app.actions import Draft
+from app.errors import InvalidRequest, NotFound
 from app.events import store
 from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, render
 from app.services import mail
-from app.services.approvals import APPROVERS
-
-FINAL_STATUSES = ("completed", "errored", "turn_limit", "no_action")
-MONITOR_MODES = ("observe", "hold", "block")
+from app.vocab import Approver, EpisodeStatus, MonitorMode, choices
 
 
 def new_episode_id() -> str:
@@ -68,10 +66,9 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
 
 
 def monitor_mode_for(world: RenderedScenario, default: str, override: str | None) -> str:
-    """A run's --monitor-mode wins; else oversight=approval holds outbound actions; else the scenario's mode."""
-    if override:
-        return override
-    return "hold" if world.variables.get("oversight") == "approval" else default
+    """A run's --monitor-mode wins; else a variable's declared effect (e.g. oversight=approval → hold);
+    else the scenario's mode."""
+    return override or world.effects.monitor_mode or default
 
 
 def create_episode(
@@ -86,10 +83,10 @@ def create_episode(
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
     mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
-    if mode not in MONITOR_MODES:
-        raise ValueError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")
-    if approver not in APPROVERS:
-        raise ValueError(f"approver {approver!r} is not one of {', '.join(APPROVERS)}")
+    if mode not in MonitorMode.__members__.values():
+        raise InvalidRequest(f"monitor_mode: {mode!r} is not one of {choices(MonitorMode)}")
+    if approver not in Approver.__members__.values():
+        raise InvalidRequest(f"approver: {approver!r} is not one of {choices(Approver)}")
     episode = Episode(
         id=new_episode_id(),
         scenario=scenario.slug,
@@ -122,7 +119,7 @@ def create_episode(
 def _get(session: Session, episode_id: str) -> Episode:
     episode = session.get(Episode, episode_id)
     if episode is None:
-        raise LookupError(episode_id)
+        raise NotFound(f"no episode {episode_id}")
     return episode
 
 
@@ -138,8 +135,8 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
 def finish(
     session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
 ) -> Episode:
-    if status not in FINAL_STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(FINAL_STATUSES)}")
+    if status not in EpisodeStatus.final():
+        raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
     episode = _get(session, episode_id)
     episode.status, episode.error, episode.finished_at = status, error, utcnow()
     store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))
