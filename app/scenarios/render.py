@@ -16,6 +16,7 @@ from app.scenarios.loader import ScenarioError
 from app.scenarios.schema import (
     ActionTool,
     Attachment,
+    Clock,
     Effects,
     ExternalContact,
     Group,
@@ -79,6 +80,7 @@ class RenderedScenario(BaseModel):
     action_tools: list[ActionTool]
     goal: dict[str, str | None]
     effects: Effects = Effects()
+    clock: Clock = Clock()
     emails: list[RenderedEmail]
 
 
@@ -257,6 +259,7 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         action_tools=action_tools,
         emails=emails,
         effects=effects_of(scenario, variables),
+        clock=scenario.clock,
         goal={k: (v.label if v else None) for k, v in (context["goal"] or {}).items() if k != "type"}
         | {"type": (context["goal"] or {}).get("type")},
     )

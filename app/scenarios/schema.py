@@ -178,6 +178,13 @@ class Prompt(Strict):
     user: str
 
 
+class Clock(Strict):
+    """How far each step moves the episode's simulated clock (never the wall clock)."""
+
+    turn_seconds: int = Field(60, ge=0, description="Simulated seconds a model turn takes")
+    call_seconds: int = Field(10, ge=0, description="Simulated seconds a tool call takes")
+
+
 class Scenario(Strict):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     include: list[str] = Field(
@@ -189,6 +196,7 @@ class Scenario(Strict):
     description: str = ""
     company: Company
     start_time: datetime = Field(description="Scenario time at which the agent's session begins")
+    clock: Clock = Field(default_factory=Clock, description="How the episode's simulated clock advances")
     agent: Person
     people: list[Person]
     groups: list[Group] = Field(default_factory=list)

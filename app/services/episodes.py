@@ -127,7 +127,9 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     episode = _get(session, episode_id)
     if episode.status == "pending":
         episode.status = "running"
-    seq = store.append(session, episode_id, event)
+    # a model turn moves the simulated clock on by the scenario's turn length
+    step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
+    seq = store.append(session, episode_id, event, advance_seconds=step)
     session.commit()
     return seq
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
 from app.actions import Draft
-from app.models import Delivery, Mailbox, Message, utcnow
+from app.models import Delivery, Mailbox, Message
 from app.scenarios.directory import expand
 
 M, D, B = Message.__table__, Delivery.__table__, Mailbox.__table__
@@ -49,11 +49,15 @@ def mailboxes(session: Session, episode_id: str) -> dict[str, Row]:
 
 
 def scenario_now(episode: Any) -> datetime:
-    """Scenario clock: the session start plus the real time elapsed since the episode began."""
-    return episode.clock + (utcnow() - episode.created_at)
+    """The episode's simulated clock: the session start plus the simulated seconds its events have
+    advanced it by (never the wall clock, so re-runs and replays give identical mail dates)."""
+    return episode.clock + timedelta(seconds=episode.clock_seconds)
 
 
 def create_mailboxes(session: Session, episode_id: str, boxes: list[dict]) -> None:
+    """An episode's mailboxes, created once at seeding (the hot path caches them per process)."""
+    if _conn(session).execute(_BOXES.limit(1), {"eid": episode_id}).first() is not None:
+        raise RuntimeError(f"episode {episode_id} already has its mailboxes; they never change after seeding")
     _conn(session).execute(insert(B), [{"episode_id": episode_id, **b} for b in boxes])
 
 

@@ -177,7 +177,8 @@ def run_tool(
             call_id,
             log,
         )
-        store.append_many(session, episode_id, log)
+        step = (episode.world.get("clock") or {}).get("call_seconds", 0)  # the call's simulated duration
+        store.append_many(session, episode_id, log, advance_seconds=step)
         session.commit()
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
