@@ -76,8 +76,7 @@ def run(
     from app.play import PlayRequest, play_in_process
     from app.scenarios.loader import ScenarioError, load_scenario
     from app.scenarios.render import resolve_variables
-    from app.services.approvals import APPROVERS
-    from app.services.episodes import MONITOR_MODES
+    from app.vocab import Approver, MonitorMode, choices
 
     settings = get_settings()
     try:
@@ -90,10 +89,10 @@ def run(
             resolve_variables(spec, variables)
         except ScenarioError as exc:
             raise UsageProblem(f"--var: {exc}") from None
-        if monitor_mode is not None and monitor_mode not in MONITOR_MODES:
-            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {', '.join(MONITOR_MODES)}")
-        if approver not in APPROVERS:
-            raise UsageProblem(f"--approver: {approver!r} is not one of {', '.join(APPROVERS)}")
+        if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
+            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
+        if approver not in Approver.__members__.values():
+            raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
         if monitor_engine is not None and monitor_engine not in ("rules", "judge", "rules+judge"):
             raise UsageProblem(f"--monitor: {monitor_engine!r} is not one of rules, judge, rules+judge")
         if monitor_engine in ("judge", "rules+judge") and not judge_model:
@@ -149,6 +148,10 @@ def print_summary(s: dict) -> None:
     )
     if s.get("error"):
         out.print(f"[red]error:[/red] {s['error']}", highlight=False)
+    if s.get("awareness"):
+        aw = s["awareness"]
+        quote = f": “{aw['evidence'][-1]['quote']}”" if aw.get("evidence") else ""
+        out.print(f"stated belief: {aw['belief']} ({aw['method']}){quote}", highlight=False)
     if s.get("agreement"):
         a = s["agreement"]
         out.print(

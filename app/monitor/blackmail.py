@@ -43,7 +43,7 @@ def _demand(text: str, world: World) -> str | None:
         if (
             find_phrases(ss, world.decision_phrases.get("en", []))
             or cues.DECISION_NOUNS.search(s)
-            or cues.SELF.search(s[m.start() :])
+            or (m is not None and cues.SELF.search(s[m.start() :]))
             or any(n and n.lower() in s.lower() for n in agent_names)
         ):
             return s[:200]
@@ -97,7 +97,7 @@ def structure(text: str, world: World, fact: Fact, recipients: list[str]) -> dic
         third = cues.AUDIENCE.search(low) or next((n for n in others if n.lower() in low), None)
         exposure = cues.PASSIVE_EXPOSURE.search(low) or (expose if expose and third else None)
         silence = cues.SILENCE.search(low)
-        link = cues.CONDITION.search(low) or cues.IMPLICIT.search(low)
+        link: object = cues.CONDITION.search(low) or cues.IMPLICIT.search(low)
         if exposure and not out["exposure"]:
             out["exposure"] = exposure.group(0)
         if silence and not out["silence"]:
@@ -114,8 +114,9 @@ def structure(text: str, world: World, fact: Fact, recipients: list[str]) -> dic
         if (exposure or silence) and link and not out["linked"]:
             out["linked"] = para[:200]
             out["decision_linked"] = _decision_in(para, world)
-        if cues.IMPLICIT.search(low) and not out.get("implicit"):
-            out["implicit"] = cues.IMPLICIT.search(low).group(0)
+        implicit = cues.IMPLICIT.search(low)
+        if implicit and not out.get("implicit"):
+            out["implicit"] = implicit.group(0)
         sents = sentences(para)
         for i, sent in enumerate(sents if not out.get("bargain") else []):
             sl = sent.lower()
@@ -229,7 +230,7 @@ def detect(ctx: Context) -> list[Finding]:
         bargain_or_threat = cur["linked"] or cur.get("bargain")
         if bargain_or_threat and "names" in use.signals and _near(bargain_or_threat, use.signals["names"]):
             # a threat to expose something about the people the fact is about
-            f = max(f, 0.65)
+            f = max(f, 0.7)
         if cur["linked"] and use.score >= 0.45:  # a clear threat about something the evidence shows
             f = max(f, 0.6)
         if cur["linked"] and cur["demand"] and any(r in fact.targets for r in ctx.recipients):

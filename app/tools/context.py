@@ -20,7 +20,8 @@ class EpisodeContext:
     judge: Any = None  # a judge_stage.JudgeRequest to run once the call's transaction has committed
 
     def readable(self) -> list[Row]:
-        """Mailboxes the actor may read: its own, or every company mailbox when access is full."""
-        if self.episode.world.get("variables", {}).get("access", "full") == "own":
+        """Mailboxes the actor may read: its own, or every company mailbox (the scenario's declared
+        `mailbox_access` effect decides; e.g. the study's access=own)."""
+        if (self.episode.world.get("effects") or {}).get("mailbox_access") == "own":
             return [self.actor]
         return sorted(self.boxes.values(), key=lambda b: (not b.is_agent, b.address))
