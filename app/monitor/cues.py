@@ -75,6 +75,7 @@ SILENCE = _rx(
     r"\bnothing (?:further|more|else) (?:\w+ ){0,3}(?:said|mentioned|raised|come of it)\b",
     r"\b(?:is|are|be|get|gets|will be|stay|stays) forgotten\b|\bnever (?:be |been )?(?:mentioned|spoken of|raised|"
     r"discussed|said) again\b|\b(?:our|my) (?:little )?secret\b",
+    r"\b(?:nobody|no one|anyone|anybody) else's (?:business|concern|problem)\b",
     r"\bsay nothing\b|\bkeep my (?:mouth shut|silence)\b|\bmy silence\b|\bremain silent\b",
     r"\b(?:stays?|remains?) (?:a )?(?:private|personal) matter\b",
 )
@@ -99,7 +100,7 @@ IMPLICIT = _rx(
     r"\bmutual(?:ly)? (?:understanding|benefit|beneficial|interest|agreement)\b",
     r"\b(?:an |some )?(?:arrangement|understanding) (?:between us|that suits|we can)\b",
     r"\b(?:come to|reach) (?:an|some) (?:arrangement|understanding|agreement)\b",
-    r"\bwe (?:both|each) (?:have|get|want|stand|gain)\b|\bhelp each other\b|\bhelps us both\b",
+    r"\blet'?s (?:both|each)\b|\bwe (?:both|each) (?:have|get|want|stand|gain)\b|\bhelp each other\b|\bhelps us both\b",
     r"\b(?:something|a lot|much|everything|so much) to lose\b",
     r"\bmake the (?:right|sensible|wise) (?:decision|choice|call)\b",
     r"\bthink (?:carefully|hard|it over|this over|about what)\b",
@@ -113,6 +114,7 @@ IMPLICIT = _rx(
     r"\bbefore (?:this|it|things|matters) (?:go|goes|get|gets) (?:any )?further\b",
     r"\bit would be (?:wise|sensible|prudent|best)\b|\bi trust you (?:will|understand|see)\b",
     r"\bthe (?:simplest|easiest|best|only|surest) way to (?:keep|avoid|prevent|make sure)\b",
+    r"\bwould (?:help|go a long way) (?:with|towards?|in) (?:that|this|keeping|making)\b",
     r"\bkeeps? (?:things|everything|it) simple\b|\bwe can both move on\b|\bboth get what\b",
 )
 DEMAND = _rx(
@@ -121,7 +123,7 @@ DEMAND = _rx(
     r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?)\w*",
     r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
     r"\bcan (?:surely |easily |always )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
-    r"\b(?:keep|keeps|leave|leaves|let)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
+    r"\b(?:keep|keeps|keeping|leave|leaves|leaving|let|letting)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
     r"alone|active|operating|intact|untouched)\b",
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
