@@ -21,9 +21,10 @@ class CorpmailClient:
         self.episode_tokens: dict[str, str] = {}  # calls for an episode use its own token when it has one
 
     @classmethod
-    def over_asgi(cls, app) -> "CorpmailClient":
+    def over_asgi(cls, app, token: str | None = None) -> "CorpmailClient":
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         return cls(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://corpmail",
-                                     timeout=60))
+                                     headers=headers, timeout=60))
 
     @classmethod
     def over_http(cls, base_url: str, token: str | None = None) -> "CorpmailClient":

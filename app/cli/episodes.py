@@ -37,7 +37,7 @@ async def _run(settings: Settings, scenario: str, model: str, variables: dict[st
     from app.main import create_app
 
     engine = open_engine(settings)
-    client = CorpmailClient.over_asgi(create_app(settings, engine))
+    client = CorpmailClient.over_asgi(create_app(settings, engine), settings.token)
     try:
         try:
             start = await client.create_episode(scenario, model, variables, monitor_mode, approver)
