@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
-from app.api import live
+from app.api import health, live
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
@@ -25,7 +25,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         owned = app.state.engine is None
         if owned:
             app.state.engine = make_engine(settings.resolved_database_url())
-            upgrade(app.state.engine)
+            if settings.auto_migrate:
+                upgrade(app.state.engine)
         yield
         if owned:
             app.state.engine.dispose()
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.middleware("http")(security_headers)
     if settings.token:
         app.middleware("http")(require_token(settings.token))
+    app.include_router(health.router)
     app.include_router(router)
     app.include_router(live.router)
     add_tool_routes(app)

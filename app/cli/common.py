@@ -74,12 +74,19 @@ def model_options(model: str, api_base: str | None, temperature: float | None):
     return ModelOptions(api_base=api_base, temperature=temperature, api_key=key)
 
 
-def open_engine(settings: Settings):
+def open_engine(settings: Settings, migrate: bool | None = None):
+    """The engine at CORPMAIL_DATABASE_URL, upgraded to the newest schema if `migrate` (default: the
+    auto_migrate setting)."""
     from app.core.db import make_engine
-    from app.core.migrate import upgrade
+    from app.core.migrate import is_current, upgrade
 
     engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
+    if settings.auto_migrate if migrate is None else migrate:
+        upgrade(engine)
+    elif not is_current(engine):
+        engine.dispose()
+        fail("CORPMAIL_AUTO_MIGRATE is false and the database is not at the newest schema: "
+             "run `corpmail db upgrade` first")
     return engine
 
 
@@ -96,5 +103,5 @@ def load_or_fail(ref: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema (Alembic) at CORPMAIL_DATABASE_URL."""
-    open_engine(get_settings()).dispose()
+    open_engine(get_settings(), migrate=True).dispose()
     out.print("database is at the newest schema")

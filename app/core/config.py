@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None
     max_turns: int = 30
+    auto_migrate: bool = Field(default=True, description="Apply the schema on first use (server, run); "
+                               "false where a separate `corpmail db upgrade` step owns it")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
