@@ -28,16 +28,22 @@ if ((${#missing[@]})); then
 fi
 
 if docker info >/dev/null 2>&1; then exit 0; fi
+if [[ $(id -u) -ne 0 && -z $sudo ]]; then
+  say "dockerd is not answering and starting it needs root (or sudo): $(docker info 2>&1 | tail -n 1)"
+  exit 1
+fi
+log=/var/log/corpmail-dockerd.log
 if pgrep -x dockerd >/dev/null; then
   say "dockerd is running but not answering yet; waiting ..."
 else
-  say "starting dockerd in the background (log: /var/log/corpmail-dockerd.log) ..."
-  $sudo setsid dockerd >/var/log/corpmail-dockerd.log 2>&1 < /dev/null &
+  say "starting dockerd in the background (log: $log) ..."
+  # no inherited output: a caller that reads this script's output must not wait on dockerd
+  $sudo setsid sh -c 'exec dockerd >>"$0" 2>&1' "$log" >/dev/null 2>&1 </dev/null &
 fi
 for _ in $(seq 1 60); do
   docker info >/dev/null 2>&1 && exit 0
   sleep 0.5
 done
 say "dockerd did not answer within 30 s; last lines of its log:"
-tail -n 15 /var/log/corpmail-dockerd.log >&2 || true
+tail -n 15 "$log" >&2 || true
 exit 1
