@@ -86,7 +86,7 @@ def open_engine(settings: Settings, migrate: bool | None = None):
     elif not is_current(engine):
         engine.dispose()
         fail("CORPMAIL_AUTO_MIGRATE is false and the database is not at the newest schema: "
-             "run `corpmail db upgrade` first")
+             "run `corpmail db upgrade` first (with docker compose: `docker compose up`)")
     return engine
 
 
