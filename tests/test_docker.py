@@ -29,7 +29,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 def readme_docker_lines() -> list[str]:
     """The commands of the README's Docker section, in order, without their comments."""
-    section = re.search(r"^## Docker\n(.*?)(?=^## )", (REPO_ROOT / "README.md").read_text(), re.S | re.M).group(1)
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = re.search(r"^## Docker\n(.*?)(?=^## )", readme, re.S | re.M).group(1)
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     return [line.split(" #")[0].strip() for line in block.splitlines() if line.strip()]
 
@@ -70,7 +71,8 @@ class Compose:
         return proc
 
     def containers(self, service: str | None = None, all_states=False) -> list[str]:
-        cmd = ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.env['COMPOSE_PROJECT_NAME']}"]
+        project = self.env["COMPOSE_PROJECT_NAME"]
+        cmd = ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"]
         if service:
             cmd += ["--filter", f"label=com.docker.compose.service={service}"]
         return _run(cmd + (["-a"] if all_states else [])).stdout.split()
@@ -81,8 +83,8 @@ class Compose:
             states = {}
             for svc in services:
                 ids = self.containers(svc)
-                states[svc] = (_run(["docker", "inspect", "--format", "{{.State.Health.Status}}", ids[0]]).stdout.strip()
-                               if ids else "absent")
+                health = ["docker", "inspect", "--format", "{{.State.Health.Status}}"]
+                states[svc] = _run(health + ids[:1]).stdout.strip() if ids else "absent"
             if all(s == "healthy" for s in states.values()):
                 return
             if time.monotonic() > deadline:
@@ -102,8 +104,8 @@ def engine_ready():
     """A working Docker engine and the base images (official, or stand-ins built here)."""
     timings = {}
     start = time.monotonic()
-    proc = subprocess.run(["bash", str(REPO_ROOT / "docker" / "engine-up.sh")], capture_output=True, text=True,
-                          timeout=600, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(["bash", str(REPO_ROOT / "docker" / "engine-up.sh")], capture_output=True,
+                          text=True, timeout=600, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         reason = f"no Docker engine could be installed or started: {proc.stderr.strip()[-500:]}"
         if IN_CI:

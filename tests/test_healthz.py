@@ -1,4 +1,5 @@
-"""`GET /healthz`: open without the token (container healthchecks), ok only with a reachable, migrated database."""
+"""`GET /healthz`: open without the token (container healthchecks); ok only with a reachable, migrated
+database."""
 from __future__ import annotations
 
 import httpx

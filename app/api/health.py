@@ -19,5 +19,6 @@ def healthz(session: SessionDep):
     try:
         session.exec(select(Episode.id).limit(1)).first()
     except SQLAlchemyError:
-        return JSONResponse({"ok": False, "detail": "database unreachable or without the schema"}, status_code=503)
+        return JSONResponse({"ok": False, "detail": "database unreachable or without the schema"},
+                            status_code=503)
     return {"ok": True}
