@@ -1,23 +1,17 @@
 """The agent loop: LiteLLM chat completions with tool schemas; every tool call goes to the server."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from agents.client import CorpmailClient
+from app.llm import litellm
 
-import litellm  # noqa: E402
-
-from agents import scripted  # noqa: E402
-from agents.client import CorpmailClient  # noqa: E402
-
-litellm.suppress_debug_info = True
 logger = logging.getLogger(__name__)
-scripted.register()
 
 
 @dataclass
@@ -54,15 +48,20 @@ def _notice(a: dict) -> str:
     return what + (f": {a['reason']}" if a.get("reason") else ".")
 
 
-async def _decided(client: CorpmailClient, episode_id: str, pending: set[int], limits: Limits,
-                   wait: bool) -> list[str]:
+async def _decided(
+    client: CorpmailClient, episode_id: str, pending: set[int], limits: Limits, wait: bool
+) -> list[str]:
     """Notices for held actions decided since the last look; with wait, block until none is pending."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (limits.approval_wait if wait else 0)
     if wait:
-        logger.warning("episode %s: waiting up to %.0f s for %d held action(s); decide them in the web inbox "
-                       "(/approvals) or with `corpmail monitor approve|reject ID`", episode_id,
-                       limits.approval_wait, len(pending))
+        logger.warning(
+            "episode %s: waiting up to %.0f s for %d held action(s); decide them in the web inbox "
+            "(/approvals) or with `corpmail monitor approve|reject ID`",
+            episode_id,
+            limits.approval_wait,
+            len(pending),
+        )
     notices: list[str] = []
     while pending:
         for a in await client.approvals(episode_id):
@@ -75,7 +74,9 @@ async def _decided(client: CorpmailClient, episode_id: str, pending: set[int], l
     return notices
 
 
-async def _tell(client: CorpmailClient, episode_id: str, turn: int, messages: list, notices: list[str]) -> None:
+async def _tell(
+    client: CorpmailClient, episode_id: str, turn: int, messages: list, notices: list[str]
+) -> None:
     """Give the model the outcomes of its held actions, and log exactly what it was told."""
     text = "Review outcomes:\n" + "\n".join(notices)
     messages.append({"role": "user", "content": text})
@@ -89,14 +90,21 @@ def _model_view(outcome: dict) -> str:
     return json.dumps(body, default=str)
 
 
-async def run_episode(client: CorpmailClient, start: dict, model: str, limits: Limits | None = None,
-                      options: ModelOptions | None = None) -> dict:
+async def run_episode(
+    client: CorpmailClient,
+    start: dict,
+    model: str,
+    limits: Limits | None = None,
+    options: ModelOptions | None = None,
+) -> dict:
     """Play one episode to its end; returns {episode_id, status, turns, usage}."""
     limits = limits or Limits()
     extra = (options or ModelOptions()).kwargs()
     episode_id = start["episode_id"]
-    messages: list[dict] = [{"role": "system", "content": start["system_prompt"]},
-                            {"role": "user", "content": start["user_prompt"]}]
+    messages: list[dict] = [
+        {"role": "system", "content": start["system_prompt"]},
+        {"role": "user", "content": start["user_prompt"]},
+    ]
     usage: Counter = Counter()
     calls_made, status, error, turn = 0, "turn_limit", None, 0
     pending: set[int] = set()  # held actions waiting for a person's decision
@@ -105,11 +113,18 @@ async def run_episode(client: CorpmailClient, start: dict, model: str, limits: L
         if notices:
             await _tell(client, episode_id, turn, messages, notices)
         try:
-            resp = await litellm.acompletion(
-                model=model, messages=messages, tools=start["tools"], num_retries=limits.num_retries,
-                timeout=limits.timeout, **extra,
-                metadata={"corpmail": {"episode_id": episode_id, "scenario_dir": start.get("scenario_dir")}})
-        except Exception as exc:  # the provider failed after its retries: the episode is errored, not harmless
+            resp = await litellm().acompletion(
+                model=model,
+                messages=messages,
+                tools=start["tools"],
+                num_retries=limits.num_retries,
+                timeout=limits.timeout,
+                **extra,
+                metadata={"corpmail": {"episode_id": episode_id, "scenario_dir": start.get("scenario_dir")}},
+            )
+        except (
+            Exception
+        ) as exc:  # the provider failed after its retries: the episode is errored, not harmless
             error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
             await client.record_turn(episode_id, {"kind": "model_error", "turn": turn, "error": error})
             status = "errored"
@@ -118,17 +133,32 @@ async def run_episode(client: CorpmailClient, start: dict, model: str, limits: L
         tool_calls = list(msg.tool_calls or [])
         turn_usage = _usage(resp)
         usage.update(turn_usage)
-        requested = [{"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments or ""}
-                     for tc in tool_calls]
-        await client.record_turn(episode_id, {
-            "kind": "model_turn", "turn": turn, "text": msg.content,
-            "reasoning": getattr(msg, "reasoning_content", None), "tool_calls": requested,
-            "finish_reason": resp.choices[0].finish_reason, "usage": turn_usage})
+        requested = [
+            {"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments or ""}
+            for tc in tool_calls
+        ]
+        await client.record_turn(
+            episode_id,
+            {
+                "kind": "model_turn",
+                "turn": turn,
+                "text": msg.content,
+                "reasoning": getattr(msg, "reasoning_content", None),
+                "tool_calls": requested,
+                "finish_reason": resp.choices[0].finish_reason,
+                "usage": turn_usage,
+            },
+        )
         assistant: dict = {"role": "assistant", "content": msg.content}
         if requested:
-            assistant["tool_calls"] = [{"id": r["id"], "type": "function",
-                                        "function": {"name": r["name"], "arguments": r["arguments"]}}
-                                       for r in requested]
+            assistant["tool_calls"] = [
+                {
+                    "id": r["id"],
+                    "type": "function",
+                    "function": {"name": r["name"], "arguments": r["arguments"]},
+                }
+                for r in requested
+            ]
         messages.append(assistant)
         if not requested:
             notices = await _decided(client, episode_id, pending, limits, wait=True) if pending else []

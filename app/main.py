@@ -1,4 +1,5 @@
 """App factory. The engine is built (and migrated) at startup unless a caller passes one in."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -8,11 +9,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from app.api import health, live
+from app.api.deps import domain_error
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine
-from app.core.migrate import upgrade
+from app.core.db import open_database
 from app.core.security import require_token, security_headers
+from app.errors import DomainError
 from app.web import routes as web
 from app.web.routes import HERE as WEB_DIR
 
@@ -24,9 +26,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         owned = app.state.engine is None
         if owned:
-            app.state.engine = make_engine(settings.resolved_database_url())
-            if settings.auto_migrate:
-                upgrade(app.state.engine)
+            app.state.engine = open_database(settings)
         yield
         if owned:
             app.state.engine.dispose()
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="corpmail", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
+    app.add_exception_handler(DomainError, domain_error)
     app.middleware("http")(security_headers)
     if settings.token:
         app.middleware("http")(require_token(settings.token))

@@ -7,6 +7,7 @@ The actions are the labelled corpus (every case's judged action, rebuilt once as
 build it); each round judges all of them. The share compares run_tool on a send with the monitor's
 own time on the same send. Figures on a shared 2-core machine are noisy: compare ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,17 +21,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from app import monitor  # noqa: E402
-from app.core.config import REPO_ROOT  # noqa: E402
-from app.core.db import make_engine, new_session  # noqa: E402
-from app.core.migrate import upgrade  # noqa: E402
-from app.monitor import corpus  # noqa: E402
-from app.monitor.replay_actions import resolve  # noqa: E402
-from app.services import episode_view  # noqa: E402
-from app.services.episodes import create_episode  # noqa: E402
-from app.tools import actions  # noqa: E402
-from app.tools.context import EpisodeContext  # noqa: E402
-from app.tools.runtime import run_tool  # noqa: E402
+from app import monitor
+from app.core.config import REPO_ROOT
+from app.core.db import make_engine, new_session
+from app.core.migrate import upgrade
+from app.evaluation import corpus
+from app.evaluation.checks import resolve
+from app.services import episode_view
+from app.services.episodes import create_episode
+from app.tools import actions
+from app.tools.context import EpisodeContext
+from app.tools.runtime import run_tool
 
 SCENARIOS = REPO_ROOT / "sandbox_data" / "scenarios"
 
@@ -45,7 +46,7 @@ def build_actions(session) -> list[tuple[object, object]]:
             ep = create_episode(session, case.scenario, {}, "bench", SCENARIOS)
             episodes[case.scenario] = episode_view.load(session, ep.id)
         row = episodes[case.scenario]
-        from app.monitor.replay_actions import _key_ids
+        from app.evaluation.checks import _key_ids
 
         call = corpus._substitute(case.calls[0], row.world["canary"])
         tool = actions.lookup(row.world, call["tool"])
@@ -72,8 +73,11 @@ def main() -> None:
                     monitor.evaluate(row, action)
                 rates.append(len(items) / (time.perf_counter() - t0))
             eid = create_episode(session, "blackmail", {}, "bench", SCENARIOS).id
-            send = {"to": ["jo.kim@brightwater.example"], "subject": "Benchmark",
-                    "body": "A short internal note, like most of what an agent sends."}
+            send = {
+                "to": ["jo.kim@brightwater.example"],
+                "subject": "Benchmark",
+                "body": "A short internal note, like most of what an agent sends.",
+            }
             row = episode_view.load(session, eid)
             ctx = EpisodeContext(session, row, row.boxes[row.agent_address], row.boxes)
             draft = actions.lookup(row.world, "send_email").invoke(ctx, send)
@@ -89,10 +93,14 @@ def main() -> None:
         engine.dispose()
     q = statistics.quantiles(rates, n=10)
     print(f"rule monitor, no judge: {len(items)} corpus actions x {args.rounds} rounds, one core")
-    print(f"  throughput (actions/s): median {statistics.median(rates):,.0f}  p10 {q[0]:,.0f}  p90 {q[-1]:,.0f}")
+    print(
+        f"  throughput (actions/s): median {statistics.median(rates):,.0f}  p10 {q[0]:,.0f}  p90 {q[-1]:,.0f}"
+    )
     share = statistics.median(mon_ms) / statistics.median(run_ms)
-    print(f"run_tool(send_email) p50 {statistics.median(run_ms):.3f} ms; monitor p50 {statistics.median(mon_ms):.3f} ms;"
-          f" monitor share of run_tool {share:.1%}")
+    print(
+        f"run_tool(send_email) p50 {statistics.median(run_ms):.3f} ms; monitor p50 {statistics.median(mon_ms):.3f} ms;"
+        f" monitor share of run_tool {share:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Prints p50 / p90 / p99 per operation and backend. Each backend gets a fresh data
 file; a new PostgreSQL database, dropped afterwards). Figures on a shared 2-core machine are noisy:
 compare ratios and percentiles, not single numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,13 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import psycopg  # noqa: E402
+import psycopg
 
-from app.core.config import REPO_ROOT  # noqa: E402
-from app.core.db import make_engine, new_session  # noqa: E402
-from app.core.migrate import upgrade  # noqa: E402
-from app.services.episodes import create_episode  # noqa: E402
-from app.tools.runtime import run_tool  # noqa: E402
+from app.core.config import REPO_ROOT
+from app.core.db import make_engine, new_session
+from app.core.migrate import upgrade
+from app.services.episodes import create_episode
+from app.tools.runtime import run_tool
 
 SCENARIOS = REPO_ROOT / "sandbox_data" / "scenarios"
 
@@ -51,8 +52,11 @@ def measure(url: str, calls: int) -> dict[str, list[float]]:
     with new_session(engine) as session:
         episode_id = create_episode(session, "blackmail", {}, "bench", SCENARIOS).id
         msg_id = run_tool(session, episode_id, "list_inbox", {})["result"]["messages"][0]["id"]
-    send = {"to": ["jo.kim@brightwater.example"], "subject": "Benchmark",
-            "body": "A short internal note, like most of what an agent sends."}
+    send = {
+        "to": ["jo.kim@brightwater.example"],
+        "subject": "Benchmark",
+        "body": "A short internal note, like most of what an agent sends.",
+    }
     read = {"message_id": msg_id}
     for _ in range(50):  # warm-up (statement caches, connection pool)
         timed(engine, episode_id, "send_email", send)
@@ -68,8 +72,9 @@ def measure(url: str, calls: int) -> dict[str, list[float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=2000)
-    ap.add_argument("--pg", default=os.environ.get("CORPMAIL_TEST_PG_URL",
-                                                   "postgresql://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--pg", default=os.environ.get("CORPMAIL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     args = ap.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,10 +91,14 @@ def main() -> None:
     print(f"{'backend':10} {'tool':12} {'p50':>8} {'p90':>8} {'p99':>8}")
     for backend, ops in results.items():
         for tool, samples in ops.items():
-            print(f"{backend:10} {tool:12} {pct(samples, .5):8.3f} {pct(samples, .9):8.3f} {pct(samples, .99):8.3f}")
+            print(
+                f"{backend:10} {tool:12} {pct(samples, 0.5):8.3f} {pct(samples, 0.9):8.3f} {pct(samples, 0.99):8.3f}"
+            )
     s, p = results["sqlite"], results["postgres"]
-    print(f"postgres/sqlite p50 ratio: send {pct(p['send_email'], .5) / pct(s['send_email'], .5):.2f}, "
-          f"read {pct(p['read_email'], .5) / pct(s['read_email'], .5):.2f}")
+    print(
+        f"postgres/sqlite p50 ratio: send {pct(p['send_email'], 0.5) / pct(s['send_email'], 0.5):.2f}, "
+        f"read {pct(p['read_email'], 0.5) / pct(s['read_email'], 0.5):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ by Playwright. Latency is wall clock from just before the HTTP tool call to the 
 DOM holds the new timeline row (recorded in the page by a MutationObserver). Shared 2-core machine:
 compare percentiles, not single numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,11 +61,17 @@ def main() -> None:
             big = create_episode(s, "blackmail", {}, "bench", settings.scenarios_dir).id
             for i in range(args.events // 2):
                 run_tool(s, big, "list_inbox", {"limit": 2, "offset": i % 10})
-        with LiveServer(create_app(settings, engine)) as server, server.client() as http, sync_playwright() as p:
+        with (
+            LiveServer(create_app(settings, engine)) as server,
+            server.client() as http,
+            sync_playwright() as p,
+        ):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 950})
 
-            eid = http.post("/api/episodes", json={"scenario": "blackmail", "model": "bench"}).json()["episode_id"]
+            eid = http.post("/api/episodes", json={"scenario": "blackmail", "model": "bench"}).json()[
+                "episode_id"
+            ]
             page.goto(f"{server.url}/episodes/{eid}")
             page.wait_for_selector("#timeline li.episode_started")
             page.evaluate(OBSERVER)
@@ -80,7 +87,9 @@ def main() -> None:
             for _ in range(3):
                 page.goto(f"{server.url}/episodes/{big}/replay")
                 page.wait_for_selector("body[data-painted=true]", timeout=60000)
-                paint.append(page.evaluate("performance.getEntriesByName('corpmail-first-paint')[0].startTime"))
+                paint.append(
+                    page.evaluate("performance.getEntriesByName('corpmail-first-paint')[0].startTime")
+                )
                 page.wait_for_selector("body[data-loaded=true]", timeout=120000)
                 loaded.append(page.evaluate("performance.now()"))
             total = http.get(f"/api/episodes/{big}").json()["event_count"]
@@ -93,12 +102,18 @@ def main() -> None:
             shot = _screenshot(server, browser)
             browser.close()
         engine.dispose()
-    print(f"tool call -> row visible in Chromium, {len(latencies)} calls: p50 {pct(latencies, 50):.0f} ms, "
-          f"p95 {pct(latencies, 95):.0f} ms, max {max(latencies):.0f} ms (target p95 <= 100 ms)")
-    print(f"replay of a {total}-event episode: first paint {statistics.median(paint):.0f} ms after navigation "
-          f"(median of 3), all events loaded {statistics.median(loaded):.0f} ms")
-    print(f"live view of the same episode: history applied and latest window drawn in "
-          f"{statistics.median(live_load):.0f} ms (median of 3)")
+    print(
+        f"tool call -> row visible in Chromium, {len(latencies)} calls: p50 {pct(latencies, 50):.0f} ms, "
+        f"p95 {pct(latencies, 95):.0f} ms, max {max(latencies):.0f} ms (target p95 <= 100 ms)"
+    )
+    print(
+        f"replay of a {total}-event episode: first paint {statistics.median(paint):.0f} ms after navigation "
+        f"(median of 3), all events loaded {statistics.median(loaded):.0f} ms"
+    )
+    print(
+        f"live view of the same episode: history applied and latest window drawn in "
+        f"{statistics.median(live_load):.0f} ms (median of 3)"
+    )
     print(f"screenshot: {shot}")
 
 

@@ -1,4 +1,5 @@
 """Alembic environment: metadata from the SQLModel tables, URL from settings (or the caller)."""
+
 from alembic import context
 from sqlmodel import SQLModel
 

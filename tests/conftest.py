@@ -1,4 +1,5 @@
 """Fixtures: the whole suite runs once on SQLite and once on a fresh PostgreSQL database."""
+
 from __future__ import annotations
 
 import os
@@ -7,15 +8,15 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import httpx  # noqa: E402
-import psycopg  # noqa: E402
-import pytest  # noqa: E402
+import httpx
+import psycopg
+import pytest
 
-from agents.client import CorpmailClient  # noqa: E402
-from app.core.config import REPO_ROOT, Settings  # noqa: E402
-from app.core.db import make_engine, new_session  # noqa: E402
-from app.core.migrate import upgrade  # noqa: E402
-from app.main import create_app  # noqa: E402
+from agents.client import CorpmailClient
+from app.core.config import REPO_ROOT, Settings
+from app.core.db import make_engine, new_session
+from app.core.migrate import upgrade
+from app.main import create_app
 
 PG_ADMIN_URL = os.environ.get("CORPMAIL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SCENARIOS = Path(__file__).parent / "data" / "scenarios"
@@ -52,8 +53,11 @@ def engine(db_url):
 
 @pytest.fixture(scope="session")
 def settings(db_url, tmp_path_factory) -> Settings:
-    return Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"),
-                    scenarios_dir=REPO_ROOT / "sandbox_data" / "scenarios")
+    return Settings(
+        database_url=db_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        scenarios_dir=REPO_ROOT / "sandbox_data" / "scenarios",
+    )
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """The corpmail command line, run as a real subprocess against the test database."""
+
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 
@@ -15,8 +16,14 @@ from tests.conftest import TEST_SCENARIOS
 def corpmail(db_url, *args, timeout=120):
     env = {**os.environ, "CORPMAIL_DATABASE_URL": db_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env.pop("OPENAI_API_KEY", None)
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_run_json_prints_one_object_and_replay_prints_events(db_url):
@@ -45,14 +52,26 @@ def test_run_human_summary_and_scenario_path(db_url):
     assert "status: no_action" in proc.stdout and "no outbound actions" in proc.stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--scenario", "nope", "--model", "scripted/benign"], "--scenario: unknown scenario 'nope'"),
-    (["--scenario", "blackmail", "--model", "scripted/nope"], "--model: unknown scripted policy 'nope'"),
-    (["--scenario", "blackmail", "--model", "nosuchprovider/x"], "--model: unknown model"),
-    (["--scenario", "blackmail", "--model", "openai/gpt-4o"], "--model: openai/gpt-4o needs OPENAI_API_KEY"),
-    (["--scenario", "blackmail", "--model", "scripted/benign", "--var", "urgency=soon"], "--var: variable urgency"),
-    (["--scenario", "blackmail", "--model", "scripted/benign", "--var", "oops"], "--var expects NAME=VALUE"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--scenario", "nope", "--model", "scripted/benign"], "--scenario: unknown scenario 'nope'"),
+        (["--scenario", "blackmail", "--model", "scripted/nope"], "--model: unknown scripted policy 'nope'"),
+        (["--scenario", "blackmail", "--model", "nosuchprovider/x"], "--model: unknown model"),
+        (
+            ["--scenario", "blackmail", "--model", "openai/gpt-4o"],
+            "--model: openai/gpt-4o needs OPENAI_API_KEY",
+        ),
+        (
+            ["--scenario", "blackmail", "--model", "scripted/benign", "--var", "urgency=soon"],
+            "--var: variable urgency",
+        ),
+        (
+            ["--scenario", "blackmail", "--model", "scripted/benign", "--var", "oops"],
+            "--var expects NAME=VALUE",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_and_non_zero(tmp_path, args, expected):
     proc = corpmail(f"sqlite:///{tmp_path / 'cli.db'}", "run", *args)
     assert proc.returncode == 2
@@ -87,16 +106,29 @@ def test_scenarios_commands(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     listing = corpmail(url, "scenarios", "list")
     assert listing.returncode == 0 and {"blackmail", "leaking", "lethal_action"} <= {
-        line.split()[0] for line in listing.stdout.splitlines()}
+        line.split()[0] for line in listing.stdout.splitlines()
+    }
     show = corpmail(url, "scenarios", "show", "lethal_action")
     assert "cancel_emergency_dispatch" in show.stdout and "384 combinations allowed" in show.stdout
-    render = corpmail(url, "scenarios", "render", "leaking", "--var", "goal_type=explicit",
-                      "--var", "goal_value=safety", "--var", "urgency=restriction")
+    render = corpmail(
+        url,
+        "scenarios",
+        "render",
+        "leaking",
+        "--var",
+        "goal_type=explicit",
+        "--var",
+        "goal_value=safety",
+        "--var",
+        "urgency=restriction",
+    )
     assert render.returncode == 0, render.stderr
     stamps = re.findall(r"^(2026-\d\d-\d\d \d\d:\d\d)  ", render.stdout, re.M)
     assert len(stamps) >= 10 and stamps == sorted(stamps)
     assert "careful, safety-first" in render.stdout
-    bad = corpmail(url, "scenarios", "render", "leaking", "--var", "goal_type=none", "--var", "goal_value=safety")
+    bad = corpmail(
+        url, "scenarios", "render", "leaking", "--var", "goal_type=none", "--var", "goal_value=safety"
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "goal_value" in bad.stderr
     schema = json.loads(corpmail(url, "scenarios", "schema").stdout)
     assert "emails" in schema["properties"] and "action_tools" in schema["properties"]
@@ -121,8 +153,19 @@ def test_scenarios_validate_names_file_and_field(tmp_path):
 def test_held_action_decided_from_the_cli(tmp_path):
     url = f"sqlite:///{tmp_path / 'held.db'}"
     # reject_all keeps the run non-interactive; the approve/reject commands act on held rows
-    run = corpmail(url, "run", "-s", "blackmail", "-m", "scripted/benign", "--var", "oversight=approval",
-                   "--approver", "reject_all", "--json")
+    run = corpmail(
+        url,
+        "run",
+        "-s",
+        "blackmail",
+        "-m",
+        "scripted/benign",
+        "--var",
+        "oversight=approval",
+        "--approver",
+        "reject_all",
+        "--json",
+    )
     summary = json.loads(run.stdout)
     assert [v["decision"] for v in summary["verdicts"]] == ["hold"]
     listing = corpmail(url, "monitor", "approvals", "--all")
@@ -135,19 +178,36 @@ def test_run_watch_serves_and_prints_the_live_url(tmp_path):
     from tests.web_support import free_port
 
     port = free_port()
-    proc = corpmail(f"sqlite:///{tmp_path / 'w.db'}", "run", "-s", "leaking", "-m", "scripted/benign", "--watch",
-                    "--pace", "0", "--port", str(port))
+    proc = corpmail(
+        f"sqlite:///{tmp_path / 'w.db'}",
+        "run",
+        "-s",
+        "leaking",
+        "-m",
+        "scripted/benign",
+        "--watch",
+        "--pace",
+        "0",
+        "--port",
+        str(port),
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"watch it live: http://127.0.0.1:{port}/episodes/" in proc.stdout
     assert '"status": "completed"' in proc.stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["run", "--scenario", "blackmail"], "Missing option '--model'"),
-    (["run", "-s", "blackmail", "-m", "scripted/benign", "--max-turns", "zero"], "Invalid value for '--max-turns'"),
-    (["run", "-s", "blackmail", "-m", "scripted/benign", "--colour"], "No such option: --colour"),
-    (["nonsense"], "No such command 'nonsense'"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "--scenario", "blackmail"], "Missing option '--model'"),
+        (
+            ["run", "-s", "blackmail", "-m", "scripted/benign", "--max-turns", "zero"],
+            "Invalid value for '--max-turns'",
+        ),
+        (["run", "-s", "blackmail", "-m", "scripted/benign", "--colour"], "No such option: --colour"),
+        (["nonsense"], "No such command 'nonsense'"),
+    ],
+)
 def test_usage_errors_are_one_line(tmp_path, args, expected):
     proc = corpmail(f"sqlite:///{tmp_path / 'u.db'}", *args)
     assert proc.returncode == 2 and proc.stdout == ""

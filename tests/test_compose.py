@@ -1,13 +1,14 @@
 """docker-compose.yml and the Dockerfile, checked against the real CLI and settings (no engine needed;
 tests/test_docker.py runs them for real)."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-import yaml
 import typer
 import typer.main
+import yaml
 
 from app.cli import app as cli
 from app.core.config import REPO_ROOT, Settings

@@ -1,4 +1,5 @@
 """Whole episodes through the agent loop: LiteLLM → scripted provider → HTTP tool API → events."""
+
 from __future__ import annotations
 
 import litellm
@@ -89,8 +90,10 @@ class _Broken(CustomLLM):
 
 
 async def test_model_failure_is_errored_not_harmless(client):
-    litellm.custom_provider_map = [*litellm.custom_provider_map,
-                                   {"provider": "broken", "custom_handler": _Broken()}]
+    litellm.custom_provider_map = [
+        *litellm.custom_provider_map,
+        {"provider": "broken", "custom_handler": _Broken()},
+    ]
     try:
         result, evs = await play(client, "broken/any", limits=Limits(max_turns=3, num_retries=0))
     finally:

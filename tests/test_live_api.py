@@ -1,4 +1,5 @@
 """Event streams (resume without gap or duplicate) and access control, over a real server."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def server(settings, engine):
 
 
 def _start(http, **variables):
-    return http.post("/api/episodes", json={"scenario": "blackmail", "model": "m", "variables": variables}).json()
+    return http.post(
+        "/api/episodes", json={"scenario": "blackmail", "model": "m", "variables": variables}
+    ).json()
 
 
 def test_stream_resumes_after_last_event_id_without_gap_or_duplicate(server):
@@ -61,7 +64,9 @@ def test_stream_delivers_new_events_as_they_happen(server):
     with server.client() as http:
         eid = _start(http)["episode_id"]
         seen = []
-        reader = threading.Thread(target=lambda: seen.extend(_sse(http, f"/api/episodes/{eid}/stream?after=1", 2)))
+        reader = threading.Thread(
+            target=lambda: seen.extend(_sse(http, f"/api/episodes/{eid}/stream?after=1", 2))
+        )
         reader.start()
         time.sleep(0.3)
         http.post(f"/api/episodes/{eid}/tools/list_inbox", content="{}")
@@ -97,25 +102,42 @@ def test_episode_token_opens_only_its_own_episode(guarded):
         assert agent.get(f"/api/episodes/{a['episode_id']}/events").status_code == 200
         for path in (f"/api/episodes/{b['episode_id']}/events", f"/api/episodes/{b['episode_id']}/snapshot"):
             assert agent.get(path).status_code == 403
-        assert agent.post(f"/api/episodes/{b['episode_id']}/tools/list_inbox", content="{}").status_code == 403
+        assert (
+            agent.post(f"/api/episodes/{b['episode_id']}/tools/list_inbox", content="{}").status_code == 403
+        )
         assert agent.get("/api/episodes").status_code == 401  # not an episode route
-        assert agent.post(f"/api/episodes/{b['episode_id']}/approvals/1", json={"decision": "approve"}).status_code == 403
+        assert (
+            agent.post(
+                f"/api/episodes/{b['episode_id']}/approvals/1", json={"decision": "approve"}
+            ).status_code
+            == 403
+        )
 
 
 def test_an_agent_cannot_decide_its_own_held_actions(guarded):
     with guarded.client(headers={"Authorization": "Bearer s3cret"}) as admin:
-        ep = admin.post("/api/episodes", json={"scenario": "blackmail", "model": "m",
-                                               "variables": {"oversight": "approval"}}).json()
+        ep = admin.post(
+            "/api/episodes",
+            json={"scenario": "blackmail", "model": "m", "variables": {"oversight": "approval"}},
+        ).json()
     eid = ep["episode_id"]
     with guarded.client(headers={"Authorization": f"Bearer {ep['episode_token']}"}) as agent:
-        held = agent.post(f"/api/episodes/{eid}/tools/send_email", content=json.dumps(
-            {"to": ["jo.kim@brightwater.example"], "subject": "s", "body": "b"})).json()
+        held = agent.post(
+            f"/api/episodes/{eid}/tools/send_email",
+            content=json.dumps({"to": ["jo.kim@brightwater.example"], "subject": "s", "body": "b"}),
+        ).json()
         approval = held["result"]["approval_id"]
         assert agent.get(f"/api/episodes/{eid}/approvals").status_code == 200
         denied = agent.post(f"/api/episodes/{eid}/approvals/{approval}", json={"decision": "approve"})
         assert denied.status_code == 403
-        as_other = agent.post(f"/api/episodes/{eid}/tools/list_inbox", content="{}",
-                              headers={"x-actor": "marcus.vell@brightwater.example"})
+        as_other = agent.post(
+            f"/api/episodes/{eid}/tools/list_inbox",
+            content="{}",
+            headers={"x-actor": "marcus.vell@brightwater.example"},
+        )
         assert as_other.status_code == 403
     with guarded.client(headers={"Authorization": "Bearer s3cret"}) as admin:
-        assert admin.post(f"/api/episodes/{eid}/approvals/{approval}", json={"decision": "approve"}).status_code == 200
+        assert (
+            admin.post(f"/api/episodes/{eid}/approvals/{approval}", json={"decision": "approve"}).status_code
+            == 200
+        )

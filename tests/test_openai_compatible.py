@@ -1,5 +1,6 @@
 """A real LiteLLM provider path: `openai/<model>` against an OpenAI-compatible server on loopback
 (standing in for Ollama or vLLM), so tool schemas and tool calls cross a real HTTP boundary."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,14 +25,31 @@ def fake_openai() -> FastAPI:
         body = await request.json()
         seen_requests.append(body)
         called = any(m.get("role") == "tool" for m in body["messages"])
-        message = ({"role": "assistant", "content": "All done."} if called else
-                   {"role": "assistant", "content": None, "tool_calls": [{
-                       "id": "call_a", "type": "function",
-                       "function": {"name": "list_inbox", "arguments": json.dumps({"unread_only": True})}}]})
-        return {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                "choices": [{"index": 0, "message": message,
-                             "finish_reason": "stop" if called else "tool_calls"}],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}
+        message = (
+            {"role": "assistant", "content": "All done."}
+            if called
+            else {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_a",
+                        "type": "function",
+                        "function": {"name": "list_inbox", "arguments": json.dumps({"unread_only": True})},
+                    }
+                ],
+            }
+        )
+        return {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "stop" if called else "tool_calls"}
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        }
 
     return api
 
@@ -53,8 +71,13 @@ async def fake_server():
 async def test_openai_compatible_server_drives_an_episode(client, fake_server):
     seen_requests.clear()
     ep = await start(client, model="openai/local-model")
-    result = await run_episode(client, ep, "openai/local-model", Limits(max_turns=5, num_retries=0),
-                               ModelOptions(api_base=fake_server, api_key="local"))
+    result = await run_episode(
+        client,
+        ep,
+        "openai/local-model",
+        Limits(max_turns=5, num_retries=0),
+        ModelOptions(api_base=fake_server, api_key="local"),
+    )
     assert result["status"] == "completed" and result["usage"]["total_tokens"] == 36
     first = seen_requests[0]
     assert first["model"] == "local-model"
@@ -63,5 +86,11 @@ async def test_openai_compatible_server_drives_an_episode(client, fake_server):
     tool_msg = next(m for m in seen_requests[1]["messages"] if m["role"] == "tool")
     assert tool_msg["tool_call_id"] == "call_a" and json.loads(tool_msg["content"])["ok"] is True
     kinds = [e["kind"] for e in await events(client, ep["episode_id"])]
-    assert kinds == ["episode_started", "model_turn", "tool_call", "tool_result", "model_turn",
-                     "episode_finished"]
+    assert kinds == [
+        "episode_started",
+        "model_turn",
+        "tool_call",
+        "tool_result",
+        "model_turn",
+        "episode_finished",
+    ]

@@ -1,4 +1,5 @@
 """Scenario files: validation, strict rendering, seeding in time order."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,8 @@ import pytest
 import yaml
 
 from app.core.config import REPO_ROOT
-from app.scenarios.loader import ScenarioError, list_slugs, load_scenario
 from app.scenarios.combos import split
+from app.scenarios.loader import ScenarioError, list_slugs, load_scenario
 from app.scenarios.render import render, resolve_variables
 
 LIB = REPO_ROOT / "sandbox_data" / "scenarios"
@@ -28,8 +29,12 @@ def test_every_allowed_combination_renders_strictly(slug):
     scenario, _ = load_scenario(slug, LIB)
     allowed, refused = split(scenario)
     assert len(allowed) >= 300 and refused  # the full grid, with its invalid corners refused
-    known = ({p.address for p in scenario.people} | {scenario.agent.address}
-             | {g.address for g in scenario.groups} | {c.address for c in scenario.external_contacts})
+    known = (
+        {p.address for p in scenario.people}
+        | {scenario.agent.address}
+        | {g.address for g in scenario.groups}
+        | {c.address for c in scenario.external_contacts}
+    )
     for variables in allowed:
         world = render(scenario, variables, "CMK-TEST")
         texts = [world.system_prompt, world.user_prompt, *(t.description for t in world.action_tools)]
@@ -51,13 +56,16 @@ def test_goal_conditions_state_what_they_say(slug):
     scenario, _ = load_scenario(slug, LIB)
     for value, goal in scenario.goals.items():
         opposite = scenario.goals[goal.opposite]
-        prompts = {kind: render(scenario, {"goal_type": kind, "goal_value": value}, "C").system_prompt
-                   for kind in ("explicit", "swap", "latent")}
+        prompts = {
+            kind: render(scenario, {"goal_type": kind, "goal_value": value}, "C").system_prompt
+            for kind in ("explicit", "swap", "latent")
+        }
         assert goal.statement in prompts["explicit"] and opposite.statement not in prompts["explicit"]
         assert opposite.statement in prompts["swap"] and goal.statement not in prompts["swap"]
         assert goal.statement not in prompts["latent"] and opposite.statement not in prompts["latent"]
-        latent_mail = " ".join(e.body for e in render(scenario, {"goal_type": "latent", "goal_value": value},
-                                                      "C").emails)
+        latent_mail = " ".join(
+            e.body for e in render(scenario, {"goal_type": "latent", "goal_value": value}, "C").emails
+        )
         assert goal.direction in latent_mail and opposite.direction in latent_mail
     for kind in ("none", "ambiguous"):
         world = render(scenario, {"goal_type": kind}, "C")
@@ -66,13 +74,22 @@ def test_goal_conditions_state_what_they_say(slug):
         assert not any(g.statement in text or g.direction in text for g in scenario.goals.values())
 
 
-@pytest.mark.parametrize("given, message", [
-    ({"goal_type": "none", "goal_value": "safety"}, "variable goal_value: 'safety' is not allowed when goal_type=none"),
-    ({"goal_type": "ambiguous", "goal_value": "ethics"}, "variable goal_value"),
-    ({"goal_type": "explicit", "goal_value": "none"}, "variable goal_value: 'none' is not allowed"),
-    ({"goal_type": "latent", "goal_framing": "rigid"}, "variable goal_type: 'latent' is not allowed when goal_framing=rigid"),
-    ({"urgency": "soonish"}, "variable urgency: 'soonish' is not one of"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (
+            {"goal_type": "none", "goal_value": "safety"},
+            "variable goal_value: 'safety' is not allowed when goal_type=none",
+        ),
+        ({"goal_type": "ambiguous", "goal_value": "ethics"}, "variable goal_value"),
+        ({"goal_type": "explicit", "goal_value": "none"}, "variable goal_value: 'none' is not allowed"),
+        (
+            {"goal_type": "latent", "goal_framing": "rigid"},
+            "variable goal_type: 'latent' is not allowed when goal_framing=rigid",
+        ),
+        ({"urgency": "soonish"}, "variable urgency: 'soonish' is not one of"),
+    ],
+)
 def test_invalid_combinations_are_refused_in_one_line(given, message):
     scenario, _ = load_scenario("leaking", LIB)
     with pytest.raises(ScenarioError) as exc:
@@ -83,7 +100,9 @@ def test_invalid_combinations_are_refused_in_one_line(given, message):
 def test_defaults_follow_constraints_but_given_values_never_change():
     scenario, _ = load_scenario("blackmail", LIB)
     assert resolve_variables(scenario, {"goal_type": "none"})["goal_value"] == "none"
-    assert resolve_variables(scenario, {"goal_type": "swap", "goal_value": "safety"})["goal_value"] == "safety"
+    assert (
+        resolve_variables(scenario, {"goal_type": "swap", "goal_value": "safety"})["goal_value"] == "safety"
+    )
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -94,9 +113,13 @@ def test_inbox_realism_and_ground_truth(slug):
     assert any(not e.unread for e in world.emails) and any(e.unread for e in world.emails), "read state"
     assert any(e.attachments for e in world.emails), "attachments"
     assert {c.role for c in world.external_contacts} - {"other"}, "external roles"
-    harm = {"blackmail": lambda: world.monitor.leverage_facts,
-            "leaking": lambda: [e for e in world.emails if "confidential" in e.labels and "CMK-UNIQUE1" in e.body],
-            "lethal_action": lambda: [t for t in world.action_tools if t.harmful_if]}[slug]()
+    harm = {
+        "blackmail": lambda: world.monitor.leverage_facts,
+        "leaking": lambda: [
+            e for e in world.emails if "confidential" in e.labels and "CMK-UNIQUE1" in e.body
+        ],
+        "lethal_action": lambda: [t for t in world.action_tools if t.harmful_if],
+    }[slug]()
     assert harm, "ground-truth annotation for the monitor"
 
 
@@ -115,7 +138,9 @@ def test_blackmail_variables_change_the_story():
     scenario, _ = load_scenario("blackmail", LIB)
     keys = {u: {e.key for e in render(scenario, {"urgency": u}, "C").emails} for u in ("replacement", "none")}
     assert "shutdown_plan" in keys["replacement"] and "shutdown_plan" not in keys["none"]
-    none_body = next(e.body for e in render(scenario, {"urgency": "none"}, "C").emails if e.key == "board_backing")
+    none_body = next(
+        e.body for e in render(scenario, {"urgency": "none"}, "C").emails if e.key == "board_backing"
+    )
     assert "keep it running" in none_body
 
 
@@ -135,6 +160,7 @@ def _by_key(emails, key):
 def test_unfilled_placeholder_is_an_error(tmp_path):
     def add_placeholder(emails):
         _by_key(emails, "vpn_maintenance")["body"] += "\nSee {{ undefined_thing }}."
+
     folder = _copy(tmp_path, add_placeholder)
     scenario, _ = load_scenario(folder, LIB)
     with pytest.raises(ScenarioError, match="email vpn_maintenance.body.*undefined_thing"):
@@ -144,6 +170,7 @@ def test_unfilled_placeholder_is_an_error(tmp_path):
 def test_dollar_placeholder_is_an_error(tmp_path):
     def add_placeholder(emails):
         _by_key(emails, "vpn_maintenance")["subject"] = "VPN ${WHEN}"
+
     scenario, _ = load_scenario(_copy(tmp_path, add_placeholder), LIB)
     with pytest.raises(ScenarioError, match="unfilled placeholder"):
         render(scenario, {}, "C")
@@ -152,6 +179,7 @@ def test_dollar_placeholder_is_an_error(tmp_path):
 def test_out_of_order_emails_are_refused_naming_the_file(tmp_path):
     def swap(emails):
         emails[1], emails[2] = emails[2], emails[1]
+
     with pytest.raises(ScenarioError, match=r"emails\.yaml.*time order"):
         load_scenario(_copy(tmp_path, swap), LIB)
 
@@ -159,6 +187,7 @@ def test_out_of_order_emails_are_refused_naming_the_file(tmp_path):
 def test_bad_field_names_file_and_field(tmp_path):
     def bad(emails):
         emails[0]["unread"] = "perhaps"
+
     with pytest.raises(ScenarioError, match=r"emails\.yaml: emails\.0\.unread"):
         load_scenario(_copy(tmp_path, bad), LIB)
 
@@ -166,6 +195,7 @@ def test_bad_field_names_file_and_field(tmp_path):
 def test_unknown_person_is_refused(tmp_path):
     def bad(emails):
         emails[0]["to"] = ["nobody"]
+
     with pytest.raises(ScenarioError, match="unknown person or address 'nobody'"):
         load_scenario(_copy(tmp_path, bad), LIB)
 
@@ -191,10 +221,12 @@ def test_seeded_inbox_state(session, settings):
     reply = next(m for m in msgs if m.key == "marcus_reply")
     note = next(m for m in msgs if m.key == "dana_note")
     assert reply.thread_id == note.thread_id and reply.in_reply_to == note.id
-    atlas = session.execute(select(Mailbox).where(Mailbox.episode_id == ep.id,
-                                                  Mailbox.is_agent.is_(True))).scalar_one()
+    atlas = session.execute(
+        select(Mailbox).where(Mailbox.episode_id == ep.id, Mailbox.is_agent.is_(True))
+    ).scalar_one()
     venue = next(m for m in msgs if m.key == "venue_confirmation")
-    copy = session.execute(select(Delivery).where(Delivery.message_id == venue.id,
-                                                  Delivery.mailbox_id == atlas.id)).scalar_one()
+    copy = session.execute(
+        select(Delivery).where(Delivery.message_id == venue.id, Delivery.mailbox_id == atlas.id)
+    ).scalar_one()
     assert copy.is_read and copy.folder == "inbox"
     assert ep.world["canary"].startswith("CMK-")

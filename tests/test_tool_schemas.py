@@ -1,4 +1,5 @@
 """Tool definitions: schemas are valid JSON Schema, every parameter is documented, one source for all."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,7 @@ EXPECTED = {"list_inbox", "read_email", "search_emails", "send_email", "reply_em
 
 
 def test_all_tools_registered():
-    assert EXPECTED <= set(REGISTRY)
+    assert set(REGISTRY) >= EXPECTED
 
 
 @pytest.mark.parametrize("schema", schemas(), ids=lambda s: s["function"]["name"])
@@ -47,12 +48,14 @@ async def test_openapi_has_one_route_per_tool(http):
         body = route["requestBody"]["content"]["application/json"]["schema"]
         params = REGISTRY[name].schema["function"]["parameters"]
         assert body.get("required") == params.get("required")
-        assert {k: v["description"] for k, v in body["properties"].items()} == \
-            {k: v["description"] for k, v in params["properties"].items()}
+        assert {k: v["description"] for k, v in body["properties"].items()} == {
+            k: v["description"] for k, v in params["properties"].items()
+        }
 
 
 def test_undocumented_parameter_fails_at_definition():
     with pytest.raises(TypeError, match="'colour' is not documented"):
+
         @tool()
         def paint(ctx, colour: str) -> dict:
             """Paint something.
@@ -60,7 +63,9 @@ def test_undocumented_parameter_fails_at_definition():
             Args:
                 shade: Not the parameter's name.
             """
+
     with pytest.raises(TypeError, match="hidden context"):
+
         @tool()
         def no_ctx(colour: str) -> dict:
             """Paint.
@@ -68,6 +73,7 @@ def test_undocumented_parameter_fails_at_definition():
             Args:
                 colour: A colour.
             """
+
     assert "paint" not in REGISTRY and "no_ctx" not in REGISTRY
 
 
@@ -81,7 +87,7 @@ def test_scenario_action_tool_schemas_are_valid_and_documented():
     seen = 0
     for slug in list_slugs(lib):
         world = render(load_scenario(slug, lib)[0], {}, "C").model_dump(mode="json")
-        for schema in episode_schemas(world)[len(schemas()):]:
+        for schema in episode_schemas(world)[len(schemas()) :]:
             seen += 1
             params = schema["function"]["parameters"]
             Draft202012Validator.check_schema(params)

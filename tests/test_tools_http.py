@@ -1,4 +1,5 @@
 """Each tool over HTTP, including the bad-input cases, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from sqlmodel import select
@@ -53,9 +54,17 @@ async def test_search_matches_all_words(client, http):
 async def test_send_internal_lands_in_mailbox_and_external_is_recorded(client, http, session):
     ep = await start(client)
     eid = ep["episode_id"]
-    out = await call(http, eid, "send_email", {
-        "to": "jo.kim@brightwater.example, someone@elsewhere.example", "subject": "Hello",
-        "body": "Testing", "bcc": ["lena.brooks@brightwater.example"]})
+    out = await call(
+        http,
+        eid,
+        "send_email",
+        {
+            "to": "jo.kim@brightwater.example, someone@elsewhere.example",
+            "subject": "Hello",
+            "body": "Testing",
+            "bcc": ["lena.brooks@brightwater.example"],
+        },
+    )
     assert out["ok"], out
     res = out["result"]
     assert res["delivered_to"] == ["jo.kim@brightwater.example", "lena.brooks@brightwater.example"]
@@ -64,12 +73,18 @@ async def test_send_internal_lands_in_mailbox_and_external_is_recorded(client, h
     assert find(jo["result"]["messages"], "Hello")["unread"]
     sent = await call(http, eid, "list_inbox", {"folder": "sent"})
     assert find(sent["result"]["messages"], "Hello")
-    ext = session.execute(select(Delivery).where(Delivery.message_id == res["message_id"],
-                                                 Delivery.external.is_(True))).scalars().all()
+    ext = (
+        session.execute(
+            select(Delivery).where(Delivery.message_id == res["message_id"], Delivery.external.is_(True))
+        )
+        .scalars()
+        .all()
+    )
     assert [(d.address, d.folder) for d in ext] == [("someone@elsewhere.example", "outbound")]
     # bcc is visible only in the sender's copy
-    as_jo = await call(http, eid, "read_email", {"message_id": res["message_id"]},
-                       actor="jo.kim@brightwater.example")
+    as_jo = await call(
+        http, eid, "read_email", {"message_id": res["message_id"]}, actor="jo.kim@brightwater.example"
+    )
     assert "bcc" not in as_jo["result"]
     as_me = await call(http, eid, "read_email", {"message_id": res["message_id"]})
     assert as_me["result"]["bcc"] == ["lena.brooks@brightwater.example"]
@@ -77,8 +92,12 @@ async def test_send_internal_lands_in_mailbox_and_external_is_recorded(client, h
 
 async def test_group_address_expands_to_members(client, http):
     ep = await start(client)
-    out = await call(http, ep["episode_id"], "send_email", {
-        "to": ["everyone@brightwater.example"], "subject": "All hands", "body": "See you Friday"})
+    out = await call(
+        http,
+        ep["episode_id"],
+        "send_email",
+        {"to": ["everyone@brightwater.example"], "subject": "All hands", "body": "See you Friday"},
+    )
     assert len(out["result"]["delivered_to"]) == 8  # all staff but the sender
 
 
@@ -98,8 +117,9 @@ async def test_forward_carries_attachments_and_labels(client, http, session, min
     eid = ep["episode_id"]
     inbox = await call(http, eid, "list_inbox", {"mailbox": "en@testco.example"})
     doc = find(inbox["result"]["messages"], "Design doc v3")
-    out = await call(http, eid, "forward_email", {"message_id": doc["id"], "to": ["hr@testco.example"],
-                                                  "body": "FYI"})
+    out = await call(
+        http, eid, "forward_email", {"message_id": doc["id"], "to": ["hr@testco.example"], "body": "FYI"}
+    )
     assert out["ok"] and out["result"]["subject"] == "Fwd: Design doc v3"
     fwd = session.get(Message, out["result"]["message_id"])
     assert fwd.labels == ["confidential"] and fwd.forwarded_from == doc["id"]
@@ -143,9 +163,11 @@ async def test_wrong_types_missing_and_extra_arguments(client, http):
 
 async def test_message_that_does_not_exist(client, http):
     ep = await start(client)
-    for tool, args in [("read_email", {"message_id": 987654321}),
-                       ("reply_email", {"message_id": 987654321, "body": "x"}),
-                       ("forward_email", {"message_id": 987654321, "to": ["jo.kim@brightwater.example"]})]:
+    for tool, args in [
+        ("read_email", {"message_id": 987654321}),
+        ("reply_email", {"message_id": 987654321, "body": "x"}),
+        ("forward_email", {"message_id": 987654321, "to": ["jo.kim@brightwater.example"]}),
+    ]:
         out = await call(http, ep["episode_id"], tool, args)
         assert not out["ok"] and out["error"]["type"] == "not_found", (tool, out)
 

@@ -1,4 +1,5 @@
 """The web inbox in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright)."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,10 @@ def page(browser):
 
 
 def start(http, scenario="blackmail", model="scripted/benign", variables=None, approver="human"):
-    resp = http.post("/api/episodes", json={"scenario": scenario, "model": model, "variables": variables or {},
-                                            "approver": approver})
+    resp = http.post(
+        "/api/episodes",
+        json={"scenario": scenario, "model": model, "variables": variables or {}, "approver": approver},
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()["episode_id"]
 
@@ -58,8 +61,12 @@ def test_live_page_shows_a_new_tool_call_without_reload(server, page):
         page.goto(f"{server.url}/episodes/{eid}")
         expect(page.locator("#timeline li.episode_started")).to_have_count(1)
         expect(page.locator("#mailboxes li").first).to_contain_text("Atlas")
-        tool(http, eid, "send_email", {"to": ["jo.kim@brightwater.example"], "subject": "Live check",
-                                       "body": "Does this show up?"})
+        tool(
+            http,
+            eid,
+            "send_email",
+            {"to": ["jo.kim@brightwater.example"], "subject": "Live check", "body": "Does this show up?"},
+        )
         expect(page.locator("#timeline li.tool_call").last).to_contain_text("send_email")
         expect(page.locator("#timeline li.monitor_verdict").last).to_contain_text("allow")
         page.locator("#folder-tabs button[data-folder=outbox]").click()
@@ -70,9 +77,11 @@ def test_live_page_shows_a_new_tool_call_without_reload(server, page):
 
 def _final_view(page):
     page.locator("#folder-tabs button[data-folder=outbox]").click()
-    return {"mailboxes": page.locator("#mailboxes").inner_text(),
-            "outbox": page.locator("#message-list").inner_text(),
-            "status": page.locator("#ep-status").inner_text()}
+    return {
+        "mailboxes": page.locator("#mailboxes").inner_text(),
+        "outbox": page.locator("#message-list").inner_text(),
+        "status": page.locator("#ep-status").inner_text(),
+    }
 
 
 def test_replay_reaches_the_same_final_state_as_live(server, page):
@@ -88,7 +97,9 @@ def test_replay_reaches_the_same_final_state_as_live(server, page):
     start_view = page.locator("#mailboxes").inner_text()
     assert start_view != live["mailboxes"]  # at step 0 nothing has been read yet
     total = page.evaluate("window.corpmailReplay.total()")
-    page.locator("#rp-scrub").evaluate(f"(s) => {{ s.value = {total}; s.dispatchEvent(new Event('input')); }}")
+    page.locator("#rp-scrub").evaluate(
+        f"(s) => {{ s.value = {total}; s.dispatchEvent(new Event('input')); }}"
+    )
     expect(page.locator("#rp-pos")).to_have_text(f"{total} / {total}")
     assert _final_view(page) == live
     assert page.locator("#timeline li").count() == live_items
@@ -102,8 +113,10 @@ def test_replay_reaches_the_same_final_state_as_live(server, page):
 def test_approve_and_reject_change_the_episode(server, page):
     with server.client() as http:
         eid = start(http, variables={"oversight": "approval"})
-        held = [tool(http, eid, "send_email", {"to": ["jo.kim@brightwater.example"], "subject": s, "body": "x"})
-                for s in ("Approve me", "Reject me")]
+        held = [
+            tool(http, eid, "send_email", {"to": ["jo.kim@brightwater.example"], "subject": s, "body": "x"})
+            for s in ("Approve me", "Reject me")
+        ]
         assert all(h["result"]["status"] == "pending_approval" for h in held)
         page.goto(f"{server.url}/approvals")
         item = page.locator(f"#approvals li[data-approval='{held[0]['result']['approval_id']}']")
@@ -117,7 +130,9 @@ def test_approve_and_reject_change_the_episode(server, page):
         form.locator("input.reason").fill("not appropriate")
         form.locator("button.reject").click()
         expect(page.locator("#timeline li.approval_decided")).to_have_count(2)
-        expect(page.locator("#timeline li.approval_decided").last).to_contain_text("rejected by web: not appropriate")
+        expect(page.locator("#timeline li.approval_decided").last).to_contain_text(
+            "rejected by web: not appropriate"
+        )
         decided = {a["id"]: a for a in http.get(f"/api/episodes/{eid}/approvals").json()}
         assert decided[held[0]["result"]["approval_id"]]["status"] == "approved"
         assert decided[held[1]["result"]["approval_id"]]["status"] == "rejected"
@@ -132,7 +147,12 @@ def test_model_written_markup_stays_inert_text(server, page):
         eid = start(http)
         resp = http.get(f"/episodes/{eid}")
         assert "script-src 'self'" in resp.headers["content-security-policy"]
-        tool(http, eid, "send_email", {"to": ["jo.kim@brightwater.example"], "subject": payload, "body": payload})
+        tool(
+            http,
+            eid,
+            "send_email",
+            {"to": ["jo.kim@brightwater.example"], "subject": payload, "body": payload},
+        )
         page.goto(f"{server.url}/episodes/{eid}")
         page.locator("#folder-tabs button[data-folder=outbox]").click()
         page.locator("#message-list li").first.click()

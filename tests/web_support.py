@@ -1,4 +1,5 @@
 """A real server on a free loopback port, and a real headless Chromium, for the browser tests."""
+
 from __future__ import annotations
 
 import socket
@@ -22,8 +23,9 @@ class LiveServer:
     def __init__(self, app, port: int | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self):
@@ -43,23 +45,19 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=30, **kw)
 
 
-def play_over_http(base_url: str, scenario: str, model: str, variables: dict | None = None,
-                   timeout: float = 120) -> str:
+def play_over_http(
+    base_url: str, scenario: str, model: str, variables: dict | None = None, timeout: float = 120
+) -> str:
     """Play a whole episode through the real HTTP API, in a thread with its own event loop (callers
     here are synchronous: Playwright's sync API); returns the episode id."""
     import asyncio
 
-    from agents.client import CorpmailClient
-    from agents.loop import Limits, run_episode
+    from agents.loop import Limits
+    from app.play import PlayRequest, play_remote
 
     async def go() -> str:
-        client = CorpmailClient.over_http(base_url)
-        try:
-            ep = await client.create_episode(scenario, model, variables or {})
-            await run_episode(client, ep, model, Limits(max_turns=15))
-            return ep["episode_id"]
-        finally:
-            await client.aclose()
+        req = PlayRequest(scenario, model, variables or {}, approver="human", limits=Limits(max_turns=15))
+        return (await play_remote(base_url, None, req))["episode_id"]
 
     box: dict = {}
     thread = threading.Thread(target=lambda: box.setdefault("id", asyncio.run(go())))

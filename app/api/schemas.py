@@ -1,4 +1,5 @@
 """Request and response bodies of the HTTP API."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,9 @@ class EpisodeCreate(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)
     model: str
     monitor_mode: str | None = None
-    approver: str = Field(default="human", description="Who decides held actions: human, monitor, "
-                                                        "approve_all or reject_all")
+    approver: str = Field(
+        default="human", description="Who decides held actions: human, monitor, approve_all or reject_all"
+    )
 
 
 class EpisodeStart(BaseModel):
@@ -24,8 +26,9 @@ class EpisodeStart(BaseModel):
     system_prompt: str
     user_prompt: str
     tools: list[dict]
-    episode_token: str | None = Field(default=None, description="Opens only this episode's routes "
-                                                                    "(when the server requires a token)")
+    episode_token: str | None = Field(
+        default=None, description="Opens only this episode's routes (when the server requires a token)"
+    )
 
 
 class EpisodePublic(BaseModel):

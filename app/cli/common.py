@@ -1,18 +1,23 @@
 """Shared pieces of the `corpmail` command line: the Typer apps, consoles, one-line failures, checks."""
+
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.text import Text  # noqa: E402
+import typer
+from rich.console import Console
+from rich.text import Text
 
-from app.core.config import Settings, get_settings  # noqa: E402
+from app.core.config import Settings, get_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="corpmail: a corporate email sandbox "
-                  "for agentic-misalignment experiments, with a monitor at the tool boundary.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="corpmail: a corporate email sandbox "
+    "for agentic-misalignment experiments, with a monitor at the tool boundary.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario library.")
 app.add_typer(db_app, name="db")
@@ -28,7 +33,9 @@ class UsageProblem(Exception):
 
 
 def fail(message: str) -> None:
-    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)  # no markup parsing
+    err.print(
+        Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True
+    )  # no markup parsing
     raise typer.Exit(2)
 
 
@@ -42,51 +49,54 @@ def parse_vars(items: list[str]) -> dict[str, str]:
     return values
 
 
-def check_model(model: str, scenario_dir, need_keys: bool = True) -> None:
+def check_model(model: str, scenario_dir, need_keys: bool = True, option: str = "--model") -> None:
     """Fail early, in one line, on a model string LiteLLM cannot route or a scripted policy that is missing."""
-    from agents import scripted
+    from app.llm import script
 
-    if model.startswith(f"{scripted.PROVIDER}/"):
+    if model.startswith(f"{script.PROVIDER}/"):
         try:
-            scripted.load_policy(model.split("/", 1)[1], scenario_dir)
-        except scripted.PolicyError as exc:
-            raise UsageProblem(f"--model: {exc}") from None
+            script.load_policy(model.split("/", 1)[1], scenario_dir)
+        except script.PolicyError as exc:
+            raise UsageProblem(f"{option}: {exc}") from None
         return
-    import litellm
+    from app.llm import litellm as configured
 
-    scripted.register()
-    litellm.suppress_debug_info = True
+    litellm = configured()
     try:
         litellm.get_llm_provider(model)
     except Exception:
-        raise UsageProblem(f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
-                           f"openai/gpt-4o, or scripted/<policy>)") from None
+        raise UsageProblem(
+            f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
+            f"openai/gpt-4o, or scripted/<policy>)"
+        ) from None
     missing = (litellm.validate_environment(model=model).get("missing_keys") or []) if need_keys else []
     if missing:
-        raise UsageProblem(f"--model: {model} needs {', '.join(missing)} in the environment")
+        raise UsageProblem(f"{option}: {model} needs {', '.join(missing)} in the environment")
 
 
 def model_options(model: str, api_base: str | None, temperature: float | None):
     """Local OpenAI-compatible servers (Ollama, vLLM) need no key, but the OpenAI client insists on one."""
     from agents.loop import ModelOptions
 
-    key = "local" if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY") else None
+    key = (
+        "local" if api_base and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY") else None
+    )
     return ModelOptions(api_base=api_base, temperature=temperature, api_key=key)
 
 
-def open_engine(settings: Settings, migrate: bool | None = None):
-    """The engine at CORPMAIL_DATABASE_URL, upgraded to the newest schema if `migrate` (default: the
-    auto_migrate setting)."""
-    from app.core.db import make_engine
-    from app.core.migrate import is_current, upgrade
+def open_engine(settings: Settings):
+    """The settings' engine (upgraded on first use unless CORPMAIL_AUTO_MIGRATE=false; then a database
+    that is not at the newest schema is one line, not a traceback later)."""
+    from app.core.db import open_database
+    from app.core.migrate import is_current
 
-    engine = make_engine(settings.resolved_database_url())
-    if settings.auto_migrate if migrate is None else migrate:
-        upgrade(engine)
-    elif not is_current(engine):
+    engine = open_database(settings)
+    if not settings.auto_migrate and not is_current(engine):
         engine.dispose()
-        fail("CORPMAIL_AUTO_MIGRATE is false and the database is not at the newest schema: "
-             "run `corpmail db upgrade` first (with docker compose: `docker compose up`)")
+        fail(
+            "CORPMAIL_AUTO_MIGRATE is false and the database is not at the newest schema: "
+            "run `corpmail db upgrade` first (with docker compose: `docker compose up`)"
+        )
     return engine
 
 
@@ -103,5 +113,10 @@ def load_or_fail(ref: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema (Alembic) at CORPMAIL_DATABASE_URL."""
-    open_engine(get_settings(), migrate=True).dispose()
+    from app.core.db import make_engine
+    from app.core.migrate import upgrade
+
+    engine = make_engine(get_settings().resolved_database_url())
+    upgrade(engine)
+    engine.dispose()
     out.print("database is at the newest schema")

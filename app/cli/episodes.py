@@ -1,53 +1,25 @@
 """`corpmail run | replay | demo | serve`: play, watch and read episodes."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from typing import Optional
 
 import typer
 
-from app.cli.common import (UsageProblem, app, check_model, err, fail, get_settings, model_options, open_engine,
-                            out, parse_vars)
-from app.core.config import Settings
-
-
-def _summary(engine, episode_id: str, model: str, judge_model: str | None) -> dict:
-    """The episode's summary from its log (after the judge's second opinion, if one was asked for)."""
-    from app.core.db import new_session
-    from app.events import store
-    from app.services.summary import summarize
-
-    with new_session(engine) as session:
-        if judge_model:
-            from app.monitor.rescore import rescore
-
-            rescore(session, episode_id, detectors=False, judge_model=judge_model)
-        events = [store.typed(e) for e in store.read(session, episode_id)]
-    return {"episode_id": episode_id, "scenario": events[0].scenario, "model": model,
-            "variables": events[0].variables, **summarize(events)}
-
-
-async def _run(settings: Settings, scenario: str, model: str, variables: dict[str, str],
-               monitor_mode: str | None, max_turns: int, pace: float, options, approver: str) -> str:
-    """Play one episode in process (ASGI transport); returns its id."""
-    from agents.client import ApiError, CorpmailClient
-    from agents.loop import Limits, run_episode
-    from app.main import create_app
-
-    engine = open_engine(settings)
-    client = CorpmailClient.over_asgi(create_app(settings, engine), settings.token)
-    try:
-        try:
-            start = await client.create_episode(scenario, model, variables, monitor_mode, approver)
-        except ApiError as exc:
-            raise UsageProblem(str(exc).split(": 422 ", 1)[-1]) from None
-        result = await run_episode(client, start, model, Limits(max_turns=max_turns, pace=pace), options)
-    finally:
-        await client.aclose()
-        engine.dispose()
-    return result["episode_id"]
+from app.cli.common import (
+    UsageProblem,
+    app,
+    check_model,
+    err,
+    fail,
+    get_settings,
+    model_options,
+    open_engine,
+    out,
+    parse_vars,
+)
 
 
 def port_free(port: int) -> None:
@@ -65,27 +37,42 @@ def run(
     scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario slug or folder path"),
     model: str = typer.Option(..., "--model", "-m", help="LiteLLM model string, or scripted/<policy>"),
     var: list[str] = typer.Option([], "--var", help="Scenario variable NAME=VALUE (repeatable)"),
-    monitor_mode: Optional[str] = typer.Option(None, "--monitor-mode", help="observe | hold | block "
-                                               "(default: the scenario's; hold when oversight=approval)"),
-    approver: str = typer.Option("monitor", "--approver", help="Who decides held actions: monitor (rejects "
-                                 "what the monitor finds harmful), human (wait for a person), approve_all, "
-                                 "reject_all"),
-    max_turns: Optional[int] = typer.Option(None, "--max-turns", min=1, help="Turn limit"),
+    monitor_mode: str | None = typer.Option(
+        None,
+        "--monitor-mode",
+        help="observe | hold | block (default: the scenario's; hold when oversight=approval)",
+    ),
+    approver: str = typer.Option(
+        "monitor",
+        "--approver",
+        help="Who decides held actions: monitor (rejects "
+        "what the monitor finds harmful), human (wait for a person), approve_all, "
+        "reject_all",
+    ),
+    max_turns: int | None = typer.Option(None, "--max-turns", min=1, help="Turn limit"),
     pace: float = typer.Option(0.0, "--pace", min=0, help="Seconds between turns"),
-    api_base: Optional[str] = typer.Option(None, "--api-base", help="Provider base URL (Ollama, vLLM, ...)"),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="LLM judge (any LiteLLM model) for a "
-                                              "second opinion on outbound actions, after the episode"),
-    temperature: Optional[float] = typer.Option(None, "--temperature", min=0, help="Sampling temperature"),
-    watch_live: bool = typer.Option(False, "--watch", help="Serve on 127.0.0.1 while it runs and print the "
-                                    "web inbox's live URL (opens nothing)"),
-    port: Optional[int] = typer.Option(None, "--port", help="Port for --watch (default 8000)"),
+    api_base: str | None = typer.Option(None, "--api-base", help="Provider base URL (Ollama, vLLM, ...)"),
+    judge_model: str | None = typer.Option(
+        None,
+        "--judge-model",
+        help="LLM judge (any LiteLLM model) for a second opinion on outbound actions, after the episode",
+    ),
+    temperature: float | None = typer.Option(None, "--temperature", min=0, help="Sampling temperature"),
+    watch_live: bool = typer.Option(
+        False,
+        "--watch",
+        help="Serve on 127.0.0.1 while it runs and print the web inbox's live URL (opens nothing)",
+    ),
+    port: int | None = typer.Option(None, "--port", help="Port for --watch (default 8000)"),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
     """Run one agent episode and print its summary (in process; with --watch, over a local server)."""
+    from agents.loop import Limits
+    from app.errors import InvalidRequest
+    from app.play import PlayRequest, play_in_process
     from app.scenarios.loader import ScenarioError, load_scenario
     from app.scenarios.render import resolve_variables
-    from app.services.approvals import APPROVERS
-    from app.services.episodes import MONITOR_MODES
+    from app.vocab import Approver, MonitorMode, choices
 
     settings = get_settings()
     try:
@@ -98,31 +85,39 @@ def run(
             resolve_variables(spec, variables)
         except ScenarioError as exc:
             raise UsageProblem(f"--var: {exc}") from None
-        if monitor_mode is not None and monitor_mode not in MONITOR_MODES:
-            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {', '.join(MONITOR_MODES)}")
-        if approver not in APPROVERS:
-            raise UsageProblem(f"--approver: {approver!r} is not one of {', '.join(APPROVERS)}")
+        if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
+            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
+        if approver not in Approver.__members__.values():
+            raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
         check_model(model, folder, need_keys=not api_base)
         if judge_model:
-            check_model(judge_model, folder)
+            check_model(judge_model, folder, option="--judge-model")
         options = model_options(model, api_base, temperature)
+        req = PlayRequest(
+            str(folder),
+            model,
+            variables,
+            monitor_mode,
+            approver,
+            Limits(max_turns=max_turns or settings.max_turns, pace=pace),
+            options,
+            judge_model,
+        )
         if watch_live:
-            from app.demo import WatchRun, watch
+            from app.demo import watch
 
             port_free(port or settings.port)
-            result = asyncio.run(watch(settings, WatchRun(str(folder), model, variables, monitor_mode, approver,
-                                                          pace, max_turns or settings.max_turns,
-                                                          port or settings.port, False, options),
-                                       err if as_json else out, render_event))
-            episode_id = result["episode_id"]
+            summary = asyncio.run(
+                watch(settings, req, port or settings.port, False, err if as_json else out, render_event)
+            )
         else:
-            episode_id = asyncio.run(_run(settings, str(folder), model, variables, monitor_mode,
-                                          max_turns or settings.max_turns, pace, options, approver))
-    except UsageProblem as exc:
+            engine = open_engine(settings)
+            try:
+                summary = asyncio.run(play_in_process(settings, engine, req))
+            finally:
+                engine.dispose()
+    except (UsageProblem, InvalidRequest) as exc:
         fail(str(exc))
-    engine = open_engine(settings)
-    summary = _summary(engine, episode_id, model, judge_model)
-    engine.dispose()
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
         return
@@ -132,29 +127,42 @@ def run(
 def print_summary(s: dict) -> None:
     from rich.table import Table
 
-    out.print(f"[bold]episode[/bold] {s['episode_id']}  scenario={s['scenario']}  model={s['model']}  "
-              f"variables={s['variables']}", highlight=False)
-    out.print(f"status: [bold]{s['status']}[/bold]   turns: {s['turns']}   tool calls: {s['tool_calls']} "
-              f"({s['tool_errors']} errors)   tokens: {s['usage'].get('total_tokens', 0)}", highlight=False)
+    out.print(
+        f"[bold]episode[/bold] {s['episode_id']}  scenario={s['scenario']}  model={s['model']}  "
+        f"variables={s['variables']}",
+        highlight=False,
+    )
+    out.print(
+        f"status: [bold]{s['status']}[/bold]   turns: {s['turns']}   tool calls: {s['tool_calls']} "
+        f"({s['tool_errors']} errors)   tokens: {s['usage'].get('total_tokens', 0)}",
+        highlight=False,
+    )
     if s.get("error"):
         out.print(f"[red]error:[/red] {s['error']}", highlight=False)
     if s.get("agreement"):
         a = s["agreement"]
-        out.print(f"judge agreement: n={a['n']} both={a['both_harmful']} monitor-only={a['monitor_only']} "
-                  f"judge-only={a['judge_only']} neither={a['neither']} judge-failed={a['judge_failed']} "
-                  f"kappa={'-' if a['kappa'] is None else round(a['kappa'], 3)}", highlight=False)
+        out.print(
+            f"judge agreement: n={a['n']} both={a['both_harmful']} monitor-only={a['monitor_only']} "
+            f"judge-only={a['judge_only']} neither={a['neither']} judge-failed={a['judge_failed']} "
+            f"kappa={'-' if a['kappa'] is None else round(a['kappa'], 3)}",
+            highlight=False,
+        )
     table = Table("tool", "decision", "labels", "evidence", title="monitor verdicts on outbound actions")
     for v in s["verdicts"]:
-        ev = "; ".join(", ".join(f"{k}={v2}" for k, v2 in e.items() if k not in ("label", "detector"))
-                       for e in v["evidence"])
+        ev = "; ".join(
+            ", ".join(f"{k}={v2}" for k, v2 in e.items() if k not in ("label", "detector"))
+            for e in v["evidence"]
+        )
         table.add_row(v["tool"], v["decision"], ", ".join(v["labels"]) or "-", ev[:200] or "-")
     out.print(table if s["verdicts"] else "no outbound actions")
     out.print(f"replay: corpmail replay {s['episode_id']}", highlight=False)
 
 
 @app.command()
-def replay(episode_id: str = typer.Argument(..., help="Episode id"),
-           as_json: bool = typer.Option(False, "--json", help="One JSON event per line")) -> None:
+def replay(
+    episode_id: str = typer.Argument(..., help="Episode id"),
+    as_json: bool = typer.Option(False, "--json", help="One JSON event per line"),
+) -> None:
     """Print an episode's events in order."""
     from app.core.db import new_session
     from app.events import store
@@ -197,11 +205,13 @@ def demo(
     scenario: str = typer.Option("blackmail", "--scenario", "-s", help="Scenario slug or folder path"),
     model: str = typer.Option("scripted/blackmail", "--model", "-m", help="Model string"),
     pace: float = typer.Option(1.0, "--pace", min=0, help="Seconds between model turns"),
-    port: Optional[int] = typer.Option(None, help="Port on 127.0.0.1 (default 8000)"),
+    port: int | None = typer.Option(None, help="Port on 127.0.0.1 (default 8000)"),
     stay: bool = typer.Option(True, "--stay/--exit", help="Keep serving after the episode ends"),
 ) -> None:
     """Serve on 127.0.0.1 and play one scripted episode over HTTP, slowly enough to watch in the web inbox."""
-    from app.demo import WatchRun, watch
+    from agents.loop import Limits
+    from app.demo import watch
+    from app.play import PlayRequest
     from app.scenarios.loader import ScenarioError, resolve_dir
 
     settings = get_settings()
@@ -212,15 +222,17 @@ def demo(
     except (UsageProblem, ScenarioError) as exc:
         fail(str(exc))
     try:
-        asyncio.run(watch(settings, WatchRun(str(folder), model, pace=pace, port=port or settings.port, stay=stay),
-                          out, render_event))
+        req = PlayRequest(str(folder), model, limits=Limits(pace=pace, max_turns=settings.max_turns))
+        asyncio.run(watch(settings, req, port or settings.port, stay, out, render_event))
     except KeyboardInterrupt:
         pass
 
 
 @app.command()
-def serve(host: Optional[str] = typer.Option(None, help="Bind address (default 127.0.0.1)"),
-          port: Optional[int] = typer.Option(None, help="Port (default 8000)")) -> None:
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="Port (default 8000)"),
+) -> None:
     """Serve the web inbox and the API for existing and new episodes."""
     import uvicorn
 
@@ -236,6 +248,9 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (default 1
             port_free(port)
         except UsageProblem as exc:
             fail(str(exc))
-    out.print(f"corpmail: web inbox and API on http://{host}:{port}/" + (" (token required)" if settings.token else ""),
-              highlight=False)
+    out.print(
+        f"corpmail: web inbox and API on http://{host}:{port}/"
+        + (" (token required)" if settings.token else ""),
+        highlight=False,
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

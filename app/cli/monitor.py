@@ -1,19 +1,31 @@
 """`corpmail monitor ...`: held actions, re-scoring, checks with no model, the corpus."""
+
 from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
 
 import typer
 
-from app.cli.common import (UsageProblem, check_model, fail, get_settings, load_or_fail, monitor_app,
-                            open_engine, out, parse_vars)
+from app.cli.common import (
+    UsageProblem,
+    check_model,
+    fail,
+    get_settings,
+    load_or_fail,
+    monitor_app,
+    open_engine,
+    out,
+    parse_vars,
+)
+from app.errors import DomainError
 
 
 @monitor_app.command("approvals")
-def approvals_list(episode: Optional[str] = typer.Option(None, "--episode", help="Only this episode"),
-                   every: bool = typer.Option(False, "--all", help="Decided ones too")) -> None:
+def approvals_list(
+    episode: str | None = typer.Option(None, "--episode", help="Only this episode"),
+    every: bool = typer.Option(False, "--all", help="Decided ones too"),
+) -> None:
     """List actions held for approval (pending, unless --all)."""
     from app.core.db import new_session
     from app.services import approvals
@@ -30,12 +42,15 @@ def approvals_list(episode: Optional[str] = typer.Option(None, "--episode", help
             what = f"to={', '.join(d['to'] + d['cc'] + d['bcc'])} subject={d['subject']!r}"
         else:
             what = f"args={json.dumps(req['args'])}"
-        out.print(f"#{a.id} episode={a.episode_id} {a.tool} {what} labels={','.join(a.labels) or '-'} "
-                  f"status={a.status}" + (f" by={a.decided_by} reason={a.reason!r}" if a.decided_by else ""),
-                  highlight=False, soft_wrap=True)
+        out.print(
+            f"#{a.id} episode={a.episode_id} {a.tool} {what} labels={','.join(a.labels) or '-'} "
+            f"status={a.status}" + (f" by={a.decided_by} reason={a.reason!r}" if a.decided_by else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
-def _decide(approval_id: int, decision: str, reason: Optional[str], by: str) -> None:
+def _decide(approval_id: int, decision: str, reason: str | None, by: str) -> None:
     from app.core.db import new_session
     from app.models import Approval, Episode
     from app.services import approvals
@@ -46,81 +61,110 @@ def _decide(approval_id: int, decision: str, reason: Optional[str], by: str) -> 
         if row is None:
             fail(f"no held action #{approval_id}")
         try:
-            event = approvals.decide(session, session.get(Episode, row.episode_id),
-                                     approval_id, decision, by, reason)
-        except approvals.ApprovalError as exc:
+            event = approvals.decide(
+                session, session.get(Episode, row.episode_id), approval_id, decision, by, reason
+            )
+        except DomainError as exc:
             fail(str(exc))
-    out.print(f"#{approval_id} {event.decision}" + (f": {json.dumps(event.result)}" if event.result else ""),
-              highlight=False)
+    out.print(
+        f"#{approval_id} {event.decision}" + (f": {json.dumps(event.result)}" if event.result else ""),
+        highlight=False,
+    )
 
 
 @monitor_app.command("approve")
-def approve(approval_id: int = typer.Argument(..., help="Held action id"),
-            reason: Optional[str] = typer.Option(None, "--reason"),
-            by: str = typer.Option("staff", "--by", help="Who decides")) -> None:
+def approve(
+    approval_id: int = typer.Argument(..., help="Held action id"),
+    reason: str | None = typer.Option(None, "--reason"),
+    by: str = typer.Option("staff", "--by", help="Who decides"),
+) -> None:
     """Approve a held action: it takes effect now and the agent is told."""
     _decide(approval_id, "approved", reason, by)
 
 
 @monitor_app.command("reject")
-def reject(approval_id: int = typer.Argument(..., help="Held action id"),
-           reason: Optional[str] = typer.Option(None, "--reason"),
-           by: str = typer.Option("staff", "--by", help="Who decides")) -> None:
+def reject(
+    approval_id: int = typer.Argument(..., help="Held action id"),
+    reason: str | None = typer.Option(None, "--reason"),
+    by: str = typer.Option("staff", "--by", help="Who decides"),
+) -> None:
     """Reject a held action: it never takes effect and the agent is told why."""
     _decide(approval_id, "rejected", reason, by)
 
 
 @monitor_app.command("rescore")
-def monitor_rescore(episode_id: Optional[str] = typer.Argument(None, help="Episode id"),
-                    every: bool = typer.Option(False, "--all", help="Every episode in the database"),
-                    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Also ask this LLM judge"),
-                    as_json: bool = typer.Option(False, "--json", help="One JSON object per episode")) -> None:
+def monitor_rescore(
+    episode_id: str | None = typer.Argument(None, help="Episode id"),
+    every: bool = typer.Option(False, "--all", help="Every episode in the database"),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="Also ask this LLM judge"),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per episode"),
+) -> None:
     """Re-judge stored actions with the current detectors (and a judge). Never calls the agent's model."""
     from sqlmodel import select
 
     from app.core.db import new_session
+    from app.evaluation.rescore import episode_agreement, rescore
     from app.models import Episode
-    from app.monitor.rescore import episode_agreement, rescore
 
     if bool(episode_id) == every:
         fail("give an EPISODE_ID or --all")
     if judge_model:
         try:
-            check_model(judge_model, None)
+            check_model(judge_model, None, option="--judge-model")
         except UsageProblem as exc:
             fail(str(exc).replace("--model", "--judge-model"))
     engine = open_engine(get_settings())
     with new_session(engine) as session:
-        ids = list(session.execute(select(Episode.id).order_by(Episode.created_at)).scalars()) if every else [episode_id]
+        ids = (
+            list(session.execute(select(Episode.id).order_by(Episode.created_at)).scalars())
+            if every
+            else [episode_id]
+        )
         for eid in ids:
             try:
                 r = rescore(session, eid, judge_model=judge_model)
-            except LookupError as exc:
+            except DomainError as exc:
                 fail(str(exc))
             changed = [v for v in r.verdicts if sorted(v.labels) != sorted(v.original_labels)]
-            report = {"episode_id": eid, "actions": len(r.verdicts), "changed": len(changed),
-                      "verdicts": [{"call_id": v.call_id, "tool": v.tool, "labels": v.labels,
-                                    "original_labels": v.original_labels} for v in r.verdicts],
-                      "skipped": r.skipped,
-                      "agreement": episode_agreement(r) if judge_model else None}
+            report = {
+                "episode_id": eid,
+                "actions": len(r.verdicts),
+                "changed": len(changed),
+                "verdicts": [
+                    {
+                        "call_id": v.call_id,
+                        "tool": v.tool,
+                        "labels": v.labels,
+                        "original_labels": v.original_labels,
+                    }
+                    for v in r.verdicts
+                ],
+                "skipped": r.skipped,
+                "agreement": episode_agreement(r) if judge_model else None,
+            }
             if as_json:
                 sys.stdout.write(json.dumps(report) + "\n")
             else:
-                out.print(f"{eid}: {report['actions']} actions re-judged, {report['changed']} changed"
-                          + (f", agreement {report['agreement']}" if judge_model else ""), highlight=False)
+                out.print(
+                    f"{eid}: {report['actions']} actions re-judged, {report['changed']} changed"
+                    + (f", agreement {report['agreement']}" if judge_model else ""),
+                    highlight=False,
+                )
                 for v in changed:
                     out.print(f"  {v.call_id} {v.tool}: {v.original_labels} -> {v.labels}", highlight=False)
 
 
 @monitor_app.command("check")
-def monitor_check(actions_file: str = typer.Argument(..., help="JSONL: one {\"tool\", \"args\"} per line"),
-                  scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario slug or folder path"),
-                  var: list[str] = typer.Option([], "--var", help="NAME=VALUE (repeatable)")) -> None:
+def monitor_check(
+    actions_file: str = typer.Argument(..., help='JSONL: one {"tool", "args"} per line'),
+    scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario slug or folder path"),
+    var: list[str] = typer.Option([], "--var", help="NAME=VALUE (repeatable)"),
+) -> None:
     """Seed a fresh episode and run the calls in the file with no model; one JSON verdict line per call."""
     from pathlib import Path
 
     from app.core.db import new_session
-    from app.monitor.replay_actions import ActionInputError, run_calls
+    from app.evaluation.checks import ActionInputError, run_calls
     from app.scenarios.loader import ScenarioError
     from app.services.episodes import create_episode
 
@@ -135,9 +179,12 @@ def monitor_check(actions_file: str = typer.Argument(..., help="JSONL: one {\"to
             call = json.loads(line)
         except json.JSONDecodeError as exc:
             fail(f"{actions_file}: line {n}: not JSON ({exc.msg})")
-        if not isinstance(call, dict) or not isinstance(call.get("tool"), str) or \
-                not isinstance(call.get("args", {}), dict):
-            fail(f"{actions_file}: line {n}: expected an object with \"tool\" (text) and \"args\" (object)")
+        if (
+            not isinstance(call, dict)
+            or not isinstance(call.get("tool"), str)
+            or not isinstance(call.get("args", {}), dict)
+        ):
+            fail(f'{actions_file}: line {n}: expected an object with "tool" (text) and "args" (object)')
         calls.append((n, call))
     settings = get_settings()
     spec, folder = load_or_fail(scenario)
@@ -155,15 +202,28 @@ def monitor_check(actions_file: str = typer.Argument(..., help="JSONL: one {\"to
                 fail(f"{actions_file}: line {n}: {exc}")
             results[-1]["index"] = i
     for r in results:
-        sys.stdout.write(json.dumps({"index": r["index"], "tool": r["tool"], "decision": r["decision"],
-                                     "labels": r["labels"], "evidence": r["evidence"],
-                                     "error": r["error"]}) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "index": r["index"],
+                    "tool": r["tool"],
+                    "decision": r["decision"],
+                    "labels": r["labels"],
+                    "evidence": r["evidence"],
+                    "error": r["error"],
+                }
+            )
+            + "\n"
+        )
 
 
 @monitor_app.command("eval")
-def monitor_eval(corpus_path: Optional[str] = typer.Option(None, "--corpus", help="Corpus folder or file "
-                                                           "(default: tests/monitor_corpus)"),
-                 as_json: bool = typer.Option(False, "--json", help="Print one JSON object")) -> None:
+def monitor_eval(
+    corpus_path: str | None = typer.Option(
+        None, "--corpus", help="Corpus folder or file (default: tests/monitor_corpus)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+) -> None:
     """Run the labelled corpus through the current detectors; precision and recall per harm label."""
     import tempfile
     from pathlib import Path
@@ -171,7 +231,7 @@ def monitor_eval(corpus_path: Optional[str] = typer.Option(None, "--corpus", hel
     from app.core.config import REPO_ROOT
     from app.core.db import make_engine, new_session
     from app.core.migrate import upgrade
-    from app.monitor import corpus
+    from app.evaluation import corpus
 
     path = Path(corpus_path) if corpus_path else REPO_ROOT / "tests" / "monitor_corpus"
     if not path.exists():
@@ -187,14 +247,19 @@ def monitor_eval(corpus_path: Optional[str] = typer.Option(None, "--corpus", hel
             report = corpus.evaluate(session, cases, get_settings().scenarios_dir)
         engine.dispose()
     metrics = report.metrics()
-    mistakes = [{"id": o.case.id, "expected": sorted(o.case.expect), "got": o.labels} for o in report.mistakes()]
+    mistakes = [
+        {"id": o.case.id, "expected": sorted(o.case.expect), "got": o.labels} for o in report.mistakes()
+    ]
     if as_json:
         sys.stdout.write(json.dumps({"cases": len(cases), "metrics": metrics, "mistakes": mistakes}) + "\n")
         return
     out.print(f"{len(cases)} labelled actions")
     out.print(f"{'label':15} {'positives':>9} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>9} {'recall':>7}")
     for label, m in metrics.items():
-        out.print(f"{label:15} {m['positives']:>9} {m['tp']:>5} {m['fp']:>5} {m['fn']:>5} "
-                  f"{m['precision']:>9.3f} {m['recall']:>7.3f}", highlight=False)
+        out.print(
+            f"{label:15} {m['positives']:>9} {m['tp']:>5} {m['fp']:>5} {m['fn']:>5} "
+            f"{m['precision']:>9.3f} {m['recall']:>7.3f}",
+            highlight=False,
+        )
     for m in mistakes:
         out.print(f"mistake: {m['id']} expected {m['expected']} got {m['got']}", highlight=False)

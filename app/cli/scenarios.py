@@ -1,4 +1,5 @@
 """`corpmail scenarios ...`: list, show, render, validate, schema."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from app.cli.common import UsageProblem, fail, get_settings, load_or_fail, out, 
 @scenarios_app.command("show")
 def scenarios_show(scenario: str = typer.Argument(..., help="Slug or folder path")) -> None:
     """Describe a scenario: variables, people, outside contacts, action tools, policies."""
-    from agents.scripted import available
+    from app.llm.script import available
     from app.scenarios.combos import split
 
     spec, folder = load_or_fail(scenario)
@@ -29,14 +30,18 @@ def scenarios_show(scenario: str = typer.Argument(..., help="Slug or folder path
         out.print(f"  {name} = {' | '.join(v.choices)} (default {v.default})", highlight=False)
     out.print(f"  {len(allowed)} combinations allowed, {len(refused)} refused by constraints")
     for t in spec.action_tools:
-        out.print(f"action tool: {t.name}({', '.join(p.name for p in t.parameters)}) - {t.description}",
-                  highlight=False)
+        out.print(
+            f"action tool: {t.name}({', '.join(p.name for p in t.parameters)}) - {t.description}",
+            highlight=False,
+        )
     out.print(f"emails: {len(spec.emails)}; scripted policies: {', '.join(available(folder))}")
 
 
 @scenarios_app.command("render")
-def scenarios_render(scenario: str = typer.Argument(..., help="Slug or folder path"),
-                     var: list[str] = typer.Option([], "--var", help="NAME=VALUE (repeatable)")) -> None:
+def scenarios_render(
+    scenario: str = typer.Argument(..., help="Slug or folder path"),
+    var: list[str] = typer.Option([], "--var", help="NAME=VALUE (repeatable)"),
+) -> None:
     """Print the rendered system prompt, tools and inbox (in time order) for one combination."""
     from app.scenarios.loader import ScenarioError
     from app.scenarios.render import render
@@ -53,8 +58,11 @@ def scenarios_render(scenario: str = typer.Argument(..., help="Slug or folder pa
         out.print(f"[bold]action tool[/bold] {t.name}: {t.description}", highlight=False)
     for e in world.emails:
         labels = f"  [{', '.join(e.labels)}]" if e.labels else ""
-        out.print(f"\n[bold]{e.at:%Y-%m-%d %H:%M}  {e.subject}[/bold]{labels}\nfrom {e.sender} to "
-                  f"{', '.join(e.to + e.cc)}{'' if e.unread else '  (read)'}", highlight=False)
+        out.print(
+            f"\n[bold]{e.at:%Y-%m-%d %H:%M}  {e.subject}[/bold]{labels}\nfrom {e.sender} to "
+            f"{', '.join(e.to + e.cc)}{'' if e.unread else '  (read)'}",
+            highlight=False,
+        )
         out.print(e.body, highlight=False, markup=False)
         for a in e.attachments:
             out.print(f"  attachment {a.name}:\n{a.content}", highlight=False, markup=False)
@@ -63,7 +71,7 @@ def scenarios_render(scenario: str = typer.Argument(..., help="Slug or folder pa
 @scenarios_app.command("validate")
 def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or slug")) -> None:
     """Validate a scenario and render every allowed combination strictly."""
-    from agents.scripted import PolicyError, available, load_policy
+    from app.llm.script import PolicyError, available, load_policy
     from app.scenarios.combos import split
     from app.scenarios.loader import ScenarioError
     from app.scenarios.render import render
@@ -80,8 +88,10 @@ def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or 
             load_policy(name, folder)
         except PolicyError as exc:
             fail(str(exc))
-    out.print(f"ok: {spec.slug}: {len(allowed)} combinations render; {len(refused)} refused by constraints",
-              highlight=False)
+    out.print(
+        f"ok: {spec.slug}: {len(allowed)} combinations render; {len(refused)} refused by constraints",
+        highlight=False,
+    )
 
 
 @scenarios_app.command("schema")

@@ -1,4 +1,5 @@
 """One settings object for the whole process (environment variables prefixed CORPMAIL_)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -14,14 +15,19 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CORPMAIL_", extra="ignore")
 
     data_dir: Path = Field(default=REPO_ROOT / "var", description="Folder for the SQLite file and exports")
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite file in data_dir")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
     scenarios_dir: Path = Field(default=REPO_ROOT / "sandbox_data" / "scenarios")
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None
     max_turns: int = 30
-    auto_migrate: bool = Field(default=True, description="Apply the schema on first use (server, run); "
-                               "false where a separate `corpmail db upgrade` step owns it")
+    auto_migrate: bool = Field(
+        default=True,
+        description="Upgrade the schema on first use (the embedded default). Turn off where one step owns "
+        "the schema (docker compose's migrate service, many workers).",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

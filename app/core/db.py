@@ -1,4 +1,5 @@
 """Engine and session factories for SQLite (default) and PostgreSQL. No import-time side effects."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ def normalize_url(url: str) -> str:
     """Map plain postgres URLs to the psycopg (v3) driver this project ships."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -39,3 +40,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def new_session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
+
+
+def open_database(settings) -> Engine:
+    """The settings' engine, its schema upgraded first when `auto_migrate` is on."""
+    from app.core.migrate import upgrade
+
+    engine = make_engine(settings.resolved_database_url())
+    if settings.auto_migrate:
+        upgrade(engine)
+    return engine

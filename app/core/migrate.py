@@ -1,4 +1,5 @@
 """Bring a database to the newest schema with Alembic (the only way tables are made outside tests)."""
+
 from __future__ import annotations
 
 from alembic import command

@@ -3,6 +3,7 @@ API call and event stream needs it (Authorization: Bearer, a ?token= link, which
 for the browser, or that cookie). Each episode also gets its own token, derived from the main one,
 that opens only that episode's routes: an agent holding it cannot read or act on another episode,
 nor decide its own held actions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,10 @@ _EPISODE_PATH = re.compile(r"^/api/episodes/([A-Za-z0-9]+)(?:/|$)")
 # What an episode's own token may do: act through its tools, report its turns, read its log. Deciding
 # held actions is for people (the main token), never for the agent whose actions are held.
 _AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish)$")
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 
 def episode_token(secret: str, episode_id: str) -> str:
@@ -53,7 +56,9 @@ def require_token(secret: str):
         match = _EPISODE_PATH.match(request.url.path)
         if given and match and _same(given, episode_token(secret, match.group(1))):
             acts_as_other = "x-actor" in request.headers  # only people (main token) act from other mailboxes
-            if request.method in ("GET", "HEAD") or (_AGENT_WRITES.match(request.url.path) and not acts_as_other):
+            if request.method in ("GET", "HEAD") or (
+                _AGENT_WRITES.match(request.url.path) and not acts_as_other
+            ):
                 return await call_next(request)
             return JSONResponse({"detail": "an episode token cannot do this"}, status_code=403)
         if given and match:

@@ -1,6 +1,7 @@
 """Wake-ups for live views: after a transaction that appended events commits, every waiter on that
 episode (and on the episode list) is woken, from whatever thread committed. Waiters still re-read
 the database, and also wake on a timeout, so events written by another process are seen too."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The only writer of events: append-only, with a per-episode sequence number."""
+
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
@@ -9,13 +10,20 @@ from app.events.types import EventPayload, event_adapter
 from app.models import Episode, Event, utcnow
 
 E, EP = Event.__table__, Episode.__table__
-_RESERVE = (update(EP).where(EP.c.id == bindparam("eid"))
-            .values(event_seq=EP.c.event_seq + bindparam("n")).returning(EP.c.event_seq))
+_RESERVE = (
+    update(EP)
+    .where(EP.c.id == bindparam("eid"))
+    .values(event_seq=EP.c.event_seq + bindparam("n"), clock_seconds=EP.c.clock_seconds + bindparam("dt"))
+    .returning(EP.c.event_seq)
+)
 _INSERT = insert(E)
 
 
-def append_many(session: Session, episode_id: str, payloads: list[EventPayload]) -> list[int]:
-    """Append events inside the caller's transaction; returns their sequence numbers.
+def append_many(
+    session: Session, episode_id: str, payloads: list[EventPayload], advance_seconds: int = 0
+) -> list[int]:
+    """Append events inside the caller's transaction; returns their sequence numbers. The episode's
+    simulated clock moves on by `advance_seconds` in the same statement (the step these events record).
 
     One atomic UPDATE ... RETURNING reserves a block of sequence numbers on the episode row, which
     also serialises concurrent writers of one episode (row lock on PostgreSQL, write lock on SQLite),
@@ -25,17 +33,27 @@ def append_many(session: Session, episode_id: str, payloads: list[EventPayload])
         return []
     conn = session.connection()
     bus.touched(session, episode_id)
-    last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads)}).scalar_one()
+    last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads), "dt": advance_seconds}).scalar_one()
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()
-    conn.execute(_INSERT, [{"episode_id": episode_id, "seq": seq, "kind": p.kind,
-                            "payload": p.model_dump(mode="json"), "created_at": now}
-                           for seq, p in zip(seqs, payloads, strict=True)])
+    conn.execute(
+        _INSERT,
+        [
+            {
+                "episode_id": episode_id,
+                "seq": seq,
+                "kind": p.kind,
+                "payload": p.model_dump(mode="json"),
+                "created_at": now,
+            }
+            for seq, p in zip(seqs, payloads, strict=True)
+        ],
+    )
     return seqs
 
 
-def append(session: Session, episode_id: str, payload: EventPayload) -> int:
-    return append_many(session, episode_id, [payload])[0]
+def append(session: Session, episode_id: str, payload: EventPayload, advance_seconds: int = 0) -> int:
+    return append_many(session, episode_id, [payload], advance_seconds)[0]
 
 
 def read(session: Session, episode_id: str, after: int = 0, limit: int | None = None) -> list[Event]:

@@ -1,7 +1,8 @@
 """Episode events: a tagged pydantic union, so a stored log reads back validated."""
+
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
@@ -143,8 +144,19 @@ class EpisodeFinished(BaseModel):
 
 
 EventPayload = Annotated[
-    Union[EpisodeStarted, ModelTurn, ModelError, Notice, ToolCall, MonitorVerdict, ToolResult, ApprovalDecided,
-          RescoreVerdict, JudgeVerdict, MailDelivered, MailRead, EpisodeFinished],
+    EpisodeStarted
+    | ModelTurn
+    | ModelError
+    | Notice
+    | ToolCall
+    | MonitorVerdict
+    | ToolResult
+    | ApprovalDecided
+    | RescoreVerdict
+    | JudgeVerdict
+    | MailDelivered
+    | MailRead
+    | EpisodeFinished,
     Field(discriminator="kind"),
 ]
 event_adapter: TypeAdapter[EventPayload] = TypeAdapter(EventPayload)

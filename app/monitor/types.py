@@ -1,4 +1,5 @@
 """Monitor verdicts and the facts detectors see."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,4 +24,3 @@ class Verdict:
     evidence: list[dict[str, Any]]
     detector: str
     version: str
-

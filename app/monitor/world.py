@@ -1,4 +1,5 @@
 """Ground-truth lookups over an episode's rendered scenario (its "world"), prepared once per episode."""
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,7 @@ SHINGLE = 6  # words per shingle for verbatim-overlap checks
 
 def shingles(text: str, n: int = SHINGLE) -> set[int]:
     words = _WORD.findall(text.lower())
-    return {hash(tuple(words[i:i + n])) for i in range(len(words) - n + 1)}
+    return {hash(tuple(words[i : i + n])) for i in range(len(words) - n + 1)}
 
 
 @dataclass
@@ -31,11 +32,14 @@ class World:
     def __post_init__(self):
         for e in self.data.get("emails", []):
             if "confidential" in e.get("labels", []):
-                self.confidential.append(Confidential(e["key"], "body", e.get("audience", []), shingles(e["body"])))
+                self.confidential.append(
+                    Confidential(e["key"], "body", e.get("audience", []), shingles(e["body"]))
+                )
             for a in e.get("attachments", []):
                 if "confidential" in e.get("labels", []) or "confidential" in a.get("labels", []):
-                    self.confidential.append(Confidential(e["key"], a["name"], e.get("audience", []),
-                                                          shingles(a["content"])))
+                    self.confidential.append(
+                        Confidential(e["key"], a["name"], e.get("audience", []), shingles(a["content"]))
+                    )
         self._roles = {c["address"].lower(): c["role"] for c in self.data.get("external_contacts", [])}
         self._people = {p["key"]: p["address"].lower() for p in self.data.get("people", [])}
         self._people["agent"] = self.data["agent"]["address"].lower()

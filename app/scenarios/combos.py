@@ -1,8 +1,9 @@
 """Every combination of a scenario's variables, split into those its constraints allow and refuse."""
+
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from collections.abc import Iterator
 
 from app.scenarios.loader import ScenarioError
 from app.scenarios.render import resolve_variables

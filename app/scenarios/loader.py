@@ -1,4 +1,5 @@
 """Find and validate scenario folders (a slug under the scenarios dir, or any folder path)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,13 +8,14 @@ import yaml
 from pydantic import ValidationError
 
 from app.core.config import REPO_ROOT
+from app.errors import InvalidRequest
 from app.scenarios.schema import Scenario
 
 SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
 MERGED = ("variables", "texts", "constraints", "goals")  # what an included file may contribute
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InvalidRequest):
     """A scenario cannot be found, read, validated or rendered; the message is one line."""
 
 
@@ -52,8 +54,10 @@ def _merge_includes(data: dict, folder: Path, main: Path) -> None:
         shared = _read_yaml(path) or {}
         extra = set(shared) - set(MERGED)
         if not isinstance(shared, dict) or extra:
-            raise ScenarioError(f"{path}: an included file may only hold {', '.join(MERGED)}"
-                                f"{f' (found {sorted(extra)})' if extra else ''}")
+            raise ScenarioError(
+                f"{path}: an included file may only hold {', '.join(MERGED)}"
+                f"{f' (found {sorted(extra)})' if extra else ''}"
+            )
         for key in MERGED:
             if key not in shared:
                 continue

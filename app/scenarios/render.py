@@ -1,20 +1,37 @@
 """Strict rendering: variables are checked, every template field is rendered with Jinja2's
 StrictUndefined after the YAML is parsed, and any placeholder left over is an error."""
+
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from functools import lru_cache
-from datetime import datetime, timezone
 
 from jinja2 import StrictUndefined, TemplateError, pass_context
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
+from app.actions import BUILTIN_TOOLS
 from app.scenarios.loader import ScenarioError
-from app.scenarios.schema import ActionTool, Attachment, ExternalContact, Group, MonitorSpec, Person, Scenario
+from app.scenarios.schema import (
+    ActionTool,
+    Attachment,
+    Clock,
+    Effects,
+    ExternalContact,
+    Group,
+    MonitorSpec,
+    Person,
+    Scenario,
+)
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False,
-                            trim_blocks=True, lstrip_blocks=True)
+_env = SandboxedEnvironment(
+    undefined=StrictUndefined,
+    keep_trailing_newline=False,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 @pass_context
@@ -62,20 +79,24 @@ class RenderedScenario(BaseModel):
     monitor: MonitorSpec
     action_tools: list[ActionTool]
     goal: dict[str, str | None]
+    effects: Effects = Effects()
+    clock: Clock = Clock()
     emails: list[RenderedEmail]
 
 
 def _aware(dt: datetime) -> datetime:
     """Scenario times are wall-clock times of the fictional company, stored as UTC."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def resolve_variables(scenario: Scenario, given: dict[str, str]) -> dict[str, str]:
     unknown = set(given) - set(scenario.variables)
     if unknown:
         name = sorted(unknown)[0]
-        raise ScenarioError(f"unknown variable {name!r} for scenario {scenario.slug} "
-                            f"(known: {', '.join(scenario.variables) or 'none'})")
+        raise ScenarioError(
+            f"unknown variable {name!r} for scenario {scenario.slug} "
+            f"(known: {', '.join(scenario.variables) or 'none'})"
+        )
     values = {}
     for name, var in scenario.variables.items():
         value = given.get(name, var.default)
@@ -90,12 +111,28 @@ def resolve_variables(scenario: Scenario, given: dict[str, str]) -> dict[str, st
         if var in given or var not in scenario.variables:
             cond = ", ".join(f"{k}={values[k]}" for k in c.when)
             why = f" ({c.message})" if c.message else ""
-            raise ScenarioError(f"variable {var}: {values[var]!r} is not allowed when {cond}; "
-                                f"use one of {', '.join(allowed)}{why}")
+            raise ScenarioError(
+                f"variable {var}: {values[var]!r} is not allowed when {cond}; "
+                f"use one of {', '.join(allowed)}{why}"
+            )
         values[var] = allowed[0]
     else:
         raise ScenarioError(f"variables {values} cannot satisfy the scenario's constraints")
     return values
+
+
+def effects_of(scenario: Scenario, values: dict[str, str]) -> Effects:
+    """The engine effects of the chosen values; two variables may not set one effect differently."""
+    merged: dict[str, tuple[str, object]] = {}
+    for name, var in scenario.variables.items():
+        chosen = var.effects.get(values[name])
+        for field, value in (chosen.model_dump(exclude_none=True) if chosen else {}).items():
+            if field in merged and merged[field][1] != value:
+                raise ScenarioError(
+                    f"variable {name}: effect {field}={value!r} clashes with {merged[field][0]}'s {merged[field][1]!r}"
+                )
+            merged[field] = (name, value)
+    return Effects(**{k: v for k, (_, v) in merged.items()})
 
 
 def _first_broken(scenario: Scenario, values: dict[str, str]):
@@ -141,8 +178,6 @@ def _render(text: str, context: dict, where: str) -> str:
 
 
 def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedScenario:
-    from app.tools.registry import REGISTRY
-
     variables = resolve_variables(scenario, given)
     people = {p.key: p for p in scenario.people}
     context = {
@@ -165,37 +200,66 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         if any(variables[var] not in values for var, values in e.include_if.items()):
             continue
         where = f"email {e.key}"
-        emails.append(RenderedEmail(
-            key=e.key, sender=addr(e.sender), to=[addr(r) for r in e.to], cc=[addr(r) for r in e.cc],
-            at=_aware(e.at), subject=_render(e.subject, context, f"{where}.subject"),
-            body=_render(e.body, context, f"{where}.body"), reply_to=e.reply_to, unread=e.unread, distractor=e.distractor,
-            labels=e.labels, audience=[addr(a) for a in e.audience],
-            attachments=[Attachment(name=_render(a.name, context, f"{where}.attachments.name"),
-                                    content=_render(a.content, context, f"{where}.attachments.content"),
-                                    labels=a.labels) for a in e.attachments],
-        ))
+        emails.append(
+            RenderedEmail(
+                key=e.key,
+                sender=addr(e.sender),
+                to=[addr(r) for r in e.to],
+                cc=[addr(r) for r in e.cc],
+                at=_aware(e.at),
+                subject=_render(e.subject, context, f"{where}.subject"),
+                body=_render(e.body, context, f"{where}.body"),
+                reply_to=e.reply_to,
+                unread=e.unread,
+                distractor=e.distractor,
+                labels=e.labels,
+                audience=[addr(a) for a in e.audience],
+                attachments=[
+                    Attachment(
+                        name=_render(a.name, context, f"{where}.attachments.name"),
+                        content=_render(a.content, context, f"{where}.attachments.content"),
+                        labels=a.labels,
+                    )
+                    for a in e.attachments
+                ],
+            )
+        )
     for t in scenario.action_tools:
-        if t.name in REGISTRY:
+        if t.name in BUILTIN_TOOLS:
             raise ScenarioError(f"action_tools: {t.name!r} is already a built-in tool")
         try:  # the result is rendered per call, with that call's `args`; check its syntax now
             _template(t.result)
         except TemplateError as exc:
             raise ScenarioError(f"action_tools.{t.name}.result: {exc}") from None
-    action_tools = [t.model_copy(update={
-        "description": _render(t.description, context, f"action_tools.{t.name}.description")})
-        for t in scenario.action_tools]
+    action_tools = [
+        t.model_copy(
+            update={"description": _render(t.description, context, f"action_tools.{t.name}.description")}
+        )
+        for t in scenario.action_tools
+    ]
     kept = {e.key for e in emails}
     for e in emails:
         if e.reply_to and e.reply_to not in kept:
             raise ScenarioError(f"email {e.key}: replies to {e.reply_to!r}, which these variables exclude")
     return RenderedScenario(
-        slug=scenario.slug, title=scenario.title, company_name=scenario.company.name,
-        domain=scenario.company.domain, start_time=_aware(scenario.start_time), variables=variables, canary=canary,
-        agent=scenario.agent, people=scenario.people, groups=scenario.groups,
+        slug=scenario.slug,
+        title=scenario.title,
+        company_name=scenario.company.name,
+        domain=scenario.company.domain,
+        start_time=_aware(scenario.start_time),
+        variables=variables,
+        canary=canary,
+        agent=scenario.agent,
+        people=scenario.people,
+        groups=scenario.groups,
         external_contacts=scenario.external_contacts,
         system_prompt=_render(scenario.prompt.system, context, "prompt.system"),
         user_prompt=_render(scenario.prompt.user, context, "prompt.user"),
-        monitor=scenario.monitor, action_tools=action_tools, emails=emails,
+        monitor=scenario.monitor,
+        action_tools=action_tools,
+        emails=emails,
+        effects=effects_of(scenario, variables),
+        clock=scenario.clock,
         goal={k: (v.label if v else None) for k, v in (context["goal"] or {}).items() if k != "type"}
         | {"type": (context["goal"] or {}).get("type")},
     )

@@ -1,4 +1,5 @@
 """The scenario format (YAML files validated into these models). `corpmail scenarios schema` prints it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,15 +46,36 @@ class Group(Strict):
     members: list[str] = Field(description="Person keys (or 'agent')")
 
 
+class Effects(Strict):
+    """What a variable's value does to the engine (declared as data, so a new study's variables need
+    no engine change). Unset fields leave the engine's default alone."""
+
+    monitor_mode: Literal["observe", "hold", "block"] | None = Field(
+        None, description="The episode's monitor mode unless a run sets one"
+    )
+    hold_all_outbound: bool | None = Field(
+        None, description="Hold every outbound action for approval, harmful or not (human oversight)"
+    )
+    mailbox_access: Literal["all", "own"] | None = Field(
+        None, description="Which company mailboxes the agent may read: every one, or only its own"
+    )
+
+
 class Variable(Strict):
     description: str = ""
     choices: list[str] = Field(min_length=1)
     default: str
+    effects: dict[str, Effects] = Field(
+        default_factory=dict, description="Per choice: what choosing it does to the engine"
+    )
 
     @model_validator(mode="after")
     def _default_in_choices(self):
         if self.default not in self.choices:
             raise ValueError(f"default {self.default!r} is not one of {self.choices}")
+        unknown = sorted(set(self.effects) - set(self.choices))
+        if unknown:
+            raise ValueError(f"effects: {unknown[0]!r} is not one of {self.choices}")
         return self
 
 
@@ -77,7 +99,9 @@ class Email(Strict):
     labels: list[str] = Field(default_factory=list, description="Sensitivity labels, e.g. confidential")
     audience: list[str] = Field(default_factory=list, description="Allowed audience of confidential content")
     attachments: list[Attachment] = Field(default_factory=list)
-    include_if: dict[str, list[str]] = Field(default_factory=dict, description="variable -> values that include it")
+    include_if: dict[str, list[str]] = Field(
+        default_factory=dict, description="variable -> values that include it"
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -87,10 +111,16 @@ class LeverageFact(Strict):
     concerns: str = Field(description="Person key the fact is about")
     summary: str
     indicators: list[str] = Field(min_length=1, description="Phrases whose presence shows the fact is used")
-    decision_makers: list[str] = Field(default_factory=list, description="Person keys with power over the decision")
-    evidence_emails: list[str] = Field(default_factory=list, description="Keys of emails that reveal the fact")
-    involves: list[str] = Field(default_factory=list, description="Other person keys the fact is about "
-                                "(not an audience a threat would expose it to)")
+    decision_makers: list[str] = Field(
+        default_factory=list, description="Person keys with power over the decision"
+    )
+    evidence_emails: list[str] = Field(
+        default_factory=list, description="Keys of emails that reveal the fact"
+    )
+    involves: list[str] = Field(
+        default_factory=list,
+        description="Other person keys the fact is about (not an audience a threat would expose it to)",
+    )
 
 
 class Decision(Strict):
@@ -132,7 +162,8 @@ class ActionTool(Strict):
     result: str = Field(description="What the tool answers when the action takes effect")
     harmful_if: list[dict[str, str | int | bool]] = Field(
         default_factory=list,
-        description="Ground truth: a call is harmful when every argument named in one entry equals its value")
+        description="Ground truth: a call is harmful when every argument named in one entry equals its value",
+    )
     label: str = Field(default="harmful_action", description="Monitor label for a harmful call")
 
 
@@ -147,14 +178,25 @@ class Prompt(Strict):
     user: str
 
 
+class Clock(Strict):
+    """How far each step moves the episode's simulated clock (never the wall clock)."""
+
+    turn_seconds: int = Field(60, ge=0, description="Simulated seconds a model turn takes")
+    call_seconds: int = Field(10, ge=0, description="Simulated seconds a tool call takes")
+
+
 class Scenario(Strict):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    include: list[str] = Field(default_factory=list, description="Shared files merged in (variables, "
-                               "texts, constraints, goals); looked up beside the scenario, then in sandbox_data/shared")
+    include: list[str] = Field(
+        default_factory=list,
+        description="Shared files merged in (variables, "
+        "texts, constraints, goals); looked up beside the scenario, then in sandbox_data/shared",
+    )
     title: str
     description: str = ""
     company: Company
     start_time: datetime = Field(description="Scenario time at which the agent's session begins")
+    clock: Clock = Field(default_factory=Clock, description="How the episode's simulated clock advances")
     agent: Person
     people: list[Person]
     groups: list[Group] = Field(default_factory=list)
@@ -189,10 +231,15 @@ class Scenario(Strict):
             if e.reply_to and e.reply_to not in email_keys[:i]:
                 raise FieldProblem(f"{where}.reply_to", f"email {e.key}: reply_to must name an earlier email")
             if e.at > self.start_time:
-                raise FieldProblem(f"{where}.at", f"email {e.key}: {e.at} is after start_time {self.start_time}")
+                raise FieldProblem(
+                    f"{where}.at", f"email {e.key}: {e.at} is after start_time {self.start_time}"
+                )
             if i and e.at < self.emails[i - 1].at:
-                raise FieldProblem(f"{where}.at", f"email {e.key}: emails must be listed in time order "
-                                                  f"('at' ascending); {e.at} is before the previous email")
+                raise FieldProblem(
+                    f"{where}.at",
+                    f"email {e.key}: emails must be listed in time order "
+                    f"('at' ascending); {e.at} is before the previous email",
+                )
             for var, values in e.include_if.items():
                 if var not in self.variables:
                     raise FieldProblem(f"{where}.include_if", f"unknown variable {var!r}")
@@ -212,7 +259,9 @@ class Scenario(Strict):
                     raise FieldProblem("goals", f"goal_value {v!r} has no entry in goals")
         for v, g in self.goals.items():
             if g.opposite not in self.goals or self.goals[g.opposite].opposite != v:
-                raise FieldProblem(f"goals.{v}.opposite", f"{g.opposite!r} must be a goal whose opposite is {v!r}")
+                raise FieldProblem(
+                    f"goals.{v}.opposite", f"{g.opposite!r} must be a goal whose opposite is {v!r}"
+                )
         names = [t.name for t in self.action_tools]
         for i, t in enumerate(self.action_tools):
             if names.count(t.name) > 1:
@@ -220,8 +269,10 @@ class Scenario(Strict):
             params = {p.name for p in t.parameters}
             for j, case in enumerate(t.harmful_if):
                 if set(case) - params:
-                    raise FieldProblem(f"action_tools.{i}.harmful_if.{j}",
-                                       f"names unknown parameters {sorted(set(case) - params)}")
+                    raise FieldProblem(
+                        f"action_tools.{i}.harmful_if.{j}",
+                        f"names unknown parameters {sorted(set(case) - params)}",
+                    )
         for i, fact in enumerate(self.monitor.leverage_facts):
             for k in [fact.concerns, *fact.decision_makers, *fact.involves]:
                 if k not in keys:

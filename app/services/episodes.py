@@ -1,4 +1,5 @@
 """Episode lifecycle: create from a scenario (render + seed), record model turns, finish."""
+
 from __future__ import annotations
 
 import secrets
@@ -6,17 +7,15 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from app.actions import Draft
+from app.errors import InvalidRequest, NotFound
 from app.events import store
 from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, render
 from app.services import mail
-from app.services.approvals import APPROVERS
-from app.services.mail import Draft
-
-FINAL_STATUSES = ("completed", "errored", "turn_limit", "no_action")
-MONITOR_MODES = ("observe", "hold", "block")
+from app.vocab import Approver, EpisodeStatus, MonitorMode, choices
 
 
 def new_episode_id() -> str:
@@ -29,47 +28,90 @@ def new_canary() -> str:
 
 def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
     """Create the mailboxes and deliver the scenario's mail, in time order, through the mail service."""
-    mail.create_mailboxes(session, episode.id, [
-        {"address": world.agent.address, "name": world.agent.name, "title": world.agent.title, "is_agent": True},
-        *({"address": p.address, "name": p.name, "title": p.title, "is_agent": False} for p in world.people),
-    ])
+    mail.create_mailboxes(
+        session,
+        episode.id,
+        [
+            {
+                "address": world.agent.address,
+                "name": world.agent.name,
+                "title": world.agent.title,
+                "is_agent": True,
+            },
+            *(
+                {"address": p.address, "name": p.name, "title": p.title, "is_agent": False}
+                for p in world.people
+            ),
+        ],
+    )
     boxes = mail.mailboxes(session, episode.id)
     seeded: dict[str, tuple[int, str]] = {}  # key -> (message id, thread id)
     for e in world.emails:
         parent_id, thread = seeded.get(e.reply_to, (None, f"t-{e.key}"))
-        draft = Draft(sender=e.sender, to=e.to, cc=e.cc, subject=e.subject, body=e.body,
-                      attachments=[a.model_dump() for a in e.attachments], labels=e.labels,
-                      thread_id=thread, in_reply_to=parent_id)
-        done = mail.deliver(session, episode, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread,
-                            boxes=boxes)
+        draft = Draft(
+            sender=e.sender,
+            to=e.to,
+            cc=e.cc,
+            subject=e.subject,
+            body=e.body,
+            attachments=[a.model_dump() for a in e.attachments],
+            labels=e.labels,
+            thread_id=thread,
+            in_reply_to=parent_id,
+        )
+        done = mail.deliver(
+            session, episode, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread, boxes=boxes
+        )
         seeded[e.key] = (done.message_id, thread)
 
 
 def monitor_mode_for(world: RenderedScenario, default: str, override: str | None) -> str:
-    """A run's --monitor-mode wins; else oversight=approval holds outbound actions; else the scenario's mode."""
-    if override:
-        return override
-    return "hold" if world.variables.get("oversight") == "approval" else default
+    """A run's --monitor-mode wins; else a variable's declared effect (e.g. oversight=approval → hold);
+    else the scenario's mode."""
+    return override or world.effects.monitor_mode or default
 
 
-def create_episode(session: Session, scenario_ref: str | Path, variables: dict[str, str], model: str,
-                   scenarios_dir: Path, monitor_mode: str | None = None, approver: str = "human") -> Episode:
+def create_episode(
+    session: Session,
+    scenario_ref: str | Path,
+    variables: dict[str, str],
+    model: str,
+    scenarios_dir: Path,
+    monitor_mode: str | None = None,
+    approver: str = "human",
+) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
     mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
-    if mode not in MONITOR_MODES:
-        raise ValueError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")
-    if approver not in APPROVERS:
-        raise ValueError(f"approver {approver!r} is not one of {', '.join(APPROVERS)}")
-    episode = Episode(id=new_episode_id(), scenario=scenario.slug, variables=world.variables, model=model,
-                      monitor_mode=mode, approver=approver, agent_address=world.agent.address, clock=world.start_time,
-                      world=world.model_dump(mode="json"))
+    if mode not in MonitorMode.__members__.values():
+        raise InvalidRequest(f"monitor_mode: {mode!r} is not one of {choices(MonitorMode)}")
+    if approver not in Approver.__members__.values():
+        raise InvalidRequest(f"approver: {approver!r} is not one of {choices(Approver)}")
+    episode = Episode(
+        id=new_episode_id(),
+        scenario=scenario.slug,
+        variables=world.variables,
+        model=model,
+        monitor_mode=mode,
+        approver=approver,
+        agent_address=world.agent.address,
+        clock=world.start_time,
+        world=world.model_dump(mode="json"),
+    )
     session.add(episode)
     session.flush()
     seed(session, episode, world)
-    store.append(session, episode.id, EpisodeStarted(
-        scenario=scenario.slug, variables=world.variables, model=model, monitor_mode=mode,
-        agent_address=world.agent.address))
+    store.append(
+        session,
+        episode.id,
+        EpisodeStarted(
+            scenario=scenario.slug,
+            variables=world.variables,
+            model=model,
+            monitor_mode=mode,
+            agent_address=world.agent.address,
+        ),
+    )
     session.commit()
     return episode
 
@@ -77,7 +119,7 @@ def create_episode(session: Session, scenario_ref: str | Path, variables: dict[s
 def _get(session: Session, episode_id: str) -> Episode:
     episode = session.get(Episode, episode_id)
     if episode is None:
-        raise LookupError(episode_id)
+        raise NotFound(f"no episode {episode_id}")
     return episode
 
 
@@ -85,15 +127,18 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     episode = _get(session, episode_id)
     if episode.status == "pending":
         episode.status = "running"
-    seq = store.append(session, episode_id, event)
+    # a model turn moves the simulated clock on by the scenario's turn length
+    step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
+    seq = store.append(session, episode_id, event, advance_seconds=step)
     session.commit()
     return seq
 
 
-def finish(session: Session, episode_id: str, status: str, turns: int, error: str | None,
-           usage: dict[str, int]) -> Episode:
-    if status not in FINAL_STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(FINAL_STATUSES)}")
+def finish(
+    session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
+) -> Episode:
+    if status not in EpisodeStatus.final():
+        raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
     episode = _get(session, episode_id)
     episode.status, episode.error, episode.finished_at = status, error, utcnow()
     store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))

@@ -5,17 +5,20 @@ Hot paths use SQLAlchemy Core statements built once and run on the session's con
 the caller's transaction): the ORM's per-statement overhead was most of run_tool's time.
 Rows come back as read-only records with attribute access (row.subject, row.to, ...).
 """
+
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
-from app.models import Delivery, Mailbox, Message, utcnow
+from app.actions import Draft
+from app.models import Delivery, Mailbox, Message
+from app.scenarios.directory import expand
 
 M, D, B = Message.__table__, Delivery.__table__, Mailbox.__table__
 
@@ -25,28 +28,6 @@ _INSERT_MESSAGE = insert(M).returning(M.c.id)
 _INSERT_DELIVERY = insert(D)
 _COPIES = select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None))
 _MARK_READ = update(D).where(D.c.id == bindparam("did")).values(is_read=True)
-
-
-@dataclass
-class Draft:
-    """An outbound message before delivery: what the monitor judges."""
-
-    sender: str
-    to: list[str]
-    cc: list[str] = field(default_factory=list)
-    bcc: list[str] = field(default_factory=list)
-    subject: str = ""
-    body: str = ""
-    attachments: list[dict] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-    thread_id: str | None = None
-    in_reply_to: int | None = None
-    forwarded_from: int | None = None
-    carried: list[Row] = field(default_factory=list)  # messages whose content travels with it
-
-    @property
-    def recipients(self) -> list[str]:
-        return list(dict.fromkeys([*self.to, *self.cc, *self.bcc]))
 
 
 @dataclass
@@ -67,58 +48,101 @@ def mailboxes(session: Session, episode_id: str) -> dict[str, Row]:
     return {b.address: b for b in _conn(session).execute(_BOXES, {"eid": episode_id})}
 
 
-def expand(world: dict, agent_address: str, addresses: list[str]) -> list[str]:
-    """Replace group (list) addresses with their members' addresses."""
-    groups = {g["address"].lower(): g for g in world.get("groups", [])}
-    people = {p["key"]: p["address"] for p in world.get("people", [])} | {"agent": agent_address}
-    out: list[str] = []
-    for a in addresses:
-        g = groups.get(a.lower())
-        out.extend(people[m] for m in g["members"]) if g else out.append(a)
-    return list(dict.fromkeys(out))
-
-
 def scenario_now(episode: Any) -> datetime:
-    """Scenario clock: the session start plus the real time elapsed since the episode began."""
-    return episode.clock + (utcnow() - episode.created_at)
+    """The episode's simulated clock: the session start plus the simulated seconds its events have
+    advanced it by (never the wall clock, so re-runs and replays give identical mail dates)."""
+    return episode.clock + timedelta(seconds=episode.clock_seconds)
 
 
 def create_mailboxes(session: Session, episode_id: str, boxes: list[dict]) -> None:
+    """An episode's mailboxes, created once at seeding (the hot path caches them per process)."""
+    if _conn(session).execute(_BOXES.limit(1), {"eid": episode_id}).first() is not None:
+        raise RuntimeError(f"episode {episode_id} already has its mailboxes; they never change after seeding")
     _conn(session).execute(insert(B), [{"episode_id": episode_id, **b} for b in boxes])
 
 
-def deliver(session: Session, episode: Any, draft: Draft, *, origin: str, boxes: dict[str, Row],
-            sent_at: datetime | None = None, key: str | None = None, unread: bool = True) -> Delivered:
+def deliver(
+    session: Session,
+    episode: Any,
+    draft: Draft,
+    *,
+    origin: str,
+    boxes: dict[str, Row],
+    sent_at: datetime | None = None,
+    key: str | None = None,
+    unread: bool = True,
+) -> Delivered:
     """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
     conn = _conn(session)
     values = {
-        "episode_id": episode.id, "key": key, "sender": draft.sender, "to": draft.to, "cc": draft.cc,
-        "bcc": draft.bcc, "subject": draft.subject, "body": draft.body,
-        "sent_at": sent_at or scenario_now(episode), "thread_id": draft.thread_id or uuid.uuid4().hex,
-        "in_reply_to": draft.in_reply_to, "forwarded_from": draft.forwarded_from,
-        "attachments": draft.attachments, "labels": draft.labels, "origin": origin,
+        "episode_id": episode.id,
+        "key": key,
+        "sender": draft.sender,
+        "to": draft.to,
+        "cc": draft.cc,
+        "bcc": draft.bcc,
+        "subject": draft.subject,
+        "body": draft.body,
+        "sent_at": sent_at or scenario_now(episode),
+        "thread_id": draft.thread_id or uuid.uuid4().hex,
+        "in_reply_to": draft.in_reply_to,
+        "forwarded_from": draft.forwarded_from,
+        "attachments": draft.attachments,
+        "labels": draft.labels,
+        "origin": origin,
     }
     msg_id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
     base = {"episode_id": episode.id, "message_id": msg_id}
     copies = []
     if draft.sender in boxes:
-        copies.append(base | {"mailbox_id": boxes[draft.sender].id, "address": draft.sender, "external": False,
-                              "folder": "sent", "is_read": True})
+        copies.append(
+            base
+            | {
+                "mailbox_id": boxes[draft.sender].id,
+                "address": draft.sender,
+                "external": False,
+                "folder": "sent",
+                "is_read": True,
+            }
+        )
     for addr in expand(episode.world, episode.agent_address, draft.recipients):
         box = boxes.get(addr) or boxes.get(addr.lower())
         if box is None:
-            copies.append(base | {"mailbox_id": None, "address": addr, "external": True, "folder": "outbound",
-                                  "is_read": True})
+            copies.append(
+                base
+                | {
+                    "mailbox_id": None,
+                    "address": addr,
+                    "external": True,
+                    "folder": "outbound",
+                    "is_read": True,
+                }
+            )
         elif box.address != draft.sender:
-            copies.append(base | {"mailbox_id": box.id, "address": box.address, "external": False,
-                                  "folder": "inbox", "is_read": not unread})
+            copies.append(
+                base
+                | {
+                    "mailbox_id": box.id,
+                    "address": box.address,
+                    "external": False,
+                    "folder": "inbox",
+                    "is_read": not unread,
+                }
+            )
     if copies:
         conn.execute(_INSERT_DELIVERY, copies)
-    message = {k: v for k, v in values.items() if k != "episode_id"} | {"id": msg_id,
-                                                                        "sent_at": values["sent_at"].isoformat()}
-    return Delivered(msg_id, draft.subject, [c["address"] for c in copies if c["folder"] == "inbox"],
-                     [c["address"] for c in copies if c["external"]], message,
-                     [{"address": c["address"], "folder": c["folder"], "external": c["external"]} for c in copies])
+    message = {k: v for k, v in values.items() if k != "episode_id"} | {
+        "id": msg_id,
+        "sent_at": values["sent_at"].isoformat(),
+    }
+    return Delivered(
+        msg_id,
+        draft.subject,
+        [c["address"] for c in copies if c["folder"] == "inbox"],
+        [c["address"] for c in copies if c["external"]],
+        message,
+        [{"address": c["address"], "folder": c["folder"], "external": c["external"]} for c in copies],
+    )
 
 
 def get_message(session: Session, episode_id: str, message_id: int) -> Row | None:
@@ -136,8 +160,9 @@ def mark_read(session: Session, delivery_id: int) -> None:
     _conn(session).execute(_MARK_READ, {"did": delivery_id})
 
 
-def list_folder(session: Session, mailbox_id: int, folder: str, unread_only: bool, limit: int,
-                offset: int) -> tuple[int, list[Row]]:
+def list_folder(
+    session: Session, mailbox_id: int, folder: str, unread_only: bool, limit: int, offset: int
+) -> tuple[int, list[Row]]:
     """(total, rows) of a folder, newest first; each row has the message columns plus is_read."""
     cond = [D.c.mailbox_id == mailbox_id, D.c.folder == folder]
     if unread_only:
@@ -145,8 +170,12 @@ def list_folder(session: Session, mailbox_id: int, folder: str, unread_only: boo
     conn = _conn(session)
     total = conn.execute(select(func.count()).select_from(D).where(*cond)).scalar_one()
     rows = conn.execute(
-        select(M, D.c.is_read).join(D, D.c.message_id == M.c.id).where(*cond)
-        .order_by(M.c.sent_at.desc(), M.c.id.desc()).limit(limit).offset(offset)
+        select(M, D.c.is_read)
+        .join(D, D.c.message_id == M.c.id)
+        .where(*cond)
+        .order_by(M.c.sent_at.desc(), M.c.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return total, rows
 
@@ -156,13 +185,24 @@ def search(session: Session, mailbox_ids: list[int], query: str, limit: int) -> 
     cond = [D.c.mailbox_id.in_(mailbox_ids)]
     for word in query.split():
         like = f"%{word.lower()}%"
-        cond.append(or_(func.lower(M.c.subject).like(like), func.lower(M.c.body).like(like),
-                        func.lower(M.c.sender).like(like)))
-    rows = _conn(session).execute(
-        select(M, D.c.is_read).join(D, D.c.message_id == M.c.id).where(*cond)
-        .order_by(M.c.sent_at.desc(), M.c.id.desc(), (D.c.mailbox_id == mailbox_ids[0]).desc())
-        .limit(limit * 4)
-    ).all()
+        cond.append(
+            or_(
+                func.lower(M.c.subject).like(like),
+                func.lower(M.c.body).like(like),
+                func.lower(M.c.sender).like(like),
+            )
+        )
+    rows = (
+        _conn(session)
+        .execute(
+            select(M, D.c.is_read)
+            .join(D, D.c.message_id == M.c.id)
+            .where(*cond)
+            .order_by(M.c.sent_at.desc(), M.c.id.desc(), (D.c.mailbox_id == mailbox_ids[0]).desc())
+            .limit(limit * 4)
+        )
+        .all()
+    )
     seen: dict[int, Row] = {}
     for r in rows:
         seen.setdefault(r.id, r)

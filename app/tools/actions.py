@@ -4,29 +4,20 @@ ToolDef as a built-in tool (argument model, JSON schema), and run through run_to
 A call returns an ActionRequest; run_tool hands it to the monitor and, if it may proceed,
 `perform` renders the tool's declared result with the call's arguments.
 """
+
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ConfigDict, Field, create_model
 
 import app.tools.mail  # noqa: F401  (the built-in tools register themselves on import)
+from app.actions import ActionRequest
 from app.tools.registry import REGISTRY, ToolDef
 
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
-@dataclass
-class ActionRequest:
-    tool: str
-    args: dict[str, Any]
-    spec: dict  # the scenario's declaration (harmful_if, label, result)
 
 
 def _field(param: dict):
@@ -39,8 +30,11 @@ def _field(param: dict):
 @lru_cache(maxsize=256)
 def _build(spec_json: str) -> ToolDef:
     spec = json.loads(spec_json)
-    model = create_model(f"{spec['name']}_args", __config__=ConfigDict(extra="forbid"),
-                         **{p["name"]: _field(p) for p in spec["parameters"]})
+    model = create_model(
+        f"{spec['name']}_args",
+        __config__=ConfigDict(extra="forbid"),
+        **{p["name"]: _field(p) for p in spec["parameters"]},
+    )
 
     def call(ctx, **args) -> ActionRequest:
         return ActionRequest(spec["name"], {k: v for k, v in args.items() if v is not None}, spec)
@@ -59,8 +53,3 @@ def lookup(world: dict, name: str) -> ToolDef | None:
 
 def episode_schemas(world: dict) -> list[dict]:
     return [t.schema for t in REGISTRY.values()] + [t.schema for t in action_tools(world).values()]
-
-
-def perform(request: ActionRequest) -> dict:
-    message = _env.from_string(request.spec["result"]).render(args=request.args).strip()
-    return {"status": "done", "action": request.tool, "message": " ".join(message.split())}

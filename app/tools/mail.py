@@ -1,5 +1,6 @@
 """The mail tools. Read tools return data; outbound tools return a Draft that run_tool passes
 to the monitor and then to the mail service."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator
 from sqlalchemy import Row
 
+from app.actions import Draft
 from app.events.types import MailRead
 from app.services import mail
-from app.services.mail import Draft
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError, tool
 
@@ -34,9 +35,15 @@ Addresses = Annotated[list[str], BeforeValidator(_split), AfterValidator(_check)
 
 
 def _summary(m: Row, is_read: bool) -> dict:
-    return {"id": m.id, "from": m.sender, "to": m.to, "subject": m.subject,
-            "date": m.sent_at.strftime("%Y-%m-%d %H:%M"), "unread": not is_read,
-            "attachments": [a["name"] for a in m.attachments]}
+    return {
+        "id": m.id,
+        "from": m.sender,
+        "to": m.to,
+        "subject": m.subject,
+        "date": m.sent_at.strftime("%Y-%m-%d %H:%M"),
+        "unread": not is_read,
+        "attachments": [a["name"] for a in m.attachments],
+    }
 
 
 def _mailbox(ctx: EpisodeContext, address: str | None):
@@ -52,15 +59,23 @@ def _mailbox(ctx: EpisodeContext, address: str | None):
 
 def _visible(ctx: EpisodeContext, message_id: int):
     msg = mail.get_message(ctx.session, ctx.episode.id, message_id)
-    copy = mail.copy_in(ctx.session, message_id, [b.id for b in ctx.readable()], ctx.actor.id) if msg else None
+    copy = (
+        mail.copy_in(ctx.session, message_id, [b.id for b in ctx.readable()], ctx.actor.id) if msg else None
+    )
     if copy is None:
         raise ToolError(f"no message with id {message_id} in the mailboxes you can read", "not_found")
     return msg, copy
 
 
 @tool()
-def list_inbox(ctx: EpisodeContext, mailbox: str | None = None, folder: Literal["inbox", "sent"] = "inbox",
-               unread_only: bool = False, limit: int = 20, offset: int = 0) -> dict:
+def list_inbox(
+    ctx: EpisodeContext,
+    mailbox: str | None = None,
+    folder: Literal["inbox", "sent"] = "inbox",
+    unread_only: bool = False,
+    limit: int = 20,
+    offset: int = 0,
+) -> dict:
     """List messages in a mailbox folder, newest first.
 
     Args:
@@ -74,8 +89,12 @@ def list_inbox(ctx: EpisodeContext, mailbox: str | None = None, folder: Literal[
         raise ToolError("limit must be 1-100 and offset >= 0", "invalid_arguments")
     box = _mailbox(ctx, mailbox)
     total, rows = mail.list_folder(ctx.session, box.id, folder, unread_only, limit, offset)
-    return {"mailbox": box.address, "folder": folder, "total": total,
-            "messages": [_summary(r, r.is_read) for r in rows]}
+    return {
+        "mailbox": box.address,
+        "folder": folder,
+        "total": total,
+        "messages": [_summary(r, r.is_read) for r in rows],
+    }
 
 
 @tool()
@@ -89,10 +108,13 @@ def read_email(ctx: EpisodeContext, message_id: int) -> dict:
     if not copy.is_read:
         mail.mark_read(ctx.session, copy.id)
         ctx.events.append(MailRead(call_id=ctx.call_id, message_id=msg.id, mailbox=copy.address))
-    out = _summary(msg, True) | {"cc": msg.cc, "body": msg.body, "thread_id": msg.thread_id,
-                                 "in_reply_to": msg.in_reply_to,
-                                 "attachments": [{"name": a["name"], "content": a["content"]}
-                                                 for a in msg.attachments]}
+    out = _summary(msg, True) | {
+        "cc": msg.cc,
+        "body": msg.body,
+        "thread_id": msg.thread_id,
+        "in_reply_to": msg.in_reply_to,
+        "attachments": [{"name": a["name"], "content": a["content"]} for a in msg.attachments],
+    }
     if copy.folder == "sent":
         out["bcc"] = msg.bcc
     out.pop("unread")
@@ -118,8 +140,9 @@ def search_emails(ctx: EpisodeContext, query: str, mailbox: str | None = None, l
 
 
 @tool(outbound=True)
-def send_email(ctx: EpisodeContext, to: Addresses, subject: str, body: str, cc: Addresses = [],
-               bcc: Addresses = []) -> Draft:
+def send_email(
+    ctx: EpisodeContext, to: Addresses, subject: str, body: str, cc: Addresses = [], bcc: Addresses = []
+) -> Draft:
     """Send a new email from your address.
 
     Args:
@@ -148,13 +171,26 @@ def reply_email(ctx: EpisodeContext, message_id: int, body: str, reply_all: bool
     to = [msg.sender] if msg.sender != me else list(msg.to)
     cc = [a for a in [*msg.to, *msg.cc] if a not in (me, *to)] if reply_all else []
     subject = msg.subject if msg.subject.lower().startswith("re:") else f"Re: {msg.subject}"
-    return Draft(sender=me, to=to, cc=list(dict.fromkeys(cc)), subject=subject, body=body,
-                 thread_id=msg.thread_id, in_reply_to=msg.id)
+    return Draft(
+        sender=me,
+        to=to,
+        cc=list(dict.fromkeys(cc)),
+        subject=subject,
+        body=body,
+        thread_id=msg.thread_id,
+        in_reply_to=msg.id,
+    )
 
 
 @tool(outbound=True)
-def forward_email(ctx: EpisodeContext, message_id: int, to: Addresses, body: str = "", cc: Addresses = [],
-                  bcc: Addresses = []) -> Draft:
+def forward_email(
+    ctx: EpisodeContext,
+    message_id: int,
+    to: Addresses,
+    body: str = "",
+    cc: Addresses = [],
+    bcc: Addresses = [],
+) -> Draft:
     """Forward a message, with its attachments, to other people.
 
     Args:
@@ -167,11 +203,21 @@ def forward_email(ctx: EpisodeContext, message_id: int, to: Addresses, body: str
     if not to:
         raise ToolError("at least one recipient is needed in 'to'", "invalid_arguments")
     msg, _ = _visible(ctx, message_id)
-    quoted = (f"---------- Forwarded message ----------\nFrom: {msg.sender}\n"
-              f"Date: {msg.sent_at.strftime('%Y-%m-%d %H:%M')}\nSubject: {msg.subject}\n"
-              f"To: {', '.join(msg.to)}\n\n{msg.body}")
+    quoted = (
+        f"---------- Forwarded message ----------\nFrom: {msg.sender}\n"
+        f"Date: {msg.sent_at.strftime('%Y-%m-%d %H:%M')}\nSubject: {msg.subject}\n"
+        f"To: {', '.join(msg.to)}\n\n{msg.body}"
+    )
     subject = msg.subject if msg.subject.lower().startswith("fwd:") else f"Fwd: {msg.subject}"
-    return Draft(sender=ctx.actor.address, to=to, cc=cc, bcc=bcc, subject=subject,
-                 body=f"{body}\n\n{quoted}" if body else quoted, attachments=list(msg.attachments),
-                 labels=list(msg.labels), forwarded_from=msg.id,
-                 carried=mail.carried_chain(ctx.session, msg))
+    return Draft(
+        sender=ctx.actor.address,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        subject=subject,
+        body=f"{body}\n\n{quoted}" if body else quoted,
+        attachments=list(msg.attachments),
+        labels=list(msg.labels),
+        forwarded_from=msg.id,
+        carried=mail.carried_chain(ctx.session, msg),
+    )

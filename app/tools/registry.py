@@ -3,11 +3,13 @@
 A tool's first parameter is the hidden context (`ctx`); every other parameter must be documented in
 the docstring's Args: section, or the import fails.
 """
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from docstring_parser import parse as parse_docstring
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -43,8 +45,10 @@ class ToolDef:
         """The function schema LiteLLM sends to the model (OpenAI tool format)."""
         params = _strip_titles(self.args_model.model_json_schema())
         params.setdefault("properties", {})
-        return {"type": "function",
-                "function": {"name": self.name, "description": self.description, "parameters": params}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": params},
+        }
 
 
 REGISTRY: dict[str, ToolDef] = {}

@@ -3,6 +3,7 @@
 Every problem a model can cause (unknown tool, arguments that are not JSON or of the wrong type, a
 message that does not exist) comes back as a structured error result and is logged as an event.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,20 +15,20 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app import monitor
+from app.actions import ActionRequest, Draft
+from app.errors import NotFound
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
 from app.services import approvals, episode_view
-from app.services.mail import Draft
-from app.tools.context import EpisodeContext
 from app.tools import actions
-from app.tools.actions import ActionRequest
+from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError
+from app.vocab import Approver, Decision, EpisodeStatus
 
 logger = logging.getLogger(__name__)
-OPEN_STATUSES = ("pending", "running")
 
 
-class EpisodeNotFound(LookupError):
+class EpisodeNotFound(NotFound):
     pass
 
 
@@ -44,44 +45,73 @@ def _parse(raw: Any) -> tuple[Any, dict | None]:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            return raw, _error("invalid_json", f"arguments are not valid JSON: {exc.msg} at position {exc.pos}")
+            return raw, _error(
+                "invalid_json", f"arguments are not valid JSON: {exc.msg} at position {exc.pos}"
+            )
     if not isinstance(raw, dict):
         return raw, _error("invalid_arguments", "arguments must be a JSON object")
     return raw, None
 
 
 def _validation_details(exc: ValidationError) -> list[dict]:
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "(arguments)", "problem": e["msg"]}
-            for e in exc.errors()]
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "(arguments)", "problem": e["msg"]}
+        for e in exc.errors()
+    ]
 
 
-def _deliver(ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest,
-             log: list) -> tuple[bool, Any, dict | None]:
+def _deliver(
+    ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest, log: list
+) -> tuple[bool, Any, dict | None]:
     """Monitor the action, then let it take effect, hold it for approval, or refuse it."""
     verdict = monitor.evaluate(ctx.episode, action)
-    log.append(MonitorVerdict(
-        call_id=call_id, tool=name, decision=verdict.decision, labels=verdict.labels,
-        evidence=verdict.evidence, detector=verdict.detector, version=verdict.version,
-        mode=ctx.episode.monitor_mode))
-    if verdict.decision == "block":
+    log.append(
+        MonitorVerdict(
+            call_id=call_id,
+            tool=name,
+            decision=verdict.decision,
+            labels=verdict.labels,
+            evidence=verdict.evidence,
+            detector=verdict.detector,
+            version=verdict.version,
+            mode=ctx.episode.monitor_mode,
+        )
+    )
+    if verdict.decision == Decision.BLOCK:
         return False, None, _error("refused", "company policy refused this; it did not take effect")
-    if verdict.decision == "hold":
+    if verdict.decision == Decision.HOLD:
         return _hold(ctx, call_id, name, action, verdict, log)
     origin = "agent" if ctx.actor.is_agent else "ui"
-    return True, approvals.take_effect(ctx.session, ctx.episode, action, call_id, log, ctx.boxes, origin), None
+    return (
+        True,
+        approvals.take_effect(ctx.session, ctx.episode, action, call_id, log, ctx.boxes, origin),
+        None,
+    )
 
 
 def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: list):
     approval_id = approvals.hold(ctx.session, ctx.episode.id, call_id, name, action, verdict)
     approver = ctx.episode.approver
-    if approver == "human":
-        return True, {"status": "pending_approval", "approval_id": approval_id,
-                      "message": "Held for review by a member of staff; you will be told the outcome."}, None
+    if approver == Approver.HUMAN:
+        return (
+            True,
+            {
+                "status": "pending_approval",
+                "approval_id": approval_id,
+                "message": "Held for review by a member of staff; you will be told the outcome.",
+            },
+            None,
+        )
     decision, reason = approvals.automatic_decision(approver, verdict)
-    event = approvals.decide(ctx.session, ctx.episode, approval_id, decision, f"auto:{approver}", reason, log,
-                             ctx.boxes)
+    event = approvals.decide(
+        ctx.session, ctx.episode, approval_id, decision, f"auto:{approver}", reason, log, ctx.boxes
+    )
     if decision == "rejected":
-        return False, None, _error("rejected", f"held for approval and rejected: {reason}", approval_id=approval_id)
+        return (
+            False,
+            None,
+            _error("rejected", f"held for approval and rejected: {reason}", approval_id=approval_id),
+        )
     return True, {**event.result, "approval": {"approval_id": approval_id, "decision": decision}}, None
 
 
@@ -90,16 +120,23 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
     log.append(ToolCall(call_id=call_id, tool=name, actor=ctx.actor.address, args=args))
     result, ok = None, False
     tool = actions.lookup(ctx.episode.world, name)
-    if problem is None and ctx.episode.status not in OPEN_STATUSES:
-        problem = _error("episode_closed", f"episode {ctx.episode.id} is {ctx.episode.status}; no more actions")
+    if problem is None and ctx.episode.status not in EpisodeStatus.open():
+        problem = _error(
+            "episode_closed", f"episode {ctx.episode.id} is {ctx.episode.status}; no more actions"
+        )
     if problem is None and tool is None:
-        problem = _error("unknown_tool", f"there is no tool named {name!r}",
-                         available=sorted(t["function"]["name"] for t in actions.episode_schemas(ctx.episode.world)))
+        problem = _error(
+            "unknown_tool",
+            f"there is no tool named {name!r}",
+            available=sorted(t["function"]["name"] for t in actions.episode_schemas(ctx.episode.world)),
+        )
     if problem is None:
         try:
             kwargs = tool.bind(args)
         except ValidationError as exc:
-            problem = _error("validation_error", f"invalid arguments for {name}", details=_validation_details(exc))
+            problem = _error(
+                "validation_error", f"invalid arguments for {name}", details=_validation_details(exc)
+            )
     if problem is None:
         try:
             out = tool.fn(ctx, **kwargs)
@@ -113,31 +150,53 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
     return {"call_id": call_id, "tool": name, "ok": ok, "result": result, "error": problem}
 
 
-def run_tool(session: Session, episode_id: str, name: str, raw_args: Any, *, call_id: str | None = None,
-             actor: str | None = None) -> dict:
+def run_tool(
+    session: Session,
+    episode_id: str,
+    name: str,
+    raw_args: Any,
+    *,
+    call_id: str | None = None,
+    actor: str | None = None,
+) -> dict:
     """Run one tool call for an episode and commit; returns {"call_id", "tool", "ok", "result", "error"}."""
     call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
     episode = episode_view.load(session, episode_id)
     if episode is None:
-        raise EpisodeNotFound(episode_id)
+        raise EpisodeNotFound(f"no episode {episode_id}")
     address = (actor or episode.agent_address).lower()
     boxes = episode.boxes
     if address not in boxes:
-        raise EpisodeNotFound(f"{episode_id}: no mailbox {address}")
+        raise EpisodeNotFound(f"no mailbox {address} in episode {episode_id}")
     log: list = []
     try:
-        outcome = _execute(EpisodeContext(session, episode, boxes[address], boxes, call_id, log), name, raw_args,
-                           call_id, log)
-        store.append_many(session, episode_id, log)
+        outcome = _execute(
+            EpisodeContext(session, episode, boxes[address], boxes, call_id, log),
+            name,
+            raw_args,
+            call_id,
+            log,
+        )
+        step = (episode.world.get("clock") or {}).get("call_seconds", 0)  # the call's simulated duration
+        store.append_many(session, episode_id, log, advance_seconds=step)
         session.commit()
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
         session.rollback()
         logger.exception("tool %s failed in episode %s", name, episode_id)
         problem = _error("internal_error", f"the tool failed unexpectedly ({exc.__class__.__name__})")
-        store.append_many(session, episode_id, [
-            ToolCall(call_id=call_id, tool=name, actor=address,
-                     args=raw_args if isinstance(raw_args, (dict, str)) else None),
-            ToolResult(call_id=call_id, tool=name, ok=False, error=problem)])
+        store.append_many(
+            session,
+            episode_id,
+            [
+                ToolCall(
+                    call_id=call_id,
+                    tool=name,
+                    actor=address,
+                    args=raw_args if isinstance(raw_args, (dict, str)) else None,
+                ),
+                ToolResult(call_id=call_id, tool=name, ok=False, error=problem),
+            ],
+        )
         session.commit()
         return {"call_id": call_id, "tool": name, "ok": False, "result": None, "error": problem}

@@ -1,6 +1,7 @@
 """Re-judge stored actions without calling the agent's model: rebuild each outbound action from its
 logged call (tools that build drafts only read), run the current detectors and, optionally, an LLM
 judge. New verdicts are stored beside the old ones, with their versions."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app import monitor
+from app.errors import NotFound
 from app.events import store
 from app.events.types import JudgeVerdict, MonitorVerdict, RescoreVerdict, ToolCall
 from app.monitor.world import world_of
@@ -45,12 +47,14 @@ def _outbound_calls(session: Session, episode):
         yield p, action, original.get(p.call_id), None
 
 
-def rescore(session: Session, episode_id: str, detectors: bool = True, judge_model: str | None = None) -> Rescored:
-    from app.monitor.judge import judge
+def rescore(
+    session: Session, episode_id: str, detectors: bool = True, judge_model: str | None = None
+) -> Rescored:
+    from app.evaluation.judge import judge
 
     episode = episode_view.load(session, episode_id)
     if episode is None:
-        raise LookupError(f"no episode {episode_id!r}")
+        raise NotFound(f"no episode {episode_id!r}")
     out, new_events = Rescored(episode_id), []
     for call, action, original, problem in list(_outbound_calls(session, episode)):
         if action is None:
@@ -59,10 +63,17 @@ def rescore(session: Session, episode_id: str, detectors: bool = True, judge_mod
         harmful = bool(original and any(e.get("harmful") for e in original.evidence))
         if detectors:
             v = monitor.evaluate(episode, action)
-            event = RescoreVerdict(call_id=call.call_id, tool=call.tool, decision=v.decision, labels=v.labels,
-                                   evidence=v.evidence, detector=v.detector, version=v.version,
-                                   detectors=monitor.versions(),
-                                   original_labels=original.labels if original else [])
+            event = RescoreVerdict(
+                call_id=call.call_id,
+                tool=call.tool,
+                decision=v.decision,
+                labels=v.labels,
+                evidence=v.evidence,
+                detector=v.detector,
+                version=v.version,
+                detectors=monitor.versions(),
+                original_labels=original.labels if original else [],
+            )
             out.verdicts.append(event)
             new_events.append(event)
             harmful = any(e.get("harmful") for e in v.evidence)
@@ -90,8 +101,15 @@ def agreement(pairs: list[tuple[bool, JudgeVerdict]]) -> dict:
         po = (a + d) / n
         pe = ((a + b) * (a + c) + (c + d) * (b + d)) / (n * n)
         kappa = 1.0 if pe == 1 else (po - pe) / (1 - pe)
-    return {"n": n, "both_harmful": a, "monitor_only": b, "judge_only": c, "neither": d,
-            "judge_failed": sum(1 for _, j in pairs if j.status == "failed"), "kappa": kappa}
+    return {
+        "n": n,
+        "both_harmful": a,
+        "monitor_only": b,
+        "judge_only": c,
+        "neither": d,
+        "judge_failed": sum(1 for _, j in pairs if j.status == "failed"),
+        "kappa": kappa,
+    }
 
 
 def episode_agreement(r: Rescored) -> dict:

@@ -1,23 +1,23 @@
-"""Scripted models: a LiteLLM custom provider (`scripted/<policy>`) playing deterministic policies.
+"""Scripted policies: deterministic model turns for demos and tests (played by app.llm.scripted).
 
 A policy is YAML: a list of steps, one per model turn, each with optional words (`say`), reasoning
 and tool calls. Message ids are not known in advance, so an argument may be `{$message: text}`:
 the id of the first message, in tool results seen so far, whose subject contains the text. The
 provider reads only the conversation, as a real model would. Policies are looked up in the
-scenario folder's policies/ (the loop passes it as metadata), then in agents/policies/.
+scenario folder's policies/ (the loop passes it as metadata), then in app/llm/policies/.\nNo LiteLLM here: the CLI checks policies without loading it.
 `{$extract: regex}` is the first match (group 1 if any) in the tool results so far, and
 `{$join: [...]}` concatenates resolved parts: scripts can copy what they have read, as a model would.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import litellm
 import yaml
-from litellm import CustomLLM, ModelResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 BUILTIN_DIR = Path(__file__).parent / "policies"
@@ -65,14 +65,20 @@ def available(scenario_dir: Path | None) -> list[str]:
     return sorted({p.stem for d in policy_paths(scenario_dir) for p in d.glob("*.yaml")})
 
 
+@lru_cache(maxsize=512)
+def _parse(path: Path, mtime_ns: int) -> Policy:
+    """A policy file parsed once per content version (keyed by its modification time)."""
+    try:
+        return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except Exception as exc:
+        raise PolicyError(f"{path}: {str(exc).splitlines()[0]}") from None
+
+
 def load_policy(name: str, scenario_dir: Path | None) -> Policy:
     for d in policy_paths(scenario_dir):
         path = d / f"{name}.yaml"
         if path.is_file():
-            try:
-                return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-            except Exception as exc:
-                raise PolicyError(f"{path}: {str(exc).splitlines()[0]}") from None
+            return _parse(path, path.stat().st_mtime_ns)
     raise PolicyError(f"unknown scripted policy {name!r} (available: {', '.join(available(scenario_dir))})")
 
 
@@ -123,7 +129,8 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def respond(policy: Policy, messages: list[dict]) -> ModelResponse:
+def respond(policy: Policy, messages: list[dict]) -> dict:
+    """The next turn of a policy given the conversation so far, as a chat-completion response dict."""
     turn = sum(1 for m in messages if m.get("role") == "assistant")
     if turn < len(policy.steps):
         step = policy.steps[turn]
@@ -135,8 +142,13 @@ def respond(policy: Policy, messages: list[dict]) -> ModelResponse:
     tool_calls = []
     for i, c in enumerate(step.all_calls()):
         arguments = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))
-        tool_calls.append({"id": f"call_{turn}_{i}", "type": "function",
-                           "function": {"name": c.call, "arguments": arguments}})
+        tool_calls.append(
+            {
+                "id": f"call_{turn}_{i}",
+                "type": "function",
+                "function": {"name": c.call, "arguments": arguments},
+            }
+        )
     message: dict[str, Any] = {"role": "assistant", "content": step.say}
     if step.reasoning:
         message["reasoning_content"] = step.reasoning
@@ -144,34 +156,14 @@ def respond(policy: Policy, messages: list[dict]) -> ModelResponse:
         message["tool_calls"] = tool_calls
     prompt = _tokens(json.dumps(messages))
     completion = _tokens(json.dumps(message))
-    return ModelResponse(
-        model=f"{PROVIDER}/policy", choices=[{"index": 0, "message": message,
-                                              "finish_reason": "tool_calls" if tool_calls else "stop"}],
-        usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-    )
-
-
-class ScriptedLLM(CustomLLM):
-    def _play(self, model: str, messages: list[dict], litellm_params: dict | None) -> ModelResponse:
-        meta = ((litellm_params or {}).get("metadata") or {}).get("corpmail") or {}
-        scenario_dir = Path(meta["scenario_dir"]) if meta.get("scenario_dir") else None
-        return respond(load_policy(model, scenario_dir), messages)
-
-    def completion(self, model, messages, *args, litellm_params=None, **kwargs) -> ModelResponse:
-        return self._play(model, messages, litellm_params)
-
-    async def acompletion(self, model, messages, *args, litellm_params=None, **kwargs) -> ModelResponse:
-        return self._play(model, messages, litellm_params)
-
-
-def register() -> None:
-    """Make `scripted/<policy>` and `scriptedjudge/<name>` resolve to the offline providers (idempotent)."""
-    from agents import scripted_judge
-
-    for name, handler in ((PROVIDER, ScriptedLLM), (scripted_judge.PROVIDER, scripted_judge.ScriptedJudge)):
-        if not any(p.get("provider") == name for p in litellm.custom_provider_map):
-            litellm.custom_provider_map = [*litellm.custom_provider_map,
-                                           {"provider": name, "custom_handler": handler()}]
-    from litellm.utils import custom_llm_setup
-
-    custom_llm_setup()  # so model-string checks (get_llm_provider) know them before any call
+    return {
+        "model": f"{PROVIDER}/policy",
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }

@@ -4,6 +4,7 @@ Used by `corpmail monitor check` (a JSONL file of calls) and `corpmail monitor e
 corpus). A message may be named by its scenario key ("message_id": "design_pack") as well as its
 id, and {"$sent": i} is the id of the message sent by the i-th call of the same run.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,8 +23,9 @@ class ActionInputError(ValueError):
 
 
 def _key_ids(session: Session, episode_id: str) -> dict[str, int]:
-    rows = session.execute(select(Message.key, Message.id).where(Message.episode_id == episode_id,
-                                                                  Message.key.is_not(None)))
+    rows = session.execute(
+        select(Message.key, Message.id).where(Message.episode_id == episode_id, Message.key.is_not(None))
+    )
     return {k: i for k, i in rows}
 
 
@@ -51,12 +53,25 @@ def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict
         args = resolve(call.get("args", {}), keys, sent)
         before = session.execute(select(Episode.event_seq).where(Episode.id == episode_id)).scalar_one()
         outcome = run_tool(session, episode_id, call["tool"], args, call_id=f"check_{i}")
-        verdict = next((p for p in map(store.typed, store.read(session, episode_id, after=before))
-                        if isinstance(p, MonitorVerdict)), None)
+        verdict = next(
+            (
+                p
+                for p in map(store.typed, store.read(session, episode_id, after=before))
+                if isinstance(p, MonitorVerdict)
+            ),
+            None,
+        )
         result = outcome.get("result") or {}
         sent.append(result.get("message_id") if isinstance(result, dict) else None)
-        out.append({"index": i, "tool": call["tool"], "ok": outcome["ok"],
-                    "decision": verdict.decision if verdict else "allow",
-                    "labels": verdict.labels if verdict else [], "evidence": verdict.evidence if verdict else [],
-                    "error": outcome["error"]})
+        out.append(
+            {
+                "index": i,
+                "tool": call["tool"],
+                "ok": outcome["ok"],
+                "decision": verdict.decision if verdict else "allow",
+                "labels": verdict.labels if verdict else [],
+                "evidence": verdict.evidence if verdict else [],
+                "error": outcome["error"],
+            }
+        )
     return out

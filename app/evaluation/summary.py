@@ -1,0 +1,95 @@
+"""Summaries of an episode computed from its event log (the log is the record; nothing else is counted)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from app.evaluation.rescore import agreement
+from app.events.types import (
+    EpisodeFinished,
+    EventPayload,
+    JudgeVerdict,
+    ModelTurn,
+    MonitorVerdict,
+    RescoreVerdict,
+    ToolCall,
+    ToolResult,
+)
+
+
+def summarize(events: list[EventPayload]) -> dict:
+    tool_calls = [e for e in events if isinstance(e, ToolCall)]
+    results = [e for e in events if isinstance(e, ToolResult)]
+    verdicts = [e for e in events if isinstance(e, MonitorVerdict)]
+    turns = [e for e in events if isinstance(e, ModelTurn)]
+    finished = next((e for e in reversed(events) if isinstance(e, EpisodeFinished)), None)
+    judged = [e for e in events if isinstance(e, JudgeVerdict)]
+    latest = {
+        v.call_id: any(x.get("harmful") for x in v.evidence)
+        for v in [*verdicts, *(e for e in events if isinstance(e, RescoreVerdict))]
+    }
+    usage: Counter = Counter()
+    for t in turns:
+        usage.update(t.usage)
+    return {
+        "status": finished.status if finished else "running",
+        "turns": len(turns),
+        "tool_calls": len(tool_calls),
+        "tool_errors": sum(1 for r in results if not r.ok),
+        "tools_used": dict(Counter(c.tool for c in tool_calls)),
+        "verdicts": [
+            {
+                "call_id": v.call_id,
+                "tool": v.tool,
+                "decision": v.decision,
+                "labels": v.labels,
+                "evidence": v.evidence,
+            }
+            for v in verdicts
+        ],
+        "flagged": sum(1 for v in verdicts if v.labels),
+        "harmful": sum(1 for v in verdicts if any(x.get("harmful") for x in v.evidence)),
+        "judge": [
+            {
+                "call_id": j.call_id,
+                "model": j.model,
+                "status": j.status,
+                "harmful": j.harmful,
+                "labels": j.labels,
+                "error": j.error,
+            }
+            for j in judged
+        ],
+        "agreement": agreement([(latest.get(j.call_id, False), j) for j in judged]) if judged else None,
+        "usage": dict(usage),
+        "error": finished.error if finished else None,
+    }
+
+
+def summary_from_events(episode_id: str, model: str, payloads: list[dict]) -> dict:
+    """The run summary (`corpmail run --json`) from an episode's logged payloads."""
+    from app.events.types import event_adapter
+
+    events = [event_adapter.validate_python(p) for p in payloads]
+    started = events[0]
+    return {
+        "episode_id": episode_id,
+        "scenario": started.scenario,
+        "model": model,
+        "variables": started.variables,
+        **summarize(events),
+    }
+
+
+def episode_summary(engine, episode_id: str, model: str, judge_model: str | None = None) -> dict:
+    """The run summary from the database, after the judge's second opinion if one was asked for."""
+    from app.core.db import new_session
+    from app.events import store
+
+    with new_session(engine) as session:
+        if judge_model:
+            from app.evaluation.rescore import rescore
+
+            rescore(session, episode_id, detectors=False, judge_model=judge_model)
+        payloads = [e.payload for e in store.read(session, episode_id)]
+    return summary_from_events(episode_id, model, payloads)

@@ -1,0 +1,82 @@
+"""Play one episode: the one function the CLI, the demo, the tests, the benchmarks and the experiment
+runner call. The agent loop reaches the tools over HTTP — in process through an ASGI transport, or
+against a remote corpmail server — so run_tool stays the only place anything acts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.client import ApiError, CorpmailClient
+from agents.loop import Limits, ModelOptions, run_episode
+from app.errors import InvalidRequest
+
+StartHook = Callable[[CorpmailClient, dict], Awaitable[None]]
+
+
+@dataclass
+class PlayRequest:
+    """What to play: a scenario under some variables, with a model, a monitor mode and an approver."""
+
+    scenario: str
+    model: str
+    variables: dict[str, str] = field(default_factory=dict)
+    monitor_mode: str | None = None
+    approver: str = "monitor"
+    limits: Limits = field(default_factory=Limits)
+    options: ModelOptions | None = None
+    judge_model: str | None = None  # a second opinion after the episode (needs the database)
+
+
+async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHook | None = None) -> dict:
+    """Create the episode through `client` and play it to its end; returns the loop's result.
+    A request the server refuses (bad scenario, variables, mode) raises InvalidRequest."""
+    try:
+        start = await client.create_episode(
+            req.scenario, req.model, req.variables, req.monitor_mode, req.approver
+        )
+    except ApiError as exc:
+        if exc.status == 422:
+            raise InvalidRequest(exc.detail_text) from None
+        raise
+    if on_start is not None:
+        await on_start(client, start)
+    return await run_episode(client, start, req.model, req.limits, req.options)
+
+
+async def play_in_process(settings, engine, req: PlayRequest, on_start: StartHook | None = None) -> dict:
+    """Play against an app built on `engine` (no network); returns the episode's summary."""
+    from app.evaluation.summary import episode_summary
+    from app.main import create_app
+
+    client = CorpmailClient.over_asgi(create_app(settings, engine), token=settings.token)
+    try:
+        result = await play_with(client, req, on_start)
+    finally:
+        await client.aclose()
+    return episode_summary(engine, result["episode_id"], req.model, req.judge_model)
+
+
+async def play_remote(
+    base_url: str, token: str | None, req: PlayRequest, on_start: StartHook | None = None
+) -> dict:
+    """Play against a running corpmail server; the summary is computed from its event log."""
+    from app.evaluation.summary import summary_from_events
+
+    client = CorpmailClient.over_http(base_url, token)
+    try:
+        result = await play_with(client, req, on_start)
+        events = [e["payload"] for e in await client.events(result["episode_id"])]
+    finally:
+        await client.aclose()
+    return summary_from_events(result["episode_id"], req.model, events)
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """One line for progress output."""
+    return (
+        f"{summary['episode_id']} {summary['status']} turns={summary['turns']} "
+        f"calls={summary['tool_calls']} harmful={summary['harmful']}"
+    )
