@@ -90,8 +90,11 @@ def test_environment_names_are_settings():
 def test_dockerfile_copies_what_the_app_needs_and_runs_unprivileged():
     text = (REPO_ROOT / "Dockerfile").read_text()
     assert "COPY . ." in text
-    ignored = {line.strip().rstrip("/") for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for part in ("app", "agents", "migrations", "sandbox_data", "alembic.ini", "pyproject.toml", "README.md"):
         assert (REPO_ROOT / part).exists() and part not in ignored and "*" not in ignored
     assert {".git", ".venv", "var"} <= ignored

@@ -6,6 +6,7 @@ base-image stand-ins where no registry is reachable (docker/standins/build.sh), 
 server), the runner, checks of the API and the web inbox, and `down -v`, after which nothing of the project
 may remain. Traffic: loopback and the compose network. Outside CI it skips (saying why) when no engine can
 be had; with CI=true that is a failure. Deselect with `-m "not docker"`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,9 @@ def readme_docker_lines() -> list[str]:
 
 
 def _run(cmd: list[str], env=None, timeout=600, check=True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
     if check and proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -104,8 +106,13 @@ def engine_ready():
     """A working Docker engine and the base images (official, or stand-ins built here)."""
     timings = {}
     start = time.monotonic()
-    proc = subprocess.run(["bash", str(REPO_ROOT / "docker" / "engine-up.sh")], capture_output=True,
-                          text=True, timeout=600, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "docker" / "engine-up.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     if proc.returncode != 0:
         reason = f"no Docker engine could be installed or started: {proc.stderr.strip()[-500:]}"
         if IN_CI:
@@ -128,9 +135,13 @@ def test_readme_docker_section_plays_an_episode_with_a_token(engine_ready, capsy
 
     token, port = secrets.token_urlsafe(24), _free_port()
     checkout = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]  # checkouts never share an image tag
-    env = {**os.environ, "CORPMAIL_TOKEN": token, "CORPMAIL_PORT": str(port),
-           "COMPOSE_PROJECT_NAME": f"corpmail-smoke-{secrets.token_hex(4)}",
-           "CORPMAIL_IMAGE": f"corpmail:smoke-{checkout}"}
+    env = {
+        **os.environ,
+        "CORPMAIL_TOKEN": token,
+        "CORPMAIL_PORT": str(port),
+        "COMPOSE_PROJECT_NAME": f"corpmail-smoke-{secrets.token_hex(4)}",
+        "CORPMAIL_IMAGE": f"corpmail:smoke-{checkout}",
+    }
     compose, timings = Compose(env), dict(engine_ready)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -165,9 +176,15 @@ def test_readme_docker_section_plays_an_episode_with_a_token(engine_ready, capsy
         start = time.monotonic()
         compose.readme(f"{down} -v --remove-orphans" if "-v" not in down.split() else down)
         timings["down -v"] = time.monotonic() - start
-        _run(["docker", "image", "prune", "-f", "--filter", "label=org.opencontainers.image.title=corpmail"],
-             check=False)
+        _run(
+            ["docker", "image", "prune", "-f", "--filter", "label=org.opencontainers.image.title=corpmail"],
+            check=False,
+        )
         with capsys.disabled():
-            print("\ndocker smoke test (compose " + ("v2" if compose.v2 else "v1") + "): "
-                  + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+            print(
+                "\ndocker smoke test (compose "
+                + ("v2" if compose.v2 else "v1")
+                + "): "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+            )
     assert compose.leftovers() == {}

@@ -1,5 +1,6 @@
 """`GET /healthz`: open without the token (container healthchecks); ok only with a reachable, migrated
 database."""
+
 from __future__ import annotations
 
 import httpx

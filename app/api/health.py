@@ -1,5 +1,6 @@
 """`GET /healthz`: unauthenticated liveness for container healthchecks. It answers {"ok": true} only when
 the database is reachable and has the schema; it reveals nothing else."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -19,6 +20,7 @@ def healthz(session: SessionDep):
     try:
         session.exec(select(Episode.id).limit(1)).first()
     except SQLAlchemyError:
-        return JSONResponse({"ok": False, "detail": "database unreachable or without the schema"},
-                            status_code=503)
+        return JSONResponse(
+            {"ok": False, "detail": "database unreachable or without the schema"}, status_code=503
+        )
     return {"ok": True}
