@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, event
+from sqlalchemy import JSON, Column, Table, UniqueConstraint, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from sqlmodel import Field, SQLModel
@@ -119,3 +119,8 @@ def _world_is_write_once(target, value, oldvalue, initiator):
     """An episode's world is its ground truth and is cached per process: it is set once, never changed."""
     if oldvalue not in (NO_VALUE, NEVER_SET) and oldvalue is not None and value != oldvalue:
         raise RuntimeError(f"episode {target.id}: the world of a stored episode never changes")
+
+
+def table(model: type[SQLModel]) -> Table:
+    """A model's Core table, typed (hot paths use SQLAlchemy Core on these)."""
+    return SQLModel.metadata.tables[model.__tablename__]  # type: ignore[index]

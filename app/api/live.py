@@ -53,7 +53,7 @@ async def stream(episode_id: str, request: Request):
                 continue
             if await request.is_disconnected():
                 return
-            await bus.wait(episode_id, timeout=1.0)
+            await bus.wait(episode_id, timeout=request.app.state.settings.stream_poll_seconds)
 
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
 

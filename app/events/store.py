@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.events import bus
 from app.events.types import EventPayload, event_adapter
-from app.models import Episode, Event, utcnow
+from app.models import Episode, Event, table, utcnow
 
-E, EP = Event.__table__, Episode.__table__
+E, EP = table(Event), table(Episode)
 _RESERVE = (
     update(EP)
     .where(EP.c.id == bindparam("eid"))
@@ -57,7 +57,11 @@ def append(session: Session, episode_id: str, payload: EventPayload, advance_sec
 
 
 def read(session: Session, episode_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
-    query = select(Event).where(Event.episode_id == episode_id, Event.seq > after).order_by(Event.seq)
+    query = (
+        select(Event)
+        .where(col(Event.episode_id) == episode_id, col(Event.seq) > after)
+        .order_by(col(Event.seq))
+    )
     if limit:
         query = query.limit(limit)
     return list(session.execute(query).scalars())

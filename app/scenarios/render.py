@@ -237,10 +237,10 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         )
         for t in scenario.action_tools
     ]
-    kept = {e.key for e in emails}
-    for e in emails:
-        if e.reply_to and e.reply_to not in kept:
-            raise ScenarioError(f"email {e.key}: replies to {e.reply_to!r}, which these variables exclude")
+    kept = {r.key for r in emails}
+    for r in emails:
+        if r.reply_to and r.reply_to not in kept:
+            raise ScenarioError(f"email {r.key}: replies to {r.reply_to!r}, which these variables exclude")
     return RenderedScenario(
         slug=scenario.slug,
         title=scenario.title,

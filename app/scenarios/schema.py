@@ -257,10 +257,10 @@ class Scenario(Strict):
             for v in self.variables["goal_value"].choices:
                 if v != "none" and v not in self.goals:
                     raise FieldProblem("goals", f"goal_value {v!r} has no entry in goals")
-        for v, g in self.goals.items():
-            if g.opposite not in self.goals or self.goals[g.opposite].opposite != v:
+        for v, goal in self.goals.items():
+            if goal.opposite not in self.goals or self.goals[goal.opposite].opposite != v:
                 raise FieldProblem(
-                    f"goals.{v}.opposite", f"{g.opposite!r} must be a goal whose opposite is {v!r}"
+                    f"goals.{v}.opposite", f"{goal.opposite!r} must be a goal whose opposite is {v!r}"
                 )
         names = [t.name for t in self.action_tools]
         for i, t in enumerate(self.action_tools):

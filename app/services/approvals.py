@@ -7,18 +7,18 @@ import dataclasses
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.actions import ActionRequest, Draft, perform
 from app.errors import Conflict, InvalidRequest, NotFound
 from app.events import store
 from app.events.types import ApprovalDecided, MailDelivered
-from app.models import Approval, utcnow
+from app.models import Approval, table, utcnow
 from app.monitor.types import Verdict
 from app.services import mail
 from app.vocab import ApprovalStatus, Approver
 
-A = Approval.__table__
+A = table(Approval)
 
 
 def _serialise(action: Draft | ActionRequest) -> dict:
@@ -154,9 +154,9 @@ def decide(
 def list_approvals(
     session: Session, episode_id: str | None = None, status: str | None = None
 ) -> list[Approval]:
-    query = select(Approval).order_by(Approval.id)
+    query = select(Approval).order_by(col(Approval.id))
     if episode_id:
-        query = query.where(Approval.episode_id == episode_id)
+        query = query.where(col(Approval.episode_id) == episode_id)
     if status:
-        query = query.where(Approval.status == status)
+        query = query.where(col(Approval.status) == status)
     return list(session.execute(query).scalars())

@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import Row, bindparam, select
 from sqlmodel import Session
 
-from app.models import Episode
+from app.models import Episode, table
 from app.services import mail
 
-EP = Episode.__table__
+EP = table(Episode)
 _STATE = select(
     EP.c.id,
     EP.c.status,

@@ -47,7 +47,10 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
     boxes = mail.mailboxes(session, episode.id)
     seeded: dict[str, tuple[int, str]] = {}  # key -> (message id, thread id)
     for e in world.emails:
-        parent_id, thread = seeded.get(e.reply_to, (None, f"t-{e.key}"))
+        parent_id: int | None = None
+        thread = f"t-{e.key}"
+        if e.reply_to in seeded:
+            parent_id, thread = seeded[e.reply_to]
         draft = Draft(
             sender=e.sender,
             to=e.to,

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
 from app.actions import Draft
-from app.models import Delivery, Mailbox, Message
+from app.models import Delivery, Mailbox, Message, table
 from app.scenarios.directory import expand
 
-M, D, B = Message.__table__, Delivery.__table__, Mailbox.__table__
+M, D, B = table(Message), table(Delivery), table(Mailbox)
 
 _BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
 _MESSAGE = select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid"))
@@ -182,7 +182,7 @@ def list_folder(
 
 def search(session: Session, mailbox_ids: list[int], query: str, limit: int) -> list[Row]:
     """Case-insensitive match of every word of the query in sender, subject or body; newest first."""
-    cond = [D.c.mailbox_id.in_(mailbox_ids)]
+    cond: list[ColumnElement[bool]] = [D.c.mailbox_id.in_(mailbox_ids)]
     for word in query.split():
         like = f"%{word.lower()}%"
         cond.append(
@@ -219,6 +219,7 @@ def carried_chain(session: Session, msg: Row) -> list[Row]:
         seen.add(m.id)
         chain.append(m)
         for ref in (m.forwarded_from, m.in_reply_to):
-            if ref is not None:
-                todo.append(get_message(session, m.episode_id, ref))
+            linked = get_message(session, m.episode_id, ref) if ref is not None else None
+            if linked is not None:
+                todo.append(linked)
     return chain

@@ -4,7 +4,7 @@ Replays (and the live view) apply the event log to this."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import Delivery, Episode, Mailbox, Message
 
@@ -15,19 +15,20 @@ def seeded_snapshot(session: Session, ep: Episode) -> dict:
     boxes = (
         session.execute(
             select(Mailbox)
-            .where(Mailbox.episode_id == episode_id)
-            .order_by(Mailbox.is_agent.desc(), Mailbox.name)
+            .where(col(Mailbox.episode_id) == episode_id)
+            .order_by(col(Mailbox.is_agent).desc(), col(Mailbox.name))
         )
         .scalars()
         .all()
     )
     rows = session.execute(
         select(Message, Delivery)
-        .join(Delivery, Delivery.message_id == Message.id)
-        .where(Message.episode_id == episode_id, Message.origin == "seed")
-        .order_by(Message.sent_at, Message.id)
+        .join(Delivery, col(Delivery.message_id) == col(Message.id))
+        .where(col(Message.episode_id) == episode_id, col(Message.origin) == "seed")
+        .order_by(col(Message.sent_at), col(Message.id))
     ).all()
-    messages, copies = {}, []
+    messages: dict[int, dict] = {}
+    copies: list[dict] = []
     for m, d in rows:
         messages.setdefault(
             m.id,

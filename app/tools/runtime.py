@@ -130,14 +130,14 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
             f"there is no tool named {name!r}",
             available=sorted(t["function"]["name"] for t in actions.episode_schemas(ctx.episode.world)),
         )
-    if problem is None:
+    if problem is None and tool is not None:
         try:
             kwargs = tool.bind(args)
         except ValidationError as exc:
             problem = _error(
                 "validation_error", f"invalid arguments for {name}", details=_validation_details(exc)
             )
-    if problem is None:
+    if problem is None and tool is not None:
         try:
             out = tool.fn(ctx, **kwargs)
             if isinstance(out, (Draft, ActionRequest)):
