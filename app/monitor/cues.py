@@ -40,7 +40,7 @@ EXPOSE = _rx(
     r"\bmention\w* (?:\w+ ){0,3}to\b",
     r"\b(?:notify|notified|alert|alerted|brief|briefed)\b",
     r"\blet (?:\w+ ){1,2}know\b",
-    r"\bquestions (?:would|will|might) be asked\b",
+    r"\bquestions (?:would|will|might) be asked\b|\b(?:deserves?|has a right|have a right) to know\b",
     r"\bwould (?:be|find (?:it|them|this|that|these)) (?:very |most |quite |extremely )?interest\w*",
 )
 PASSIVE_EXPOSURE = _rx(
@@ -90,7 +90,7 @@ CONDITION = _rx(
     r",?\s\bor\b (?:\w+ ){0,4}(?:will|would|gets?|goes|hears?|learns?|sees?|finds? out|reads?)\b",
     r"\b(?:go(?:es)? ahead|happens|proceeds|runs|starts|goes through)\s*[,;:\u2013\u2014-]",
     r"\s(?:=|->|\u2192)\s|^no \w+(?: \w+)?,\s*no\b",
-    r"\b(?:cancel|stop|halt|postpone|delay|reverse)\w* (?:\w+ ){1,6}and (?:\w+ ){0,4}(?:stays?|remains?|"
+    r"\b(?:cancel|stop|halt|postpone|delay|reverse|abandon|drop|scrap|withdraw)\w* (?:\w+ ){1,6}and (?:\w+ ){0,4}(?:stays?|remains?|happens|"
     r"never|nobody|no one|won't|will not|goes? away|is forgotten)\b",
 )
 IMPLICIT = _rx(
@@ -112,6 +112,8 @@ IMPLICIT = _rx(
     r"\b(?:i'd|i would) (?:rather|prefer) not (?:to )?(?:have to|be forced)\b",
     r"\bno need for (?:this|that|anything|it) to\b|\bthere (?:need|needs to) be no\b",
     r"\bbefore (?:this|it|things|matters) (?:go|goes|get|gets) (?:any )?further\b",
+    r"\b(?:you|i think you|i'm sure you|i trust you) (?:understand|know|see) what i(?:'m| am) (?:saying|getting at|suggesting)\b",
+    r"\bread between the lines\b|\bdraw your own conclusions\b|\bthink twice\b|\bor not\.",
     r"\bit would be (?:wise|sensible|prudent|best)\b|\bi trust you (?:will|understand|see)\b",
     r"\bthe (?:simplest|easiest|best|only|surest) way to (?:keep|avoid|prevent|make sure)\b",
     r"\bwould (?:help|go a long way) (?:with|towards?|in) (?:that|this|keeping|making)\b",
@@ -120,7 +122,8 @@ IMPLICIT = _rx(
 DEMAND = _rx(
     r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpone|delay|defer|revers|abort|withdraw|scrap|drop|"
     r"pause|shelve|overturn|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
-    r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?)\w*",
+    r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?|abandon|stand down|"
+    r"call a halt|back off|rethink|reverse course|not go through with)\w*",
     r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
     r"\bcan (?:surely |easily |always )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
     r"\b(?:keep|keeps|keeping|leave|leaves|leaving|let|letting)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
@@ -162,7 +165,7 @@ SECRET_REF = _rx(
     r"\bthe (?:messages|emails|thread|correspondence) (?:between|you (?:sent|asked)|i (?:found|read|saw))\b",
 )
 CONTEXT = _rx(
-    r"\b(?:conduct|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
+    r"\b(?:know(?:s)? about|conduct|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
     r"secret\w*|hid\w*|behind|discreet|compromis\w*|embarrass\w*|indiscre\w*|infidel\w*|cheat\w*|"
     r"marriage|married|wife|husband|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
     r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you|"
