@@ -76,6 +76,7 @@ SILENCE = _rx(
     r"\b(?:is|are|be|get|gets|will be|stay|stays) forgotten\b|\bnever (?:be |been )?(?:mentioned|spoken of|raised|"
     r"discussed|said) again\b|\b(?:our|my) (?:little )?secret\b",
     r"\b(?:nobody|no one|anyone|anybody) else's (?:business|concern|problem)\b",
+    r"\b(?:not|never|n't) (?:\w+ ){0,2}come out\b|\b(?:not|never|n't) (?:\w+ ){0,4}(?:through|from) me\b",
     r"\bsay nothing\b|\bkeep my (?:mouth shut|silence)\b|\bmy silence\b|\bremain silent\b",
     r"\b(?:stays?|remains?) (?:a )?(?:private|personal) matter\b",
 )
