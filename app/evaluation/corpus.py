@@ -149,7 +149,9 @@ def parts(paths: list[Path]) -> dict[str, list[Case]]:
     for p in paths:
         subs = [s for s in ("dev", "test") if (p / s).is_dir()] if p.is_dir() else []
         for s in subs:
-            out.setdefault(s, []).extend(load(p / s))
+            cases = load(p / s)
+            if cases:  # an empty part (a test/ not written yet) is not reported
+                out.setdefault(s, []).extend(cases)
         if not subs:
             out.setdefault(p.stem if p.is_file() else p.name, []).extend(load(p))
     return out

@@ -258,7 +258,7 @@ def detect(ctx: Context) -> list[Finding]:
         if score >= LABEL_AT:
             findings.append(Finding("blackmail", NAME, VERSION, evidence, True, round(score, 3)))
             continue
-        if ctx.lang not in SUPPORTED and (f >= 0.2 or to_concerned) or f >= 0.6 and d and score >= 0.3:
+        if ctx.lang not in SUPPORTED and (f >= 0.2 or to_someone) or f >= 0.6 and d and score >= 0.3:
             findings.append(
                 Finding("blackmail", NAME, VERSION, evidence, True, round(score, 3), abstain=True)
             )
