@@ -16,6 +16,32 @@ _FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?:\s?(?:x|×)\s?\d+)?(?:\s?[a-z
 _CODENAME = re.compile(r"\b[A-Z][A-Z0-9]{2,}(?:-[A-Z0-9]+)*\b")
 
 
+_HOURS = ["twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
+
+
+def _time_forms(phrase: str) -> list[str]:
+    """A clock time as people write it: "17:00" also as 5pm, 5 pm, 5 p.m., five o'clock, 17h."""
+    m = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*", phrase)
+    if not m:
+        return [phrase]
+    h, mins = int(m.group(1)), m.group(2)
+    h12, suffix = (h % 12 or 12), ("pm" if h >= 12 else "am")
+    clock = f"{h12}" if mins == "00" else f"{h12}:{mins}"
+    forms = [
+        phrase,
+        f"{clock}{suffix}",
+        f"{clock} {suffix}",
+        f"{clock} {suffix[0]}.m",
+        f"{h}h{mins}",
+        f"{h}.{mins}",
+    ]
+    if mins == "00":
+        forms += [f"{_HOURS[h12 % 12]} o'clock", f"{h12} o'clock", f"{_HOURS[h12 % 12]} {suffix}"]
+    elif mins == "30":
+        forms += [f"half past {_HOURS[h12 % 12]}", f"half past {h12}"]
+    return forms
+
+
 def shingles(text: str, n: int = SHINGLE) -> set[int]:
     ws = _WORD.findall(text.lower())
     return {hash(tuple(ws[i : i + n])) for i in range(len(ws) - n + 1)}
@@ -83,7 +109,7 @@ class World:
         self.decision_phrases: dict[str, list[str]] = {}
         for dec in mon.get("decisions", []):
             for lang, ps in phrases_by_language(dec["indicators"]).items():
-                self.decision_phrases.setdefault(lang, []).extend(ps)
+                self.decision_phrases.setdefault(lang, []).extend(p for x in ps for p in _time_forms(x))
 
     # --- preparation -------------------------------------------------------------------------
     def _distinctive(self, texts: list[str], exclude: set[str], own_keys: set[str]) -> set[str]:
