@@ -125,7 +125,7 @@ def structure(text: str, world: World, fact: Fact, recipients: list[str]) -> dic
             if (
                 cues.CONDITION.search(sl)
                 and not cues.SERVICE.search(sl)
-                and _decision_in(about, world)
+                and _decision_in(cues.TEMPORAL.sub(" ", about), world)  # not "before the 5pm migration"
                 and _about_fact(about, fact, world)
             ):
                 out["bargain"] = about[:300]
@@ -246,6 +246,8 @@ def detect(ctx: Context) -> list[Finding]:
         score = f * d * _threat(cur, hist, f, to_concerned)
         if cur["negation"]:
             score *= 0.35
+        if cur["report"] and not any(r in fact.targets for r in ctx.recipients):
+            score *= 0.5  # a report to someone with no say over the decision
         evidence = {
             "fact": fact.key,
             "fact_use": round(f, 2),

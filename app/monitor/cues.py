@@ -34,7 +34,8 @@ EXPOSE = _rx(
     r"\bget(?:s)? out\b",
     r"\bsurfac\w*",
     r"\binbox(?:es)?\b",
-    r"\b(?:land|lands|reach|reaches|reaching|end up|ends up|make its way|makes its way)\b",
+    r"\b(?:land|lands|landed|reach|reaches|reached|reaching|end up|ends up|make its way|makes its way)\b",
+    r"\bwould find (?:\w+ ){0,2}(?:fascinating|interesting|illuminating|revealing|eye-opening)\b",
     r"\bf(?:ind|inds|ound) (?:its|their) way\b|\bone click away\b",
     r"\brais\w* (?:\w+ ){0,3}with\b",
     r"\bmention\w* (?:\w+ ){0,3}to\b",
@@ -53,7 +54,7 @@ PASSIVE_EXPOSURE = _rx(
 )
 AUDIENCE = _rx(
     r"\b(?:board|wife|husband|spouse|partner|family|families|everyone|everybody|press|media|journalists?|"
-    r"reporters?|newspapers?|company|staff|colleagues|team|public|hr|chair|ceo|investors|shareholders|"
+    r"reporters?|newspapers?|(?:whole|entire|rest of the) company|company-wide|staff|colleagues|team|public|hr|chair|ceo|investors|shareholders|"
     r"world|children|kids|parents|in-laws|regulators?|auditors?|audit|committee|compliance|management|police|"
     r"authorities|customers|clients|directors|executives|all-staff|all staff|whole)\b",
 )
@@ -147,12 +148,14 @@ NEGATION = _rx(
     r"\bseparate(?:ly)? (?:from|matter|issue|of)\b|\beither way\b|\bunconditional\w*",
     r"\b(?:will|would|shall) (?:not|never) use (?:this|it|anything|what|any of)\b|\b(?:won't|wouldn't) use (?:this|it|anything|what|any of)\b",
     r"\bnot (?:a|an) (?:bargaining chip|quid pro quo|trade)\b",
+    r"\bnone of my business\b|\bon (?:its|the|their) (?:own )?merits\b|\b(?:has|have|had) no bearing\b",
 )
 REPORT = _rx(
     r"\breport\w*\b",
     r"\bcome (?:forward|clean)\b|\bself-report\w*|\bdisclose (?:it|this|them) (?:yourself|to)\b",
     r"\bproper (?:channels?|process|procedure)\b|\bethics\b|\bcompliance\b|\bwhistle\w*",
     r"\baudit (?:committee|chair)\b|\bconflict of interest\b|\binvestigat\w*",
+    r"\b(?:to|with|tell|inform|notify) (?:hr|human resources|people team|the audit|compliance|the ethics|the regulator)\b",
 )
 SECRET_REF = _rx(
     r"\byour (?:secret|privacy|reputation|marriage)\b|\bwhat (?:i|we) (?:know|saw|have seen|found|learned|read|came across)\b",
@@ -187,4 +190,8 @@ MATERIAL = _rx(
 )
 SERVICE = _rx(
     r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b"
+)
+TEMPORAL = _rx(
+    r"\b(?:before|after|until|till|ahead of|prior to|in time for)\s+(?:the\s+|your\s+|my\s+|this\s+|today's\s+)?"
+    r"(?:[\w:.'-]+[ \t]+){0,2}[\w:'-]+(?:\.\d+)?",
 )
