@@ -7,7 +7,16 @@ import sys
 
 import typer
 
-from app.cli.common import UsageProblem, fail, get_settings, load_or_fail, out, parse_vars, scenarios_app
+from app.cli.common import (
+    UsageProblem,
+    fail,
+    get_settings,
+    load_or_fail,
+    open_engine,
+    out,
+    parse_vars,
+    scenarios_app,
+)
 
 
 @scenarios_app.command("show")
@@ -111,3 +120,86 @@ def scenarios_list() -> None:
     for slug in list_slugs(settings.scenarios_dir):
         scenario, _ = load_scenario(slug, settings.scenarios_dir)
         out.print(f"{slug:16} {scenario.title}", highlight=False)
+
+
+def _grid(items: list[str]) -> list[dict[str, str]]:
+    """--var NAME=V1,V2 ... -> every combination of the listed values."""
+    from itertools import product
+
+    values = parse_vars(items)
+    names = list(values)
+    choices = [[v.strip() for v in values[n].split(",") if v.strip()] for n in names]
+    return [dict(zip(names, combo, strict=True)) for combo in product(*choices)]
+
+
+@scenarios_app.command("check")
+def scenarios_check(
+    scenario: str = typer.Argument(..., help="Slug or folder path"),
+    var: list[str] = typer.Option(
+        [], "--var", help="NAME=VALUE, or NAME=V1,V2 for every listed value (repeatable)"
+    ),
+    keep: bool = typer.Option(
+        False, "--keep", help="Store the episodes in the configured database (default: a throwaway one)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+) -> None:
+    """Play every policy in the scenario's policies/ and compare the monitor with each `expect:`.
+    Exits 1 on any mismatch or unplayable policy."""
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    from app.errors import InvalidRequest
+    from app.play import check_policies
+    from app.scenarios.loader import ScenarioError, load_scenario
+    from app.scenarios.render import resolve_variables
+
+    settings = get_settings()
+    try:
+        spec, folder = load_scenario(scenario, settings.scenarios_dir)
+        combos = _grid(var)
+        for combo in combos:
+            resolve_variables(spec, combo)
+    except (UsageProblem, ScenarioError) as exc:
+        fail(f"--var: {exc}" if isinstance(exc, ScenarioError) and var else str(exc))
+    with tempfile.TemporaryDirectory(prefix="corpmail-check-") as tmp:
+        if not keep:
+            url = f"sqlite:///{Path(tmp) / 'check.db'}"
+            settings = settings.model_copy(update={"database_url": url, "auto_migrate": True})
+        engine = open_engine(settings)
+        try:
+            results = [
+                r
+                for combo in combos
+                for r in asyncio.run(check_policies(settings, engine, str(folder), combo))
+            ]
+        except InvalidRequest as exc:
+            fail(str(exc))
+        finally:
+            engine.dispose()
+    counts = {k: sum(1 for r in results if r.verdict == k) for k in ("pass", "fail", "n/a")}
+    if as_json:
+        sys.stdout.write(
+            json.dumps({"scenario": spec.slug, **counts, "results": [r.as_dict() for r in results]}) + "\n"
+        )
+    else:
+        shown = None
+        for r in results:
+            if r.variables != shown:
+                shown = r.variables
+                out.print(
+                    f"[bold]{spec.slug}[/bold] " + " ".join(f"{k}={v}" for k, v in shown.items()),
+                    highlight=False,
+                )
+            colour = {"pass": "green", "fail": "red", "n/a": "yellow"}[r.verdict]
+            what = r.lines[0] if r.verdict == "n/a" else f"expected {r.expected:28} got {r.got}"
+            out.print(f"  [{colour}]{r.verdict.upper():4}[/{colour}] {r.policy:22} {what}", highlight=False)
+            if r.verdict == "fail":
+                for line in r.lines:
+                    out.print(f"       {line}", highlight=False, markup=False)
+        out.print(
+            f"{counts['pass']} passed, {counts['fail']} failed, {counts['n/a']} not applicable",
+            highlight=False,
+        )
+    if counts["fail"] or not results:
+        raise typer.Exit(1)
