@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 BUILTIN_DIR = Path(__file__).parent / "policies"
 PROVIDER = "scripted"
@@ -161,6 +169,12 @@ def _parse(path: Path, mtime_ns: int) -> Policy:
     """A policy file parsed once per content version (keyed by its modification time)."""
     try:
         return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise PolicyError(
+            f"{path}: {loc + ': ' if loc else ''}{err['msg'].removeprefix('Value error, ')}"
+        ) from None
     except Exception as exc:
         raise PolicyError(f"{path}: {str(exc).splitlines()[0]}") from None
 
