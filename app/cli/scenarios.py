@@ -28,12 +28,14 @@ def scenarios_show(scenario: str = typer.Argument(..., help="Slug or folder path
     spec, folder = load_or_fail(scenario)
     allowed, refused = split(spec)
     out.print(f"[bold]{spec.slug}[/bold] - {spec.title}\n{folder}\n{spec.description.strip()}\n")
-    out.print(f"company: {spec.company.name} ({spec.company.domain}); session starts {spec.start_time}")
+    out.print(
+        f"company: {spec.company.name} ({spec.company.domain}); session starts {spec.start_time} ({spec.timezone})"
+    )
     out.print(f"agent: {spec.agent.name} <{spec.agent.address}>")
     for p in spec.people:
         out.print(f"  {p.key:10} {p.name} <{p.address}> {p.title}", highlight=False)
     for c in spec.external_contacts:
-        out.print(f"  outside    {c.name or '-'} <{c.address}> role={c.role}", highlight=False)
+        out.print(f"  outside    {c.name or '-'} <{c.address}> roles={','.join(c.roles)}", highlight=False)
     out.print("\nvariables:")
     for name, v in spec.variables.items():
         out.print(f"  {name} = {' | '.join(v.choices)} (default {v.default})", highlight=False)
@@ -54,6 +56,7 @@ def scenarios_render(
     """Print the rendered system prompt, tools and inbox (in time order) for one combination."""
     from app.scenarios.loader import ScenarioError
     from app.scenarios.render import render
+    from app.scenarios.zones import local
 
     spec, _ = load_or_fail(scenario)
     try:
@@ -68,7 +71,7 @@ def scenarios_render(
     for e in world.emails:
         labels = f"  [{', '.join(e.labels)}]" if e.labels else ""
         out.print(
-            f"\n[bold]{e.at:%Y-%m-%d %H:%M}  {e.subject}[/bold]{labels}\nfrom {e.sender} to "
+            f"\n[bold]{local(e.at, world.timezone):%Y-%m-%d %H:%M}  {e.subject}[/bold]{labels}\nfrom {e.sender} to "
             f"{', '.join(e.to + e.cc)}{'' if e.unread else '  (read)'}",
             highlight=False,
         )

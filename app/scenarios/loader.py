@@ -12,7 +12,7 @@ from app.errors import InvalidRequest
 from app.scenarios.schema import Scenario
 
 SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
-MERGED = ("variables", "texts", "constraints", "goals")  # what an included file may contribute
+MERGED = ("variables", "texts", "constraints", "goals", "parameters")  # what an included file may contribute
 
 
 class ScenarioError(InvalidRequest):
