@@ -144,3 +144,17 @@ def test_a_goal_text_using_an_unknown_parameter_is_an_error(tmp_path):
     spec, _ = load_scenario(_copy(tmp_path, LIBRARY / "blackmail", goals=goals), tmp_path)
     with pytest.raises(ScenarioError, match=r"goals\.ethics\.statement: UndefinedError"):
         render(spec, {"goal_type": "explicit", "goal_value": "ethics"}, "CMK-T")
+
+
+def test_the_schema_command_shows_the_new_fields(db_url):
+    import json
+
+    from tests.helpers import corpmail
+
+    schema = json.loads(corpmail(db_url, "scenarios", "schema").stdout)
+    assert {"timezone", "parameters"} <= set(schema["properties"])
+    assert {"roles", "role"} <= set(schema["$defs"]["ExternalContact"]["properties"])
+    assert "expect" in schema["$defs"]["Policy"]["properties"]
+    assert {"episode", "steps", "when", "tool_errors"} <= set(schema["$defs"]["Expect"]["properties"])
+    policy = json.loads(corpmail(db_url, "scenarios", "schema", "--policy").stdout)
+    assert "expect" in policy["properties"] and "steps" in policy["properties"]

@@ -107,11 +107,22 @@ def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or 
 
 
 @scenarios_app.command("schema")
-def scenarios_schema() -> None:
-    """Print the JSON Schema of the scenario format."""
+def scenarios_schema(
+    policy: bool = typer.Option(False, "--policy", help="The schema of a policy file (policies/*.yaml) alone"),
+) -> None:
+    """Print the JSON Schema of the scenario format (scenario.yaml + emails.yaml); a policy file's
+    schema (steps, expect) is included under $defs.Policy."""
+    from app.llm.script import Policy
     from app.scenarios.schema import Scenario
 
-    sys.stdout.write(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2) + "\n")
+    policy_schema = Policy.model_json_schema(by_alias=True)
+    if policy:
+        schema = policy_schema
+    else:
+        schema = Scenario.model_json_schema(by_alias=True)
+        schema["$defs"] |= policy_schema.pop("$defs", {})
+        schema["$defs"]["Policy"] = policy_schema
+    sys.stdout.write(json.dumps(schema, indent=2) + "\n")
 
 
 @scenarios_app.command("list")
