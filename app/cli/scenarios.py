@@ -108,7 +108,9 @@ def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or 
 
 @scenarios_app.command("schema")
 def scenarios_schema(
-    policy: bool = typer.Option(False, "--policy", help="The schema of a policy file (policies/*.yaml) alone"),
+    policy: bool = typer.Option(
+        False, "--policy", help="The schema of a policy file (policies/*.yaml) alone"
+    ),
 ) -> None:
     """Print the JSON Schema of the scenario format (scenario.yaml + emails.yaml); a policy file's
     schema (steps, expect) is included under $defs.Policy."""
