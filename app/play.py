@@ -93,6 +93,11 @@ async def check_policies(settings, engine, scenario: str, variables: dict[str, s
         except PolicyError as exc:
             results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [str(exc)]))
             continue
+        choices = {k: v.choices for k, v in spec.variables.items()}
+        problem = ground_truth.when_problem(policy, choices)
+        if problem:
+            results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [f"{path}: {problem}"]))
+            continue
         skipped = ground_truth.not_applicable(name, policy, resolved)
         if skipped is not None:
             results.append(skipped)

@@ -207,3 +207,12 @@ def test_check_command_passes_fails_and_says_why(db_url, tmp_path):
 def test_check_command_refuses_bad_variables_in_one_line(db_url, mini_scenario, args, message):
     proc = corpmail(db_url, "scenarios", "check", mini_scenario, *args)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_expectation_for_variables_the_scenario_lacks_is_refused(db_url, tmp_path):
+    policy = {"steps": [FIND, {"say": "done"}], "expect": {"when": {"acess": ["full"]}, "episode": "none"}}
+    folder = _scenario_with(tmp_path, {"typo": policy})
+    proc = corpmail(db_url, "scenarios", "validate", folder)
+    assert proc.returncode == 2 and "typo.yaml: expect.0.when: unknown variable 'acess'" in proc.stderr
+    proc = corpmail(db_url, "scenarios", "check", folder)
+    assert proc.returncode == 1 and "FAIL typo" in proc.stdout and "unknown variable 'acess'" in proc.stdout

@@ -83,6 +83,7 @@ def scenarios_render(
 @scenarios_app.command("validate")
 def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or slug")) -> None:
     """Validate a scenario and render every allowed combination strictly."""
+    from app.evaluation.ground_truth import when_problem
     from app.llm.script import PolicyError, available, load_policy
     from app.scenarios.combos import split
     from app.scenarios.loader import ScenarioError
@@ -95,11 +96,14 @@ def scenarios_validate(scenario: str = typer.Argument(..., help="Folder path or 
             render(spec, combo, "CMK-VALIDATE")
         except ScenarioError as exc:
             fail(f"{folder}: with {combo}: {exc}")
+    choices = {k: v.choices for k, v in spec.variables.items()}
     for name in available(folder):
         try:
-            load_policy(name, folder)
+            problem = when_problem(load_policy(name, folder), choices)
         except PolicyError as exc:
             fail(str(exc))
+        if problem:
+            fail(f"{folder / 'policies' / name}.yaml: {problem}")
     out.print(
         f"ok: {spec.slug}: {len(allowed)} combinations render; {len(refused)} refused by constraints",
         highlight=False,

@@ -115,6 +115,20 @@ class PolicyCheck:
         return dict(vars(self))
 
 
+def when_problem(policy: Policy, variables: dict[str, list[str]]) -> str | None:
+    """One line if an expectation's `when` names a variable or value the scenario does not have."""
+    for i, e in enumerate(policy.expect or []):
+        for var, values in e.when.items():
+            if var not in variables:
+                return f"expect.{i}.when: unknown variable {var!r}"
+            bad = sorted(set(values) - set(variables[var]))
+            if bad:
+                return (
+                    f"expect.{i}.when: {var} has no value {bad[0]!r} (choices: {', '.join(variables[var])})"
+                )
+    return None
+
+
 UNDECLARED = Expect.model_construct(when={}, episode=None, steps={}, tool_errors=0)
 
 
