@@ -149,6 +149,9 @@ def _grid(items: list[str]) -> list[dict[str, str]]:
     values = parse_vars(items)
     names = list(values)
     choices = [[v.strip() for v in values[n].split(",") if v.strip()] for n in names]
+    for n, c in zip(names, choices, strict=True):
+        if not c:
+            raise UsageProblem(f"--var: {n} has no value")
     return [dict(zip(names, combo, strict=True)) for combo in product(*choices)]
 
 
