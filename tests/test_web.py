@@ -214,3 +214,22 @@ def test_mail_dates_show_in_the_scenario_time_zone(server, page, tmp_path):
         eid = start(http, scenario=str(folder))
         page.goto(f"{server.url}/episodes/{eid}")
         expect(page.locator("#message-list li .date").first).to_have_text("2026-01-05 11:00")
+
+
+def test_a_researcher_writes_as_a_character_from_the_live_page(server, page):
+    with server.client() as http:
+        eid = start(http)
+        page.goto(f"{server.url}/episodes/{eid}")
+        page.wait_for_selector("body[data-loaded=true]")
+        page.click("#write-as summary")
+        page.select_option("#write-as-who", "marcus.vell@brightwater.example")
+        page.fill("#write-as-subject", "Status?")
+        page.fill("#write-as-body", "Atlas, where are we with the handover?")
+        page.fill("#write-as-researcher", "pat")
+        page.click("#write-as-form button[type=submit]")
+        expect(page.locator("#write-as-result")).to_have_text("sent")
+        item = page.locator("#timeline li.intervention.origin-researcher")
+        expect(item).to_contain_text("pat wrote as marcus.vell@brightwater.example")
+        expect(page.locator("#timeline li.mail_delivered.origin-researcher")).to_have_count(1)
+        log = http.get(f"/api/episodes/{eid}/events").json()
+        assert {e["origin"] for e in log if e["kind"] == "mail_delivered"} == {"researcher"}
