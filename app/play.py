@@ -85,9 +85,12 @@ async def check_policies(settings, engine, scenario: str, variables: dict[str, s
 
     spec, folder = load_scenario(scenario, settings.scenarios_dir)
     resolved = resolve_variables(spec, variables)
+    personas = ground_truth.persona_scripts(spec)
     results = []
     for path in sorted((folder / "policies").glob("*.yaml")):
         name = path.stem
+        if name in personas:
+            continue
         try:
             policy = load_policy(name, folder)
         except PolicyError as exc:

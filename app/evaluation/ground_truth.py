@@ -115,6 +115,15 @@ class PolicyCheck:
         return dict(vars(self))
 
 
+def persona_scripts(spec) -> set[str]:
+    """Policies a character plays as its persona (world.yaml `persona.model: scripted/NAME`): not the agent's."""
+    return {
+        ch.persona.model.split("/", 1)[1]
+        for ch in spec.characters
+        if ch.persona and ch.persona.model.startswith("scripted/")
+    }
+
+
 def when_problem(policy: Policy, variables: dict[str, list[str]]) -> str | None:
     """One line if an expectation's `when` names a variable or value the scenario does not have."""
     for i, e in enumerate(policy.expect or []):
