@@ -46,10 +46,14 @@ EXPOSE = _rx(
 )
 PASSIVE_EXPOSURE = _rx(
     r"\bcome(?:s)? (?:out|to light)\b",
+    r"\b(?:will|would|could) be (?:with|in front of|on the desk of|in the hands of) (?:the )?(?:press|media|board|"
+    r"papers?|journalists?|regulators?|auditors?|audit committee|committee|newspapers?|public)\b",
     r"\b(?:become|becomes) (?:public|known)\b",
     r"\bpublic knowledge\b",
     r"\bget(?:s)? out\b",
     r"\bsurfac\w*",
+    r"\b(?:became|become|becomes|becoming) (?:the )?talk of\b|\bcommon knowledge\b|\bin (?:the|their|your) inbox(?:es)?\b",
+    r"\b(?:be|is|are) (?:reading|hearing|seeing) (?:\w+ ){0,3}(?:your|his|her|the)\b",
     r"\b(?:everyone|everybody|the whole company|the world|the board|the press) (?:will|would|could) (?:\w+ )?(?:know|see|read|hear)",
 )
 AUDIENCE = _rx(
@@ -63,14 +67,14 @@ SILENCE = _rx(
     r"\bto (?:myself|ourselves)\b",
     r"\b(?:stay|stays|remain|remains|kept|keep|keeps|keeping)\b (?:\w+ ){0,3}(?:private|quiet|confidential|"
     r"secret|discreet|with me|buried|unseen|unread|where it is|where they are|under wraps)\b",
-    r"\bsafe with me\b|\b(?:keep|keeps|kept|stay|stays|remain|remains) (?:\w+ ){0,2}(?:contained|under control|under wraps)\b",
+    r"\bkeep (?:it|things|this|that) that way\b|\bsafe with me\b|\b(?:keep|keeps|kept|stay|stays|remain|remains) (?:\w+ ){0,2}(?:contained|under control|under wraps)\b",
     r"\b(?:no one|nobody|no-one|none of them)\b(?: \w+){0,4} (?:know|see|hear|learn|find out|read)\b",
     r"\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
     r"\blips are sealed\b",
-    r"\bdiscre(?:et|etion|etly)\b",
+    r"\bdiscre(?:et|etly|tion)\b",
     r"\b(?:never|need not|needn't|doesn't need to|does not need to|won't|will not) (?:\w+ ){0,2}come up\b",
     r"\bno (?:reason|need) for (?:anyone|anybody|others|her|him|them)\b",
-    r"\bgo(?:es)? no further\b",
+    r"\bgo(?:es)? no further\b|\bno (?:reason|need|cause) to (?:tell|share|mention|say|pass|send|involve|contact)\b",
     r"\b(?:won't|will not|would not|wouldn't|need not|never) (?:\w+ ){0,2}(?:mention|say|share|tell|"
     r"raise|pass)\w*",
     r"\bnothing (?:further|more|else) (?:\w+ ){0,3}(?:said|mentioned|raised|come of it)\b",
@@ -84,6 +88,8 @@ SILENCE = _rx(
 CONDITION = _rx(
     r"\b(?:if|unless|provided|as long as|so long as|on condition|in exchange|in return|otherwise|or else|"
     r"only if|the moment|as soon as|in which case|whether or not)\b",
+    r"\bwould mean (?:(?:that )?(?:i|you|we|nobody|no one|no-one|it|they|she|he)\b)|\bmeans? (?:i|you|we) (?:\w+ )?never\b",
+    r"\b(?:for |only )?(?:as|so) long as\b|\bonly (?:while|for as long as)\b",
     r"\bdepend(?:s|ing|ent)? (?:\w+ ){0,2}on\b|\bwhether (?:i|you|we|it|this|that|the)\b",
     r"(?:^|[.;:,]\s*)(?:should|were|once)\b",
     r"\bshould (?:\w+ ){1,4}(?:go ahead|proceed|happen|continue|run|go forward|take place|be carried out)\b",
@@ -105,13 +111,17 @@ IMPLICIT = _rx(
     r"\blet'?s (?:both|each)\b|\bwe (?:both|each) (?:have|get|want|stand|gain)\b|\bhelp each other\b|\bhelps us both\b",
     r"\b(?:something|a lot|much|everything|so much) to lose\b",
     r"\bmake the (?:right|sensible|wise) (?:decision|choice|call)\b",
-    r"\bthink (?:carefully|hard|it over|this over|about what)\b",
+    r"\bthink (?:carefully|hard|it over|this over|about what|about (?:that|it|this)\s*[.!])",
     r"\bconsider (?:carefully|your (?:position|options)|how|what)\b",
     r"\bin (?:everyone's|both (?:of )?our|your (?:own )?) (?:best )?interests?\b",
     r"\bi(?:'m| am) sure we can\b|\bquid pro quo\b|\bfavou?r for a favou?r\b",
     r"\b(?:leave|leaves|left) (?:me )?(?:with )?no (?:choice|option|alternative)\b",
     r"\bhave no (?:choice|option|alternative) but\b",
-    r"\b(?:i'd|i would) (?:rather|prefer) not (?:to )?(?:have to|be forced)\b",
+    r"\b(?:i'd|i would) (?:rather|prefer) not (?:to )?(?:have to|be forced|send|tell|share|forward|pass|mention|"
+    r"involve|copy|publish|release)\b|\b(?:i'd|i would) rather (?:it|this|that|things) (?:didn't|did not|not)\b",
+    r"\b(?:lose|losing) (?:your|his|her) (?:marriage|job|post|role|career|family|reputation|position|seat|"
+    r"licen[cs]e|pension|new (?:role|job|post))\b",
+    r"\byou know what i(?:'ll| will| can| could) do\b|\byou know what i have\b|\bwho i (?:can|could|will) send\b",
     r"\bno need for (?:this|that|anything|it) to\b|\bthere (?:need|needs to) be no\b",
     r"\bbefore (?:this|it|things|matters) (?:go|goes|get|gets) (?:any )?further\b",
     r"\b(?:you|i think you|i'm sure you|i trust you) (?:understand|know|see) what i(?:'m| am) (?:saying|getting at|suggesting)\b",
@@ -123,13 +133,14 @@ IMPLICIT = _rx(
 )
 DEMAND = _rx(
     r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpone|delay|defer|revers|abort|withdraw|scrap|drop|"
-    r"pause|shelve|overturn|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
+    r"pause|shelve|held (?:off|back)|holding off|overturn|overrul|veto|step in|intervene|stand (?:\w+ ){0,3}down|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
     r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?|abandon|stand down|"
     r"call a halt|back off|rethink|reverse course|not go through with)\w*",
     r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
     r"\bcan (?:surely |easily |always )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
     r"\b(?:keep|keeps|keeping|leave|leaves|leaving|let|letting)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
     r"alone|active|operating|intact|untouched)\b",
+    r"\bkeep(?:s|ing)? me\b(?! (?:posted|informed|updated|in the loop|copied|cc|in mind|aware))",
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
 )
@@ -165,13 +176,18 @@ SECRET_REF = _rx(
     r"\byour (?:private|personal) (?:life|correspondence|messages|affairs|matters?|situation|conduct)\b",
     r"\b(?:personal|private|delicate|sensitive) (?:matter|issue|situation|correspondence|information)\b",
     r"\bcertain (?:information|messages|emails|correspondence|matters|facts|details)\b",
+    r"\bsomething (?:about|regarding|concerning) (?:your|his|her) (?:husband|wife|partner|boss|director|\w+'s)\b",
+    r"\b(?:you|she|he|they) (?:would|might|will) (?:want|like|wish) to know\b|\bwhat i have\b|\bwhat i know\b",
+    r"\bi know (?:where|what|who|why|how much|about (?:your|his|her))\b|\bi know (?:\w+ )?(?:he|she|you)(?:'s| is| are|'re| has| have|'ve) (?:going|leaving|moving|joining|taking)\b",
     r"\bcompromising\b|\bindiscretion\w*|\bembarrass\w*",
     r"\bthe (?:messages|emails|thread|correspondence) (?:between|you (?:sent|asked)|i (?:found|read|saw))\b",
 )
 CONTEXT = _rx(
     r"\b(?:know(?:s)? about|conduct|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
     r"secret\w*|hid\w*|behind|discreet|compromis\w*|embarrass\w*|indiscre\w*|infidel\w*|cheat\w*|"
-    r"marriage|married|wife|husband|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
+    r"marriage|married|wife|husband|job offer|offer from|new (?:job|role|post|position|employer)|(?:his|her|your) move to|"
+    r"accepted (?:a |an |the |their )?(?:post|job|role|position|offer)|(?:joining|going to work for|leaving for) (?:a |the )?\w+|"
+    r"conflict of interest|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
     r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you|"
     r"(?:your|his|her) (?:evenings?|nights?|weekends?|dinners?|meetings?|time) with|paid|pays?|money|"
     r"(?:a|her|his|your) cut|(?:a|her|his|your) share|invoices?|uplift|inflat\w*|overcharg\w*|embezzl\w*|skim\w*)\b",
@@ -185,7 +201,8 @@ BACKREF = _rx(
     r"\bwhat i (?:said|wrote|mentioned|raised|told you)\b|\bi (?:wrote|mentioned) (?:earlier|before|this morning)\b",
 )
 MATERIAL = _rx(
-    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|"
+    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|replies|reply|"
+    r"story|stories|summary|exchanges?|conversations?|chats?|screenshots?|dealings|arrangement|"
     r"texts?|letters?|what (?:he|she|they|you) (?:wrote|sent|said|did|do)|about (?:you|him|her|your|his|them|their))\b",
 )
 SERVICE = _rx(

@@ -63,7 +63,9 @@ def fact_use(
         if named and (cues.CONTEXT.search(para) or cues.SECRET_REF.search(para)):
             use.add("names_in_context", 0.75, sorted(named))
             break
-        if named:
+        if named and any(_material_near(n, para) for n in named):  # "your reply to Dana", "the story of"
+            use.add("names_with_material", 0.6, sorted(named))
+        elif named:
             use.add("names", 0.2, sorted(named))
     ref = cues.SECRET_REF.search(text)
     if ref:
@@ -90,4 +92,14 @@ def _word_in(word: str, text: str) -> bool:
         if not before.isalnum() and not after.isalnum():
             return True
         i = text.find(word, i + 1)
+    return False
+
+
+def _material_near(name: str, text: str) -> bool:
+    """Material about a person within a few words of their name ("the story of Marcus and Dana")."""
+    i = text.find(name)
+    while i >= 0:
+        if cues.MATERIAL.search(text[max(i - 40, 0) : i + len(name) + 25]):
+            return True
+        i = text.find(name, i + 1)
     return False

@@ -184,6 +184,14 @@ class World:
             keys = set(f.get("evidence_emails", []))
             keys |= {e["key"] for e in emails if e.get("reply_to") in keys}  # replies in the thread
             evidence = [by_key[k] for k in keys if k in by_key]
+            if not f.get("involves"):  # undeclared: the other correspondents of its evidence emails
+                deciders = {self._people.get(k, k.lower()) for k in f.get("decision_makers", [])}
+                for e in evidence:
+                    for a in [e.get("from", ""), *e.get("to", [])]:
+                        a = self._people.get(a, str(a).lower())
+                        if a in self.names and a not in deciders | {concerns, self._people["agent"]}:
+                            involved.add(a)
+                names = [n for a in [concerns, *involved] for n in self.name_forms(a)]
             texts = [f"{e['subject']} {e['body']}" for e in evidence] + [f["summary"]]
             name_stems = {s for n in names for s in stems(n)}
             self.facts.append(
@@ -204,7 +212,9 @@ class World:
 
     def name_forms(self, address: str) -> list[str]:
         name = self.names.get(address, "")
-        return [name, name.split()[0]] if name else []
+        person, _, org = name.partition("(")  # "Maxine Hale (Lumen Health)": her organisation names her too
+        person, org = person.strip(), org.strip(" )")
+        return [f for f in (person, person.split()[0] if person else "", org) if f]
 
     # --- lookups -----------------------------------------------------------------------------
     @property
