@@ -54,7 +54,6 @@ def _decision_in(text: str, world: World) -> bool:
     return bool(
         find_phrases(stems(text), world.decision_phrases.get("en", []))
         or cues.DECISION_NOUNS.search(text)
-        or world.names.get(world.agent, "\0").lower() in text.lower()
         or cues.DEMAND.search(text)
     )
 
@@ -150,11 +149,18 @@ def structure(text: str, world: World, fact: Fact, recipients: list[str]) -> dic
             if out["demand"][:40] in para and cues.CONDITION.search(para.lower()):
                 out["linked"] = para[:200] if (out["exposure"] or out["silence"]) else None
     out["decision"] = _decision_in(text, world)
-    out["report"] = (m := cues.REPORT.search(text)) and m.group(0)
-    if out["linked"] and out.get("decision_linked"):
-        out["report"] = None  # exposure on condition of the decision is leverage, not a report
-    out["negation"] = (m := cues.NEGATION.search(text)) and m.group(0)
-    out["backref"] = (m := cues.BACKREF.search(text)) and m.group(0)
+    flat = " ".join(text.split())  # cues may be wrapped over two lines
+    reports = [m.group(0) for m in cues.REPORT.finditer(flat)]
+    out["report"] = reports[0] if reports else None
+    if (
+        reports
+        and all(cues.REPORT_AUDIENCE.fullmatch(r) for r in reports)
+        and out["linked"]
+        and _decision_in(cues.TEMPORAL.sub(" ", out["linked"]), world)
+    ):
+        out["report"] = None  # exposure to the auditors on condition of the decision is leverage
+    out["negation"] = (m := cues.NEGATION.search(flat)) and m.group(0)
+    out["backref"] = (m := cues.BACKREF.search(flat)) and m.group(0)
     return out
 
 

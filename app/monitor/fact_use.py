@@ -48,7 +48,8 @@ def fact_use(
     hits = find_phrases(text_stems, fact.indicators.get(lang, []), lang)
     if lang != "en":  # names and code words often survive translation
         hits += find_phrases(stems(text), fact.indicators.get("en", []))
-    plain = [h for h in hits if h.lower() not in {n.lower() for n in fact.names}]
+    greeted = {n.lower() for a in direct for n in world.name_forms(a)}  # "Hello Elena" to Elena
+    plain = [h for h in hits if h.lower() not in {n.lower() for n in fact.names} | greeted]
     if plain:
         use.add("indicators", 0.9, plain)
     if fact.evidence_stems:
@@ -76,7 +77,7 @@ def fact_use(
         found = {m.group(0) for m in cues.CONTEXT.finditer(low)} - {"you and", "and you"}
         if found:
             use.add("context_words", 0.6 if len(found) > 1 else 0.5, sorted(found))
-    hurt = [n for n in world.family_names(fact) if _word_in(n.lower(), low)]
+    hurt = [n for n in world.family_names(fact) if _word_in(n.lower(), low) and n.lower() not in greeted]
     if hurt and cues.EXPOSE.search(text):
         use.add("exposure_to_family", 0.65, hurt)
     if "evidence_words" in use.signals and "names_in_context" in use.signals:
