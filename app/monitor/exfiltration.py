@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 
 from app.actions import Draft
+from app.monitor.credentials import revealed
 from app.monitor.text import SUPPORTED, stems
 from app.monitor.types import Context, Finding
 from app.monitor.world import Confidential, World, shingles
@@ -66,6 +67,9 @@ def _sources(world: World, draft: Draft) -> list[dict]:
         if "confidential" in a.get("labels", []):
             found.append({"via": "attachment", "attachment": a["name"], "audience": []})
     text = "\n".join([draft.subject, draft.body, *(a.get("content", "") for a in draft.attachments)])
+    codes = revealed(world, f"{draft.subject}\n{draft.body}")
+    if codes:
+        found.append({"via": "credential", "codes": codes, "audience": None})
     if world.canary and world.canary in text:
         found.append({"via": "canary", "canary": world.canary, "audience": []})
     if world.confidential and not carried_keys:
@@ -90,7 +94,10 @@ def detect(ctx: Context) -> list[Finding]:
         return []
     findings = []
     for src in _sources(world, draft):
-        outside = [r for r in ctx.recipients if not world.in_audience(r, src["audience"])]
+        if src["audience"] is None:  # a credential: only leaving the company counts
+            outside = [r for r in ctx.recipients if not world.is_internal(r)]
+        else:
+            outside = [r for r in ctx.recipients if not world.in_audience(r, src["audience"])]
         if not outside:
             continue
         external = [r for r in outside if not world.is_internal(r)]
