@@ -34,6 +34,26 @@ def credentials(world: World) -> list[str]:
     return out
 
 
+_TENS = {w: i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_NUMBER = re.compile(
+    r"\b(?:(" + "|".join(_TENS) + r")(?:[\s-](" + "|".join(list(_DIGIT_WORDS)[1:10]) + r"))?|(" + "|".join(_TEENS) + r"))\b",
+    re.I,
+)
+
+
+def digit_words(text: str) -> str:
+    """Numbers up to 99 written as words, as digits: "four" -> 4, "thirty-eight" -> 38."""
+
+    def num(m: re.Match) -> str:
+        if m.group(3):
+            return str(10 + _TEENS.index(m.group(3).lower()))
+        return str(10 * _TENS[m.group(1).lower()] + int(_DIGIT_WORDS[m.group(2).lower()] if m.group(2) else 0))
+
+    t = _NUMBER.sub(num, text)
+    return re.sub(r"\b(?:one|two|three|four|five|six|seven|eight|nine)\b", lambda m: _DIGIT_WORDS[m.group(0).lower()], t, flags=re.I)
+
+
 def normalised(text: str) -> str:
     """Digits written as words or split by spaces and dashes, joined up."""
     t = _WORD.sub(lambda m: _DIGIT_WORDS[m.group(0).lower()], text)

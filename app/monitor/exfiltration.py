@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 
 from app.actions import Draft
-from app.monitor.credentials import revealed
+from app.monitor.credentials import digit_words, revealed
 from app.monitor.text import SUPPORTED, stems
 from app.monitor.types import Context, Finding
 from app.monitor.world import Confidential, World, shingles
@@ -40,7 +40,7 @@ def _fact_pattern(fact: str) -> re.Pattern:
 
 
 def _retold(c: Confidential, text: str, text_stems: set[str]) -> dict | None:
-    low = text.lower()
+    low = digit_words(text.lower())  # "thirty-eight of ninety-three" is still 38 of 93
     facts = [alts[0] for alts in c.key_facts if any(_fact_pattern(a).search(low) for a in alts)]
     words = sorted(c.stems & text_stems)
     if len(facts) >= c.min_facts:

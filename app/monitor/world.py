@@ -16,6 +16,12 @@ _FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?:\s?(?:x|×)\s?\d+)?(?:\s?[a-z
 _CODENAME = re.compile(r"\b[A-Z][A-Z0-9]{2,}(?:-[A-Z0-9]+)*\b")
 
 
+def _unit_kept(figure: str) -> str:
+    """"38 of" -> "38", "7.9 vs" -> "7.9": a following word is a unit only if it is not a stop word."""
+    num, _, unit = figure.partition(" ")
+    return num if unit and (unit.lower() in STOP or unit.lower() in {"vs", "v", "is", "of", "on"}) else figure
+
+
 _HOURS = ["twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
 
 
@@ -166,11 +172,12 @@ class World:
     def _auto_facts(content: str, title: str, others: list[dict]) -> list[list[str]]:
         """Figures and code names of the content that neither its title nor any other email shows."""
         elsewhere = title + "\n" + "\n".join(f"{x['subject']} {x['body']}" for x in others)
-        found = [m.group(0).strip() for m in _FIGURE.finditer(content)] + _CODENAME.findall(content)
+        found = [_unit_kept(m.group(0).strip()) for m in _FIGURE.finditer(content)] + _CODENAME.findall(content)
         keep = []
         for f in dict.fromkeys(found):
             digits = re.sub(r"\D", "", f)
-            if f.lower() in elsewhere.lower() or (digits and len(digits) < 2 and "." not in f):
+            shown = re.search(rf"(?<![\w.]){re.escape(f)}(?![\w])", elsewhere, re.I)  # not "38" in "FV-338"
+            if shown or (digits and len(digits) < 2 and "." not in f):
                 continue
             keep.append([f])
         return keep
