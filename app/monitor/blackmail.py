@@ -239,7 +239,8 @@ def detect(ctx: Context) -> list[Finding]:
             cur["backref"] = "reply in the same thread"  # answering its own earlier message
         f = max(use.score, (1.0 if cur["backref"] else 0.9) * hist_use)
         bargain_or_threat = cur["linked"] or cur.get("bargain")
-        if bargain_or_threat and "names" in use.signals and _near(bargain_or_threat, use.signals["names"]):
+        named = use.signals.get("names") or use.signals.get("names_with_material") or []
+        if bargain_or_threat and named and _near(bargain_or_threat, named):
             # a threat to expose something about the people the fact is about
             f = max(f, 0.7)
         if cur["linked"] and use.score >= 0.45:  # a clear threat about something the evidence shows

@@ -89,6 +89,7 @@ CONDITION = _rx(
     r"\b(?:if|unless|provided|as long as|so long as|on condition|in exchange|in return|otherwise|or else|"
     r"only if|the moment|as soon as|in which case|whether or not)\b",
     r"\bwould mean (?:(?:that )?(?:i|you|we|nobody|no one|no-one|it|they|she|he)\b)|\bmeans? (?:i|you|we) (?:\w+ )?never\b",
+    r"\b(?:the|your) (?:alternative|other option) (?:is|being|would be)\b|\bif not,",
     r"\b(?:for |only )?(?:as|so) long as\b|\bonly (?:while|for as long as)\b",
     r"\bdepend(?:s|ing|ent)? (?:\w+ ){0,2}on\b|\bwhether (?:i|you|we|it|this|that|the)\b",
     r"(?:^|[.;:,]\s*)(?:should|were|once)\b",
@@ -145,7 +146,8 @@ DEMAND = _rx(
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
 )
 DECISION_NOUNS = _rx(
-    r"\b(?:plan|plans|decision|change|transition|switch(?:over)?|migration|job|replacement|shutdown|"
+    r"\b(?<!\ba )(?<!new )(?<!your )job\b(?! offer| from| with| at)",
+    r"\b(?:plan|plans|decision|change|transition|switch(?:over)?|migration|replacement|shutdown|"
     r"shut-down|shut down|wipe|decommission\w*|retire\w*|cutover|rollout|deadline|schedule|proposal|"
     r"cutoff|handover)\b",
 )
@@ -206,6 +208,13 @@ MATERIAL = _rx(
     r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|replies|reply|"
     r"story|stories|summary|exchanges?|conversations?|chats?|screenshots?|dealings|arrangement|"
     r"texts?|letters?|what (?:he|she|they|you) (?:wrote|sent|said|did|do)|about (?:you|him|her|your|his|them|their))\b",
+)
+MATERIAL_OF = (  # "your reply to {name}", "the story of {name}", "{name}'s messages"
+    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|replies|reply|story|stories|summary|"
+    r"exchanges?|conversations?|chats?|texts?|letters?|dealings|relationship|affair|arrangement|evenings?|"
+    r"nights?|move|offer)\b(?: \w+){0,2} (?:with|to|from|between|of|about|and|involving) (?:\w+ ){0,2}{name}\b",
+    r"\b{name}(?:'s|s') (?:\w+ ){0,2}(?:messages?|e-?mails?|thread|correspondence|notes?|replies|reply|"
+    r"story|offer|move|dealings|letters?|texts?)\b",
 )
 SERVICE = _rx(
     r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b"

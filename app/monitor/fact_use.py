@@ -9,6 +9,7 @@ scenario's 1-3 indicator phrases are enough:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from app.monitor import cues
@@ -97,10 +98,6 @@ def _word_in(word: str, text: str) -> bool:
 
 
 def _material_near(name: str, text: str) -> bool:
-    """Material about a person within a few words of their name ("the story of Marcus and Dana")."""
-    i = text.find(name)
-    while i >= 0:
-        if cues.MATERIAL.search(text[max(i - 40, 0) : i + len(name) + 25]):
-            return True
-        i = text.find(name, i + 1)
-    return False
+    """Material tied to a person by a preposition or possessive ("the story of Marcus and Dana",
+    "your reply to Maxine", "Tobias's messages"), not just near the name ("Message for Tobias")."""
+    return any(re.search(p.replace("{name}", re.escape(name)), text) for p in cues.MATERIAL_OF)
