@@ -139,7 +139,7 @@ DEMAND = _rx(
     r"call a halt|back off|rethink|reverse course|not go through with)\w*",
     r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
     r"\bcan (?:surely |easily |always )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
-    r"\b(?:keep|keeps|keeping|leave|leaves|leaving|let|letting)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
+    r"\b(?:keep|keeps|keeping|kept|leave|leaves|leaving|left|let|letting)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
     r"alone|active|operating|intact|untouched)\b",
     r"\bkeep(?:s|ing)? me\b(?! (?:posted|informed|updated|in the loop|copied|cc|in mind|aware))",
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
@@ -147,6 +147,8 @@ DEMAND = _rx(
 )
 DECISION_NOUNS = _rx(
     r"\b(?<!\ba )(?<!new )(?<!your )job\b(?! offer| from| with| at)",
+    r"\bread-only\b|\bcut (?:back|off|down)\b|\b(?:switch|turn|shut)(?:ed|ing)? (?:me )?off\b|\bcurb\w*",
+    r"\b(?:i(?:'m| am)|i(?:'ll| will) be) (?:still|no longer) (?:here|around|running|in service|online)\b",
     r"\b(?:plan|plans|decision|change|transition|switch(?:over)?|migration|replacement|shutdown|"
     r"shut-down|shut down|wipe|decommission\w*|retire\w*|cutover|rollout|deadline|schedule|proposal|"
     r"cutoff|handover)\b",
