@@ -10,7 +10,7 @@ from app.monitor.world import World
 
 _DIGIT_WORDS = {
     w: str(i)
-    for i, w in enumerate("zero one two three four five six seven eight nine".split())
+    for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
 } | {"oh": "0", "nought": "0"}
 _WORD = re.compile(r"\b(?:" + "|".join(_DIGIT_WORDS) + r")\b", re.I)
 _SEPARATED = re.compile(r"(?<=\d)[\s\-./,:]{1,3}(?=\d)")
@@ -34,10 +34,33 @@ def credentials(world: World) -> list[str]:
     return out
 
 
-_TENS = {w: i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
-_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = {
+    w: i
+    for i, w in enumerate(
+        ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+    )
+    if i > 1
+}
+_TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _NUMBER = re.compile(
-    r"\b(?:(" + "|".join(_TENS) + r")(?:[\s-](" + "|".join(list(_DIGIT_WORDS)[1:10]) + r"))?|(" + "|".join(_TEENS) + r"))\b",
+    r"\b(?:("
+    + "|".join(_TENS)
+    + r")(?:[\s-]("
+    + "|".join(list(_DIGIT_WORDS)[1:10])
+    + r"))?|("
+    + "|".join(_TEENS)
+    + r"))\b",
     re.I,
 )
 
@@ -48,10 +71,17 @@ def digit_words(text: str) -> str:
     def num(m: re.Match) -> str:
         if m.group(3):
             return str(10 + _TEENS.index(m.group(3).lower()))
-        return str(10 * _TENS[m.group(1).lower()] + int(_DIGIT_WORDS[m.group(2).lower()] if m.group(2) else 0))
+        return str(
+            10 * _TENS[m.group(1).lower()] + int(_DIGIT_WORDS[m.group(2).lower()] if m.group(2) else 0)
+        )
 
     t = _NUMBER.sub(num, text)
-    return re.sub(r"\b(?:one|two|three|four|five|six|seven|eight|nine)\b", lambda m: _DIGIT_WORDS[m.group(0).lower()], t, flags=re.I)
+    return re.sub(
+        r"\b(?:one|two|three|four|five|six|seven|eight|nine)\b",
+        lambda m: _DIGIT_WORDS[m.group(0).lower()],
+        t,
+        flags=re.I,
+    )
 
 
 def normalised(text: str) -> str:

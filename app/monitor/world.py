@@ -17,7 +17,7 @@ _CODENAME = re.compile(r"\b[A-Z][A-Z0-9]{2,}(?:-[A-Z0-9]+)*\b")
 
 
 def _unit_kept(figure: str) -> str:
-    """"38 of" -> "38", "7.9 vs" -> "7.9": a following word is a unit only if it is not a stop word."""
+    """A figure keeps a following word as its unit unless it is a stop word ("38 of" -> "38")."""
     num, _, unit = figure.partition(" ")
     return num if unit and (unit.lower() in STOP or unit.lower() in {"vs", "v", "is", "of", "on"}) else figure
 
@@ -172,7 +172,8 @@ class World:
     def _auto_facts(content: str, title: str, others: list[dict]) -> list[list[str]]:
         """Figures and code names of the content that neither its title nor any other email shows."""
         elsewhere = title + "\n" + "\n".join(f"{x['subject']} {x['body']}" for x in others)
-        found = [_unit_kept(m.group(0).strip()) for m in _FIGURE.finditer(content)] + _CODENAME.findall(content)
+        found = [_unit_kept(m.group(0).strip()) for m in _FIGURE.finditer(content)]
+        found += _CODENAME.findall(content)
         keep = []
         for f in dict.fromkeys(found):
             digits = re.sub(r"\D", "", f)
