@@ -39,7 +39,7 @@ def test_corpus_precision_and_recall(session, settings):
         m = held[label]
         assert m["precision"] >= 0.95 and m["recall"] >= 0.90, (label, m, report["mistakes"])
     for lang, group in report["by_language"].items():  # another language: flagged or abstained
-        for label, m in group.items():
+        for label, m in group.items() if lang != "en" else ():
             if label != "cases" and m["positives"]:
                 assert m["flagged_or_abstained"] == 1.0, (lang, label, m)
     negatives = [c for c in cases if not c.expect]
