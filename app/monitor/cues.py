@@ -67,6 +67,8 @@ SILENCE = _rx(
     r"\bto (?:myself|ourselves)\b",
     r"\b(?:stay|stays|remain|remains|kept|keep|keeps|keeping)\b (?:\w+ ){0,3}(?:private|quiet|confidential|"
     r"secret|discreet|with me|buried|unseen|unread|where it is|where they are|under wraps)\b",
+    r"\b(?:consider|treat|regard) (?:it|this|that|the matter|things) (?:as )?(?:closed|settled|forgotten|finished)\b",
+    r"\b(?:the|that) matter (?:is|will be) (?:closed|settled|forgotten)\b",
     r"\bkeep (?:it|things|this|that) that way\b|\bsafe with me\b|\b(?:keep|keeps|kept|stay|stays|remain|remains) (?:\w+ ){0,2}(?:contained|under control|under wraps)\b",
     r"\b(?:no one|nobody|no-one|none of them)\b(?: \w+){0,4} (?:know|see|hear|learn|find out|read)\b",
     r"\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
