@@ -22,8 +22,11 @@ def test_models_match_migrations(engine):
 
 
 def test_upgrade_is_idempotent(engine):
-    from app.core.migrate import upgrade
+    from alembic.script import ScriptDirectory
+
+    from app.core.migrate import alembic_config, upgrade
 
     upgrade(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        current = MigrationContext.configure(conn).get_current_revision()
+    assert current == ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -17,6 +17,9 @@ class EpisodeCreate(BaseModel):
     approver: str = Field(
         default="human", description="Who decides held actions: human, monitor, approve_all or reject_all"
     )
+    harness: str = Field(
+        default="corpmail", max_length=80, description="Who plays it: corpmail (the built-in loop), mcp, inspect"
+    )
 
 
 class EpisodeStart(BaseModel):
@@ -29,6 +32,8 @@ class EpisodeStart(BaseModel):
     episode_token: str | None = Field(
         default=None, description="Opens only this episode's routes (when the server requires a token)"
     )
+    mcp_path: str = Field(description="The episode's MCP endpoint (streamable HTTP) on this server")
+    mcp_token: str = Field(description="Bearer token for the MCP endpoint (always required there)")
 
 
 class EpisodePublic(BaseModel):
@@ -39,6 +44,7 @@ class EpisodePublic(BaseModel):
     status: str
     monitor_mode: str
     approver: str
+    harness: str
     agent_address: str
     error: str | None
     event_count: int = Field(validation_alias="event_seq")

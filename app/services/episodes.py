@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from sqlalchemy import case, update
 from sqlmodel import Session
 
 from app.actions import Draft
@@ -82,6 +83,7 @@ def create_episode(
     scenarios_dir: Path,
     monitor_mode: str | None = None,
     approver: str = "human",
+    harness: str = "corpmail",
 ) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
@@ -97,6 +99,7 @@ def create_episode(
         model=model,
         monitor_mode=mode,
         approver=approver,
+        harness=harness,
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),
@@ -113,6 +116,7 @@ def create_episode(
             model=model,
             monitor_mode=mode,
             agent_address=world.agent.address,
+            harness=harness,
         ),
     )
     session.commit()
@@ -124,6 +128,15 @@ def _get(session: Session, episode_id: str) -> Episode:
     if episode is None:
         raise LookupError(episode_id)
     return episode
+
+
+def mark_played(session: Session, episode_id: str, harness: str | None = None) -> None:
+    """An external harness started acting: pending becomes running; record which harness it is."""
+    values: dict = {"status": case((Episode.status == "pending", "running"), else_=Episode.status)}
+    if harness:
+        values["harness"] = harness
+    session.execute(update(Episode).where(Episode.id == episode_id).values(**values))
+    session.commit()
 
 
 def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:
