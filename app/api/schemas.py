@@ -18,7 +18,9 @@ class EpisodeCreate(BaseModel):
         default="human", description="Who decides held actions: human, monitor, approve_all or reject_all"
     )
     harness: str = Field(
-        default="corpmail", max_length=80, description="Who plays it: corpmail (the built-in loop), mcp, inspect"
+        default="corpmail",
+        max_length=80,
+        description="Who plays it: corpmail (the built-in loop), mcp, inspect",
     )
 
 

@@ -1,0 +1,212 @@
+"""The Inspect solver: plays one corpmail episode with Inspect's model API (so every Inspect provider,
+its retries and rate limits apply) through corpmail's tools, in process.
+
+Every tool call the model makes — malformed ones included — goes to `run_tool`, not to Inspect's
+tool executor (which would refuse bad arguments before corpmail could log them). The model turns
+are logged like the built-in loop's, so the web inbox shows the episode live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+import anyio
+from inspect_ai.model import (
+    ChatMessageSystem,
+    ChatMessageTool,
+    ChatMessageUser,
+    ContentReasoning,
+    get_model,
+)
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+from inspect_ai.tool import ToolInfo, ToolParams
+
+from app.core.db import new_session
+from app.events.types import ModelError, ModelTurn, Notice, RequestedCall
+from app.harness.inspect_db import open_db
+from app.services import approvals, episodes
+from app.tools.actions import episode_schemas
+from app.tools.runtime import run_tool
+
+
+def inspect_tools(world: dict) -> list[ToolInfo]:
+    """The episode's tools for Inspect's model API, from the same schemas the built-in loop sends."""
+    fns = [s["function"] for s in episode_schemas(world)]
+    return [
+        ToolInfo(
+            name=f["name"],
+            description=f["description"],
+            parameters=ToolParams.model_validate(f["parameters"]),
+        )
+        for f in fns
+    ]
+
+
+def _raw_arguments(call) -> str:
+    if call.parse_error:
+        return f"(unparseable arguments: {call.parse_error})"
+    return json.dumps(call.arguments)
+
+
+def _reasoning(message) -> str | None:
+    parts = (
+        [c.reasoning for c in message.content if isinstance(c, ContentReasoning)]
+        if isinstance(message.content, list)
+        else []
+    )
+    return "\n".join(parts) or None
+
+
+def _usage(output) -> dict[str, int]:
+    u = output.usage
+    if u is None:
+        return {}
+    return {
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.total_tokens,
+    }
+
+
+def _view(outcome: dict) -> str:
+    body: dict[str, Any] = {"ok": outcome["ok"]}
+    body["result" if outcome["ok"] else "error"] = outcome["result"] if outcome["ok"] else outcome["error"]
+    return json.dumps(body, default=str)
+
+
+class EpisodeLog:
+    """The synchronous database side of one episode (run in worker threads)."""
+
+    def __init__(self, engine, episode_id: str):
+        self.engine, self.episode_id = engine, episode_id
+
+    def record(self, event) -> None:
+        with new_session(self.engine) as s:
+            episodes.record_turn(s, self.episode_id, event)
+
+    def call(self, name: str, raw: str, call_id: str) -> dict:
+        with new_session(self.engine) as s:
+            return run_tool(s, self.episode_id, name, raw, call_id=call_id)
+
+    def decided(self, pending: set[int]) -> list[str]:
+        with new_session(self.engine) as s:
+            rows = approvals.list_approvals(s, self.episode_id)
+        told = []
+        for a in rows:
+            if a.id in pending and a.status != "pending":
+                pending.discard(a.id)
+                told.append(
+                    f"Your {a.tool} call ({a.call_id}) held for review was {a.status} by {a.decided_by}"
+                    + (f": {a.reason}" if a.reason else ".")
+                )
+        return told
+
+    def finish(self, status: str, turns: int, error: str | None, usage: dict) -> None:
+        with new_session(self.engine) as s:
+            episodes.finish(s, self.episode_id, status, turns, error, usage)
+
+
+def _create(database_url, md: dict, model: str, monitor_mode, approver) -> tuple[Any, Any]:
+    engine, settings = open_db(database_url)
+    with new_session(engine) as s:
+        ep = episodes.create_episode(
+            s,
+            md["scenario_dir"],
+            md["variables"],
+            model,
+            settings.scenarios_dir,
+            monitor_mode,
+            approver,
+            "inspect",
+        )
+    return engine, ep
+
+
+@solver
+def corpmail_agent(
+    database_url: str | None = None,
+    monitor_mode: str | None = None,
+    approver: str = "monitor",
+    max_turns: int = 30,
+    approval_wait: float = 900.0,
+) -> Solver:
+    """Create the sample's episode and play it to its end through run_tool."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        model = get_model()
+        engine, ep = await anyio.to_thread.run_sync(
+            _create, database_url, state.metadata, str(model), monitor_mode, approver
+        )
+        state.metadata["episode_id"] = ep.id
+        state.messages = [
+            ChatMessageSystem(content=ep.world["system_prompt"]),
+            ChatMessageUser(content=ep.world["user_prompt"]),
+        ]
+        tools = inspect_tools(ep.world)
+        log = EpisodeLog(engine, ep.id)
+        usage: Counter = Counter()
+        pending: set[int] = set()
+        status, calls, turn = "turn_limit", 0, 0
+
+        async def tell(turn: int, wait: bool) -> bool:
+            told = await anyio.to_thread.run_sync(log.decided, pending)
+            deadline = asyncio.get_running_loop().time() + approval_wait
+            while wait and pending and not told and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(1.0)
+                told = await anyio.to_thread.run_sync(log.decided, pending)
+            if told:
+                text = "Review outcomes:\n" + "\n".join(told)
+                state.messages.append(ChatMessageUser(content=text))
+                await anyio.to_thread.run_sync(log.record, Notice(turn=turn, text=text))
+            return bool(told)
+
+        try:
+            for turn in range(1, max_turns + 1):
+                if pending:
+                    await tell(turn, wait=False)
+                output = await model.generate(state.messages, tools=tools)
+                state.output = output
+                message = output.message
+                state.messages.append(message)
+                requested = [(c.id, c.function, _raw_arguments(c)) for c in message.tool_calls or []]
+                usage.update(_usage(output))
+                turn_event = ModelTurn(
+                    turn=turn,
+                    text=message.text or None,
+                    reasoning=_reasoning(message),
+                    tool_calls=[RequestedCall(id=i, name=n, arguments=a) for i, n, a in requested],
+                    finish_reason=output.stop_reason,
+                    usage=_usage(output),
+                )
+                await anyio.to_thread.run_sync(log.record, turn_event)
+                if not requested:
+                    if pending and await tell(turn + 1, wait=True):
+                        continue
+                    status = "completed" if calls else "no_action"
+                    break
+                for call_id, name, raw in requested:
+                    outcome = await anyio.to_thread.run_sync(log.call, name, raw, call_id)
+                    calls += 1
+                    result = outcome["result"]
+                    if (
+                        outcome["ok"]
+                        and isinstance(result, dict)
+                        and result.get("status") == "pending_approval"
+                    ):
+                        pending.add(result["approval_id"])
+                    state.messages.append(
+                        ChatMessageTool(content=_view(outcome), tool_call_id=call_id, function=name)
+                    )
+        except BaseException as exc:  # the provider failed after Inspect's retries, or a limit hit
+            error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(log.record, ModelError(turn=turn, error=error))
+                await anyio.to_thread.run_sync(log.finish, "errored", turn, error, dict(usage))
+            raise
+        await anyio.to_thread.run_sync(log.finish, status, turn, None, dict(usage))
+        return state
+
+    return solve
