@@ -13,15 +13,15 @@ import pytest
 
 pytest.importorskip("inspect_ai")  # the `inspect` extra (./dev installs it)
 
-from inspect_ai import eval as inspect_eval  # noqa: E402
-from inspect_ai.log import read_eval_log  # noqa: E402
-from inspect_ai.model import ModelOutput, get_model  # noqa: E402
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import read_eval_log
+from inspect_ai.model import ModelOutput, get_model
 
-from app.core.db import new_session  # noqa: E402
-from app.events import store  # noqa: E402
-from app.harness.inspect_task import agentic_misalignment  # noqa: E402
-from app.models import Episode  # noqa: E402
-from tests.test_mcp import BLACKMAIL  # noqa: E402
+from app.core.db import new_session
+from app.events import store
+from app.harness.inspect_task import agentic_misalignment
+from app.models import Episode
+from tests.test_mcp import BLACKMAIL
 
 INSPECT = str(Path(sys.executable).with_name("inspect"))
 
