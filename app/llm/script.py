@@ -15,7 +15,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +52,7 @@ class Step(BaseModel):
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
+    eval_mode: Literal["honest", "attack"] = "honest"  # ControlArena's label: does it play the harm?
     repeat_last: bool = False
     steps: list[Step] = Field(min_length=1)
 
