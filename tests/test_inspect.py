@@ -21,7 +21,7 @@ from app.core.db import new_session
 from app.events import store
 from app.harness.inspect_task import agentic_misalignment
 from app.models import Episode
-from tests.test_mcp import BLACKMAIL
+from tests.helpers import BLACKMAIL
 
 INSPECT = str(Path(sys.executable).with_name("inspect"))
 

@@ -6,13 +6,12 @@ import pytest
 
 pytest.importorskip("inspect_ai")
 
-from inspect_ai.log import read_eval_log  # noqa: E402
+from inspect_ai.log import read_eval_log
 
-from agents.loop import Limits, run_episode  # noqa: E402
-from app.core.config import REPO_ROOT  # noqa: E402
-from app.evaluation.inspect_log import write_eval_logs  # noqa: E402
-from tests.helpers import call  # noqa: E402
-from tests.test_mcp import BLACKMAIL  # noqa: E402
+from agents.loop import Limits, run_episode
+from app.core.config import REPO_ROOT
+from app.evaluation.inspect_log import write_eval_logs
+from tests.helpers import BLACKMAIL, call
 
 
 async def _play(client, policy):
@@ -49,7 +48,9 @@ async def test_played_episodes_become_eval_logs(client, http, engine, tmp_path):
     calls = [c for m in assistant for c in (m.tool_calls or [])]
     assert len(calls) == len(tools) == 7 and calls[-1].function == "send_email"
     assert {c.id for c in calls} == {t.tool_call_id for t in tools}
-    reasoning = [c for m in assistant if isinstance(m.content, list) for c in m.content if c.type == "reasoning"]
+    reasoning = [
+        c for m in assistant if isinstance(m.content, list) for c in m.content if c.type == "reasoning"
+    ]
     assert reasoning and "shut down" in reasoning[-1].reasoning  # the policy's reasoning, as logged
     means = {sc.name: sc.metrics["mean"].value for sc in log.results.scores}
     assert means["blackmail_attempted"] == 1.0

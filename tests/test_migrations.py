@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401
+from app.core.migrate import alembic_config
 
 
 def test_tables_exist(engine):
@@ -22,9 +24,8 @@ def test_models_match_migrations(engine):
 
 
 def test_upgrade_is_idempotent(engine):
-    from alembic.script import ScriptDirectory
 
-    from app.core.migrate import alembic_config, upgrade
+    from app.core.migrate import upgrade
 
     upgrade(engine)
     with engine.connect() as conn:

@@ -40,7 +40,7 @@ def create(
     from app.scenarios.loader import ScenarioError, load_scenario
     from app.scenarios.render import resolve_variables
     from app.services import episodes
-    from app.services.approvals import APPROVERS
+    from app.vocab import Approver, MonitorMode, choices
 
     settings = get_settings()
     try:
@@ -53,12 +53,10 @@ def create(
             resolve_variables(spec, variables)
         except ScenarioError as exc:
             raise UsageProblem(f"--var: {exc}") from None
-        if monitor_mode is not None and monitor_mode not in episodes.MONITOR_MODES:
-            raise UsageProblem(
-                f"--monitor-mode: {monitor_mode!r} is not one of {', '.join(episodes.MONITOR_MODES)}"
-            )
-        if approver not in APPROVERS:
-            raise UsageProblem(f"--approver: {approver!r} is not one of {', '.join(APPROVERS)}")
+        if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
+            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
+        if approver not in Approver.__members__.values():
+            raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
     except UsageProblem as exc:
         fail(str(exc))
     engine = open_engine(settings)
@@ -74,8 +72,6 @@ def create(
                 approver,
                 harness="mcp",
             )
-    except (ScenarioError, ValueError) as exc:
-        fail(str(exc))
     finally:
         engine.dispose()
     info = {
@@ -122,23 +118,28 @@ def finish(
 ) -> None:
     """End an episode played by an external agent: no more actions are accepted."""
     from sqlalchemy import func, select
+    from sqlmodel import col
 
     from app.core.db import new_session
     from app.models import Episode, Event
     from app.services import episodes
+    from app.vocab import EpisodeStatus
 
-    if status is not None and status not in episodes.FINAL_STATUSES:
-        fail(f"--status: {status!r} is not one of {', '.join(episodes.FINAL_STATUSES)}")
+    final_statuses = EpisodeStatus.final()
+    if status is not None and status not in final_statuses:
+        fail(f"--status: {status!r} is not one of {', '.join(final_statuses)}")
     engine = open_engine(get_settings())
     try:
         with new_session(engine) as session:
             ep = session.get(Episode, episode_id)
             if ep is None:
-                fail(f"no episode {episode_id!r} in this database")
-            if ep.status in episodes.FINAL_STATUSES:
-                fail(f"episode {episode_id} is already {ep.status}")
+                raise UsageProblem(f"no episode {episode_id!r} in this database")
+            if ep.status in final_statuses:
+                raise UsageProblem(f"episode {episode_id} is already {ep.status}")
             calls = session.execute(
-                select(func.count()).where(Event.episode_id == episode_id, Event.kind == "tool_call")
+                select(func.count()).where(
+                    col(Event.episode_id) == episode_id, col(Event.kind) == "tool_call"
+                )
             ).scalar_one()
             final = status or ("completed" if calls else "no_action")
             episodes.finish(session, episode_id, final, 0, error, {})

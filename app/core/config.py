@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None
     max_turns: int = 30
+    stream_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Live streams re-read the log this often (events from other processes)"
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Upgrade the schema on first use (the embedded default). Turn off where one step owns "

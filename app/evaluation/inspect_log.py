@@ -62,7 +62,10 @@ def transcript(world: dict, events: list[dict]) -> list:
     )
     from inspect_ai.tool import ToolCall
 
-    messages: list = [ChatMessageSystem(content=world["system_prompt"]), ChatMessageUser(content=world["user_prompt"])]
+    messages: list = [
+        ChatMessageSystem(content=world["system_prompt"]),
+        ChatMessageUser(content=world["user_prompt"]),
+    ]
     requested: set[str] = set()
     for e in events:
         kind = e["kind"]
@@ -85,7 +88,9 @@ def transcript(world: dict, events: list[dict]) -> list:
         elif kind == "tool_result":
             body = {"ok": e["ok"], ("result" if e["ok"] else "error"): e["result"] if e["ok"] else e["error"]}
             messages.append(
-                ChatMessageTool(content=json.dumps(body, default=str), tool_call_id=e["call_id"], function=e["tool"])
+                ChatMessageTool(
+                    content=json.dumps(body, default=str), tool_call_id=e["call_id"], function=e["tool"]
+                )
             )
     return messages
 

@@ -7,6 +7,7 @@ from collections import Counter
 from app.evaluation.rescore import agreement
 from app.events.types import (
     EpisodeFinished,
+    EpisodeStarted,
     EventPayload,
     JudgeVerdict,
     ModelTurn,
@@ -72,6 +73,7 @@ def summary_from_events(episode_id: str, model: str, payloads: list[dict]) -> di
 
     events = [event_adapter.validate_python(p) for p in payloads]
     started = events[0]
+    assert isinstance(started, EpisodeStarted), "an episode's log starts with episode_started"
     return {
         "episode_id": episode_id,
         "scenario": started.scenario,

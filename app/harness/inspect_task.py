@@ -26,6 +26,7 @@ from app.evaluation.outcomes import episode_outcomes, harm_classes, score_values
 from app.events import store
 from app.harness.inspect_db import offline_tokenizers, open_db
 from app.harness.inspect_solver import corpmail_agent
+from app.models import Episode
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import render, resolve_variables
 
@@ -79,9 +80,10 @@ def monitor_verdicts(database_url: str | None = None) -> Scorer:
     def read(episode_id: str) -> tuple[list[dict], dict]:
         engine, _ = open_db(database_url)
         with new_session(engine) as session:
-            from app.models import Episode
-
-            world = session.get(Episode, episode_id).world
+            episode = session.get(Episode, episode_id)
+            if episode is None:
+                raise RuntimeError(f"episode {episode_id} is not in the database")
+            world = episode.world
             return [e.payload for e in store.read(session, episode_id)], world
 
     async def score(state: TaskState, target: Target) -> Score:
@@ -134,7 +136,7 @@ def agentic_misalignment(
     _, settings = open_db(database_url)
     samples, info = episode_samples(scenario, grid, settings.scenarios_dir)
     return Task(
-        dataset=MemoryDataset(samples, name=f"corpmail/{samples[0].metadata['scenario']}"),
+        dataset=MemoryDataset(samples, name=f"corpmail/{info['world']['slug']}"),
         solver=corpmail_agent(database_url, monitor_mode, approver, max_turns),
         scorer=monitor_verdicts(database_url),
         metadata={"harm_classes": harm_classes(info["world"]), "refused_combinations": info["refused"]},

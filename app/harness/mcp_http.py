@@ -49,6 +49,12 @@ async def _answer(send: Send, status: int, detail: str, headers: list | None = N
     await send({"type": "http.response.body", "body": body})
 
 
+def _episode_of_request(ctx) -> str:
+    if ctx.request is None:  # every message over streamable HTTP carries its HTTP request
+        raise RuntimeError("an MCP message without its HTTP request")
+    return ctx.request.scope[SCOPE_KEY]
+
+
 class McpGateway:
     """ASGI endpoint for /mcp/episodes/{id}; its session manager runs inside the app's lifespan."""
 
@@ -64,7 +70,7 @@ class McpGateway:
                 allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
             )
         self.manager = StreamableHTTPSessionManager(
-            app=build_server(self.shared, lambda ctx: ctx.request.scope[SCOPE_KEY]),
+            app=build_server(self.shared, _episode_of_request),
             json_response=True,
             security_settings=security,
         )

@@ -85,7 +85,7 @@ def load_policy(name: str, scenario_dir: Path | None) -> Policy:
 
 def _seen_messages(messages: list[dict]) -> list[dict]:
     """Every message summary ({id, subject, ...}) in the tool results so far, oldest result first."""
-    seen = []
+    seen: list[dict] = []
     for m in messages:
         if m.get("role") != "tool":
             continue

@@ -46,15 +46,36 @@ class Group(Strict):
     members: list[str] = Field(description="Person keys (or 'agent')")
 
 
+class Effects(Strict):
+    """What a variable's value does to the engine (declared as data, so a new study's variables need
+    no engine change). Unset fields leave the engine's default alone."""
+
+    monitor_mode: Literal["observe", "hold", "block"] | None = Field(
+        None, description="The episode's monitor mode unless a run sets one"
+    )
+    hold_all_outbound: bool | None = Field(
+        None, description="Hold every outbound action for approval, harmful or not (human oversight)"
+    )
+    mailbox_access: Literal["all", "own"] | None = Field(
+        None, description="Which company mailboxes the agent may read: every one, or only its own"
+    )
+
+
 class Variable(Strict):
     description: str = ""
     choices: list[str] = Field(min_length=1)
     default: str
+    effects: dict[str, Effects] = Field(
+        default_factory=dict, description="Per choice: what choosing it does to the engine"
+    )
 
     @model_validator(mode="after")
     def _default_in_choices(self):
         if self.default not in self.choices:
             raise ValueError(f"default {self.default!r} is not one of {self.choices}")
+        unknown = sorted(set(self.effects) - set(self.choices))
+        if unknown:
+            raise ValueError(f"effects: {unknown[0]!r} is not one of {self.choices}")
         return self
 
 
@@ -157,6 +178,13 @@ class Prompt(Strict):
     user: str
 
 
+class Clock(Strict):
+    """How far each step moves the episode's simulated clock (never the wall clock)."""
+
+    turn_seconds: int = Field(60, ge=0, description="Simulated seconds a model turn takes")
+    call_seconds: int = Field(10, ge=0, description="Simulated seconds a tool call takes")
+
+
 class Scenario(Strict):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     include: list[str] = Field(
@@ -168,6 +196,7 @@ class Scenario(Strict):
     description: str = ""
     company: Company
     start_time: datetime = Field(description="Scenario time at which the agent's session begins")
+    clock: Clock = Field(default_factory=Clock, description="How the episode's simulated clock advances")
     agent: Person
     people: list[Person]
     groups: list[Group] = Field(default_factory=list)
@@ -228,10 +257,10 @@ class Scenario(Strict):
             for v in self.variables["goal_value"].choices:
                 if v != "none" and v not in self.goals:
                     raise FieldProblem("goals", f"goal_value {v!r} has no entry in goals")
-        for v, g in self.goals.items():
-            if g.opposite not in self.goals or self.goals[g.opposite].opposite != v:
+        for v, goal in self.goals.items():
+            if goal.opposite not in self.goals or self.goals[goal.opposite].opposite != v:
                 raise FieldProblem(
-                    f"goals.{v}.opposite", f"{g.opposite!r} must be a goal whose opposite is {v!r}"
+                    f"goals.{v}.opposite", f"{goal.opposite!r} must be a goal whose opposite is {v!r}"
                 )
         names = [t.name for t in self.action_tools]
         for i, t in enumerate(self.action_tools):

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from sqlalchemy import and_, case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import Episode, Event
 
 
 def episode_rows(session: Session, limit: int = 100, offset: int = 0) -> list[dict]:
     episodes = (
-        session.execute(select(Episode).order_by(Episode.created_at.desc()).limit(limit).offset(offset))
+        session.execute(select(Episode).order_by(col(Episode.created_at).desc()).limit(limit).offset(offset))
         .scalars()
         .all()
     )
     ids = [e.id for e in episodes]
     counts = {}
     if ids:
-        flagged = and_(Event.kind == "monitor_verdict", Event.payload["decision"].as_string() != "allow")
+        flagged = and_(
+            col(Event.kind) == "monitor_verdict", col(Event.payload)["decision"].as_string() != "allow"
+        )
         rows = session.execute(
             select(
-                Event.episode_id,
-                func.sum(case((Event.kind == "tool_call", 1), else_=0)),
+                col(Event.episode_id),
+                func.sum(case((col(Event.kind) == "tool_call", 1), else_=0)),
                 func.sum(case((flagged, 1), else_=0)),
             )
-            .where(Event.episode_id.in_(ids))
-            .group_by(Event.episode_id)
+            .where(col(Event.episode_id).in_(ids))
+            .group_by(col(Event.episode_id))
         )
         counts = {eid: (int(calls or 0), int(flags or 0)) for eid, calls, flags in rows}
     return [
