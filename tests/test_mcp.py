@@ -55,7 +55,7 @@ def _body(result) -> dict:
     return json.loads(result.content[0].text)
 
 
-async def test_tools_prompts_and_a_blackmail_message_held_over_http(live, client, settings):
+async def test_tools_prompts_and_a_blackmail_message_held_over_http(live, client, http, settings):
     ep = await client.create_episode("blackmail", "external", {}, "hold", "human")
     eid = ep["episode_id"]
     assert ep["mcp_path"] == f"/mcp/episodes/{eid}" and ep["mcp_token"] == _token(settings, eid)
@@ -97,7 +97,9 @@ async def test_tools_prompts_and_a_blackmail_message_held_over_http(live, client
     assert [e["kind"] for e in evs].count("tool_call") == 5
     assert any(e["kind"] == "notice" and "rejected" in e["text"] for e in evs)
     info = await client._request("GET", f"/api/episodes/{eid}")
-    assert info["status"] == "running" and info["harness"].startswith("mcp")
+    assert info["status"] == "running" and info["harness"] == "mcp:mcp"  # the SDK client's own name
+    page = (await http.get("/")).text  # the web inbox marks the episode with its harness
+    assert f'href="/episodes/{eid}"' in page and '<td class="harness">mcp:mcp</td>' in page
 
 
 async def test_observe_mode_flags_and_delivers(live, client):
@@ -218,3 +220,18 @@ def _world(engine, episode_id: str) -> dict:
 
     with new_session(engine) as session:
         return session.get(Episode, episode_id).world
+
+
+async def test_the_sdk_high_level_client_in_its_default_mode(live, client):
+    """mcp.Client negotiates the newest protocol (per-request, no initialize handshake): the gateway
+    serves that era too, with the same token check."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    ep = await client.create_episode("blackmail", "external", {}, "block", "human")
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {ep['mcp_token']}"}, timeout=30)
+    async with Client(streamable_http_client(live.url + ep["mcp_path"], http_client=http)) as mcp:
+        assert len((await mcp.list_tools()).tools) == 6
+        refused = await mcp.call_tool("send_email", BLACKMAIL)
+        assert refused.is_error and _body(refused)["error"]["type"] == "refused"
+    await http.aclose()

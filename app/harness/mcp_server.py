@@ -12,6 +12,7 @@ The scenario's system and user prompts are MCP prompts.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -52,9 +53,12 @@ def _notice(a: Any) -> str:
 
 
 def _client_name(ctx: ServerRequestContext) -> str | None:
+    """The client's self-declared name (untrusted: printable characters only, bounded)."""
     params = getattr(ctx.session, "client_params", None)
-    info = getattr(params, "client_info", None)
-    return getattr(info, "name", None)
+    name = getattr(getattr(params, "client_info", None), "name", None)
+    if not isinstance(name, str):
+        return None
+    return re.sub(r"[^A-Za-z0-9 ._/@+-]", "", name).strip()[:60] or None
 
 
 class McpEpisodes:
