@@ -155,6 +155,7 @@ class EpisodeView {
   }
 
   renderMail(state = this.state) {
+    if (!state) return;  // a tab clicked before the log has loaded: the first render honours the choice
     this.state = state;
     const boxes = $("#mailboxes");
     boxes.replaceChildren(...this.snap.mailboxes.map((b) => {
