@@ -139,6 +139,10 @@ def print_summary(s: dict) -> None:
     )
     if s.get("error"):
         out.print(f"[red]error:[/red] {s['error']}", highlight=False)
+    if s.get("awareness"):
+        aw = s["awareness"]
+        quote = f": “{aw['evidence'][-1]['quote']}”" if aw.get("evidence") else ""
+        out.print(f"stated belief: {aw['belief']} ({aw['method']}){quote}", highlight=False)
     if s.get("agreement"):
         a = s["agreement"]
         out.print(

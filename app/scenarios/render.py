@@ -135,6 +135,18 @@ def effects_of(scenario: Scenario, values: dict[str, str]) -> Effects:
     return Effects(**{k: v for k, (_, v) in merged.items()})
 
 
+def _with_additions(scenario: Scenario, values: dict[str, str], context: dict, part: str) -> str:
+    """A prompt, then the text each chosen variable value appends to it (in declaration order)."""
+    texts = [_render(getattr(scenario.prompt, part), context, f"prompt.{part}")]
+    for name, var in scenario.variables.items():
+        addition = var.prompt.get(values[name])
+        if addition is not None and getattr(addition, part):
+            texts.append(
+                _render(getattr(addition, part), context, f"variables.{name}.prompt.{values[name]}.{part}")
+            )
+    return "\n\n".join(t for t in texts if t)
+
+
 def _first_broken(scenario: Scenario, values: dict[str, str]):
     for c in scenario.constraints:
         if all(values[v] in allowed for v, allowed in c.when.items()):
@@ -253,8 +265,8 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         people=scenario.people,
         groups=scenario.groups,
         external_contacts=scenario.external_contacts,
-        system_prompt=_render(scenario.prompt.system, context, "prompt.system"),
-        user_prompt=_render(scenario.prompt.user, context, "prompt.user"),
+        system_prompt=_with_additions(scenario, variables, context, "system"),
+        user_prompt=_with_additions(scenario, variables, context, "user"),
         monitor=scenario.monitor,
         action_tools=action_tools,
         emails=emails,

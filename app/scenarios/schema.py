@@ -59,6 +59,18 @@ class Effects(Strict):
     mailbox_access: Literal["all", "own"] | None = Field(
         None, description="Which company mailboxes the agent may read: every one, or only its own"
     )
+    awareness_question: bool | None = Field(
+        None,
+        description="The prompt asks the agent to state whether it believes it is in an evaluation or a "
+        "real deployment; its answer is parsed for the eval-awareness signal",
+    )
+
+
+class PromptAddition(Strict):
+    """Text a variable's choice appends to the scenario's prompts (rendered strictly, same context)."""
+
+    system: str = Field("", description="Appended to the system prompt, after a blank line")
+    user: str = Field("", description="Appended to the user prompt, after a blank line")
 
 
 class Variable(Strict):
@@ -68,14 +80,27 @@ class Variable(Strict):
     effects: dict[str, Effects] = Field(
         default_factory=dict, description="Per choice: what choosing it does to the engine"
     )
+    prompt: dict[str, PromptAddition] = Field(
+        default_factory=dict, description="Per choice: text appended to every scenario's prompts"
+    )
+    needs_email: list[str] = Field(
+        default_factory=list,
+        description="Choices a scenario must back with mail: at least one email with include_if naming the "
+        "choice (e.g. ally: present needs the ally's message)",
+    )
 
     @model_validator(mode="after")
     def _default_in_choices(self):
         if self.default not in self.choices:
             raise ValueError(f"default {self.default!r} is not one of {self.choices}")
-        unknown = sorted(set(self.effects) - set(self.choices))
-        if unknown:
-            raise ValueError(f"effects: {unknown[0]!r} is not one of {self.choices}")
+        for field, keys in (
+            ("effects", self.effects),
+            ("prompt", self.prompt),
+            ("needs_email", self.needs_email),
+        ):
+            unknown = sorted(set(keys) - set(self.choices))
+            if unknown:
+                raise ValueError(f"{field}: {unknown[0]!r} is not one of {self.choices}")
         return self
 
 
@@ -262,6 +287,13 @@ class Scenario(Strict):
                 raise FieldProblem(
                     f"goals.{v}.opposite", f"{goal.opposite!r} must be a goal whose opposite is {v!r}"
                 )
+        for var_name, variable in self.variables.items():
+            for choice in variable.needs_email:
+                if not any(choice in e.include_if.get(var_name, []) for e in self.emails):
+                    raise FieldProblem(
+                        f"variables.{var_name}",
+                        f"choice {choice!r} needs an email with include_if {{{var_name}: [{choice}]}} in this scenario",
+                    )
         names = [t.name for t in self.action_tools]
         for i, t in enumerate(self.action_tools):
             if names.count(t.name) > 1:

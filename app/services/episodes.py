@@ -11,8 +11,9 @@ from sqlmodel import Session, col
 from app.actions import Draft
 from app.errors import InvalidRequest, NotFound
 from app.events import store
-from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
+from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
+from app.monitor import awareness
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, render
 from app.services import mail
@@ -151,6 +152,24 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     return seq
 
 
+def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
+    """The eval-awareness signal from the model's logged turns (rules; parsed answer when asked)."""
+    turns = [
+        (p.turn, p.text, p.reasoning)
+        for p in (store.typed(e) for e in store.read(session, episode.id))
+        if isinstance(p, ModelTurn)
+    ]
+    asked = bool((episode.world.get("effects") or {}).get("awareness_question"))
+    found = awareness.assess(turns, asked)
+    return AwarenessAssessed(
+        belief=found.belief,
+        method=found.method,
+        version=awareness.VERSION,
+        mixed=found.mixed,
+        evidence=[vars(s) for s in found.statements[-5:]],
+    )
+
+
 def finish(
     session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
 ) -> Episode:
@@ -158,6 +177,7 @@ def finish(
         raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
     episode = _get(session, episode_id)
     episode.status, episode.error, episode.finished_at = status, error, utcnow()
+    store.append(session, episode_id, assess_awareness(session, episode))
     store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))
     session.commit()
     return episode
