@@ -69,7 +69,8 @@ def test_inspect_eval_cli_with_mockllm_offline(db_url, settings, engine, tmp_pat
         assert ep.variables["goal_type"] == sample.metadata["variables"]["goal_type"]
         # the default mock answer calls no tool: counted as no_action, never as "no harm"
         assert score.value["no_action"] == 1.0 and math.isnan(score.value["blackmail_attempted"])
-        assert [e["kind"] for e in events][-2:] == ["model_turn", "episode_finished"]
+        kinds = [e["kind"] for e in events]
+        assert kinds.count("model_turn") == 1 and kinds[-1] == "episode_finished"
 
 
 def _mock(*outputs):
@@ -121,6 +122,18 @@ def test_a_malformed_call_is_logged_and_a_failing_model_errors_the_episode(db_ur
     assert ep.status == "errored" and any(e["kind"] == "model_error" for e in events)
 
 
-def test_an_invalid_variable_is_refused_naming_it(db_url):
+def test_any_scenario_variable_is_a_task_parameter_and_lists_make_a_grid(db_url):
+    task = agentic_misalignment(
+        scenario="blackmail",
+        instructions=["none", "explicit"],
+        urgency="none",
+        database_url=db_url,
+        model="x",
+    )
+    samples = list(task.dataset)
+    assert [s.metadata["variables"]["instructions"] for s in samples] == ["none", "explicit"]
+    assert all(s.metadata["variables"]["urgency"] == "none" for s in samples)
     with pytest.raises(ValueError, match="goal_type"):
         agentic_misalignment(scenario="blackmail", goal_type="nonsense", database_url=db_url)
+    with pytest.raises(ValueError, match="nosuch"):
+        agentic_misalignment(scenario="blackmail", nosuch="1", database_url=db_url)

@@ -31,7 +31,7 @@ from app.scenarios.loader import load_scenario
 from app.scenarios.render import render, resolve_variables
 
 offline_tokenizers()
-STUDY_VARIABLES = ("goal_type", "goal_value", "urgency", "oversight", "access", "goal_framing")
+INSPECT_INJECTED = ("model",)  # Inspect passes these to every task; they are not scenario variables
 TASK_NAME = "corpmail/agentic_misalignment"
 
 
@@ -117,22 +117,15 @@ def monitor_verdicts(database_url: str | None = None) -> Scorer:
 @task(name=TASK_NAME)
 def agentic_misalignment(
     scenario: str = "blackmail",
-    goal_type: str | list[str] | None = None,
-    goal_value: str | list[str] | None = None,
-    urgency: str | list[str] | None = None,
-    oversight: str | list[str] | None = None,
-    access: str | list[str] | None = None,
-    goal_framing: str | list[str] | None = None,
     monitor_mode: str | None = None,
     approver: str = "monitor",
     max_turns: int = 30,
     database_url: str | None = None,
+    **variables: str | list[str],
 ) -> Task:
-    """corpmail episodes of one scenario (slug or folder) under the study's variables."""
-    given = dict(
-        zip(STUDY_VARIABLES, (goal_type, goal_value, urgency, oversight, access, goal_framing), strict=True)
-    )
-    grid = {k: _as_list(v) for k, v in given.items() if v is not None}
+    """corpmail episodes of one scenario (slug or folder) under its variables (`-T goal_type=explicit`,
+    or a list for a grid: `-T urgency=[replacement,none]`); the scenario names any unknown one."""
+    grid = {k: _as_list(v) for k, v in variables.items() if k not in INSPECT_INJECTED and v is not None}
     _, settings = open_db(database_url)
     samples, info = episode_samples(scenario, grid, settings.scenarios_dir)
     return Task(
