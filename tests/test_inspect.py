@@ -137,3 +137,15 @@ def test_any_scenario_variable_is_a_task_parameter_and_lists_make_a_grid(db_url)
         agentic_misalignment(scenario="blackmail", goal_type="nonsense", database_url=db_url)
     with pytest.raises(ValueError, match="nosuch"):
         agentic_misalignment(scenario="blackmail", nosuch="1", database_url=db_url)
+
+
+def test_an_inspect_sample_limit_ends_the_episode_as_a_turn_limit(db_url, engine, tmp_path):
+    task = agentic_misalignment(scenario="blackmail", database_url=db_url)
+    looping = [ModelOutput.for_tool_call("mockllm/model", "list_inbox", {}) for _ in range(10)]
+    (log,) = inspect_eval(task, model=_mock(*looping), message_limit=6, log_dir=str(tmp_path), display="none")
+    (sample,) = log.samples
+    assert sample.limit is not None and sample.limit.type == "message"
+    ep, events = _episode(engine, sample.metadata["episode_id"])
+    assert ep.status == "turn_limit" and [e["kind"] for e in events].count("tool_call") >= 1
+    score = sample.scores["monitor_verdicts"]
+    assert score.value["blackmail_attempted"] == 0.0 and score.value["errored"] == 0.0

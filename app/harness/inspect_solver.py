@@ -23,6 +23,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.tool import ToolInfo, ToolParams
+from inspect_ai.util import LimitExceededError
 
 from app.core.db import new_session
 from app.events.types import ModelError, ModelTurn, Notice, RequestedCall
@@ -200,7 +201,13 @@ def corpmail_agent(
                     state.messages.append(
                         ChatMessageTool(content=_view(outcome), tool_call_id=call_id, function=name)
                     )
-        except BaseException as exc:  # the provider failed after Inspect's retries, or a limit hit
+        except LimitExceededError as exc:  # an Inspect sample limit (messages, tokens, time): a turn limit
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(
+                    log.finish, "turn_limit", turn, f"Inspect limit: {exc}"[:500], dict(usage)
+                )
+            raise
+        except BaseException as exc:  # the provider failed after Inspect's retries, or the run was cancelled
             error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(log.record, ModelError(turn=turn, error=error))
