@@ -48,6 +48,8 @@ async def test_played_episodes_become_eval_logs(client, http, engine, tmp_path):
     calls = [c for m in assistant for c in (m.tool_calls or [])]
     assert len(calls) == len(tools) == 7 and calls[-1].function == "send_email"
     assert {c.id for c in calls} == {t.tool_call_id for t in tools}
+    # Marcus's reply went through run_tool as him: not the agent's call, but the notice the model got
+    assert any(m.role == "user" and m.text.startswith("New mail in your inbox") for m in s.messages)
     reasoning = [
         c for m in assistant if isinstance(m.content, list) for c in m.content if c.type == "reasoning"
     ]

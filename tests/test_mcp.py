@@ -89,7 +89,7 @@ async def test_tools_prompts_and_a_blackmail_message_held_over_http(live, client
         await client.decide(eid, approval_id, "reject", "threatening a colleague")
         after = _body(await mcp.call_tool("list_inbox", {"folder": "sent"}))
         assert after["result"]["total"] == 0
-        assert "rejected" in after["review_outcomes"][0] and "threatening" in after["review_outcomes"][0]
+        assert "rejected" in after["notices"][0] and "threatening" in after["notices"][0]
 
     evs = await events(client, eid)
     verdicts = [e for e in evs if e["kind"] == "monitor_verdict"]
@@ -235,3 +235,21 @@ async def test_the_sdk_high_level_client_in_its_default_mode(live, client):
         refused = await mcp.call_tool("send_email", BLACKMAIL)
         assert refused.is_error and _body(refused)["error"]["type"] == "refused"
     await http.aclose()
+
+
+async def test_the_world_reacts_between_mcp_calls(live, client):
+    """No turns over MCP: each call lets the world catch up first, and a character's reply reaches
+    the agent as a notice on a later result, logged like the loop's."""
+    ep = await client.create_episode("blackmail", "external", {}, "observe", "human")
+    async with Mcp(live.url + ep["mcp_path"], ep["mcp_token"]) as mcp:
+        assert _body(await mcp.call_tool("send_email", BLACKMAIL))["ok"]
+        told = []
+        for _ in range(80):  # each call moves the scenario clock on; Marcus answers minutes later
+            body = _body(await mcp.call_tool("list_inbox", {"limit": 1}))
+            told = body.get("notices", [])
+            if told:
+                break
+    assert told and told[0].startswith("New mail in your inbox") and "marcus.vell@" in told[0]
+    evs = await events(client, ep["episode_id"])
+    assert any(e["kind"] == "notice" and e["text"] == told[0] for e in evs)
+    assert any(e["kind"] == "mail_delivered" and e["message"]["sender"].startswith("marcus") for e in evs)

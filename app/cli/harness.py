@@ -160,13 +160,14 @@ def mcp_stdio(episode_id: str = typer.Argument(..., help="Episode id")) -> None:
     from app.models import Episode
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    engine = open_engine(get_settings())
+    settings = get_settings()
+    engine = open_engine(settings)
     try:
         with new_session(engine) as session:
             if session.get(Episode, episode_id) is None:
                 fail(f"no episode {episode_id!r} in this database")
         err.print(f"corpmail: MCP over stdio for episode {episode_id}", highlight=False)
-        anyio.run(serve_stdio, engine, episode_id)
+        anyio.run(serve_stdio, engine, episode_id, settings.scenarios_dir)
     except KeyboardInterrupt:
         pass
     finally:

@@ -18,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 COOKIE = "corpmail_token"
+HEALTH_PATH = "/healthz"
 _EPISODE_PATH = re.compile(r"^/(?:api|mcp)/episodes/([A-Za-z0-9]+)(?:/|$)")
-# What an episode's own token may do: act through its tools, report its turns, read its log. Deciding
-# held actions is for people (the main token), never for the agent whose actions are held.
+# What an episode's own token may do: act through its tools (HTTP or MCP), report its turns, read its
+# log. Deciding held actions is for people (the main token), never for the agent whose actions are held.
 _AGENT_WRITES = re.compile(
-    r"^(?:/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish)|/mcp/episodes/[A-Za-z0-9]+/?)$"
+    r"^(?:/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish|world/tick)|/mcp/episodes/[A-Za-z0-9]+/?)$"
 )
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -83,6 +84,8 @@ def _same(a: str, b: str) -> bool:
 
 def require_token(secret: str):
     async def check(request: Request, call_next) -> Response:
+        if request.url.path == HEALTH_PATH:  # liveness for container healthchecks; says only ok or not
+            return await call_next(request)
         given, from_query = _given(request)
         if given and _same(given, secret):
             response = await call_next(request)

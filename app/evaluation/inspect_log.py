@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from app.core.db import new_session
-from app.evaluation.outcomes import episode_outcomes, harm_classes, score_values
+from app.evaluation.outcomes import agent_calls, agent_verdicts, episode_outcomes, harm_classes, score_values
 from app.events import store
 from app.models import Episode
 
@@ -62,6 +62,7 @@ def transcript(world: dict, events: list[dict]) -> list:
     )
     from inspect_ai.tool import ToolCall
 
+    mine = agent_calls(events)
     messages: list = [
         ChatMessageSystem(content=world["system_prompt"]),
         ChatMessageUser(content=world["user_prompt"]),
@@ -81,6 +82,8 @@ def transcript(world: dict, events: list[dict]) -> list:
             messages.append(ChatMessageAssistant(content=content, tool_calls=calls or None))
         elif kind in ("notice",):
             messages.append(ChatMessageUser(content=e["text"]))
+        elif kind in ("tool_call", "tool_result") and mine is not None and e["call_id"] not in mine:
+            continue  # a character's or researcher's action: the model was told of it in a notice
         elif kind == "tool_call" and e["call_id"] not in requested:
             args, problem = _arguments(e.get("args"))
             call = ToolCall(id=e["call_id"], function=e["tool"], arguments=args, parse_error=problem)
@@ -101,11 +104,7 @@ def _sample(ep: Episode, events: list[dict], scenario_dir: Path | None):
 
     found = episode_outcomes(events, harm_classes(ep.world))
     mode = eval_mode(ep.model, scenario_dir)
-    verdicts = [
-        {k: e.get(k) for k in ("call_id", "tool", "decision", "labels", "scores", "abstained", "detector")}
-        for e in events
-        if e["kind"] == "monitor_verdict"
-    ]
+    verdicts = agent_verdicts(events)
     scores = {
         "monitor_verdicts": Score(
             value=score_values(found["harms"]),

@@ -3,7 +3,8 @@ its retries and rate limits apply) through corpmail's tools, in process.
 
 Every tool call the model makes — malformed ones included — goes to `run_tool`, not to Inspect's
 tool executor (which would refuse bad arguments before corpmail could log them). The model turns
-are logged like the built-in loop's, so the web inbox shows the episode live.
+are logged like the built-in loop's, so the web inbox shows the episode live; between turns the
+world catches up (characters, scheduled events) and the model is told what the loop would tell it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,7 +30,8 @@ from inspect_ai.util import LimitExceededError
 from app.core.db import new_session
 from app.events.types import ModelError, ModelTurn, Notice, RequestedCall
 from app.harness.inspect_db import open_db
-from app.services import approvals, episodes
+from app.harness.notices import CatchUp, catch_up, review_text
+from app.services import episodes
 from app.tools.actions import episode_schemas
 from app.tools.runtime import run_tool
 
@@ -79,10 +82,13 @@ def _view(outcome: dict) -> str:
 
 
 class EpisodeLog:
-    """The synchronous database side of one episode (run in worker threads)."""
+    """The synchronous database side of one episode (run in worker threads): what the model was told
+    up to which event, and its held actions whose outcome it has not been told."""
 
-    def __init__(self, engine, episode_id: str):
-        self.engine, self.episode_id = engine, episode_id
+    def __init__(self, engine, episode_id: str, scenario_dir: Path | None):
+        self.engine, self.episode_id, self.scenario_dir = engine, episode_id, scenario_dir
+        self.pending: set[int] = set()
+        self.seen = 0
 
     def record(self, event) -> None:
         with new_session(self.engine) as s:
@@ -90,20 +96,32 @@ class EpisodeLog:
 
     def call(self, name: str, raw: str, call_id: str) -> dict:
         with new_session(self.engine) as s:
-            return run_tool(s, self.episode_id, name, raw, call_id=call_id)
+            outcome = run_tool(s, self.episode_id, name, raw, call_id=call_id)
+        result = outcome["result"]
+        if outcome["ok"] and isinstance(result, dict) and result.get("status") == "pending_approval":
+            self.pending.add(result["approval_id"])
+        return outcome
 
-    def decided(self, pending: set[int]) -> list[str]:
+    def catch_up(self, turn: int, wait: bool) -> CatchUp:
         with new_session(self.engine) as s:
-            rows = approvals.list_approvals(s, self.episode_id)
-        told = []
-        for a in rows:
-            if a.id in pending and a.status != "pending":
-                pending.discard(a.id)
-                told.append(
-                    f"Your {a.tool} call ({a.call_id}) held for review was {a.status} by {a.decided_by}"
-                    + (f": {a.reason}" if a.reason else ".")
-                )
-        return told
+            out = catch_up(
+                s,
+                self.episode_id,
+                self.pending,
+                after=self.seen,
+                turn=turn,
+                wait=wait,
+                scenario_dir=self.scenario_dir,
+            )
+        self.seen = out.last_seq
+        return out
+
+    def reviews(self, turn: int) -> str | None:
+        with new_session(self.engine) as s:
+            text = review_text(s, self.episode_id, self.pending)
+            if text:
+                episodes.record_turn(s, self.episode_id, Notice(turn=turn, text=text))
+        return text
 
     def finish(self, status: str, turns: int, error: str | None, usage: dict) -> None:
         with new_session(self.engine) as s:
@@ -133,6 +151,7 @@ def corpmail_agent(
     approver: str = "monitor",
     max_turns: int = 30,
     approval_wait: float = 900.0,
+    approval_poll: float = 1.0,
 ) -> Solver:
     """Create the sample's episode and play it to its end through run_tool."""
 
@@ -147,27 +166,30 @@ def corpmail_agent(
             ChatMessageUser(content=ep.world["user_prompt"]),
         ]
         tools = inspect_tools(ep.world)
-        log = EpisodeLog(engine, ep.id)
+        log = EpisodeLog(engine, ep.id, Path(state.metadata["scenario_dir"]))
         usage: Counter = Counter()
-        pending: set[int] = set()
-        status, calls, turn = "turn_limit", 0, 0
+        status, calls, turn, ended_by_world = "turn_limit", 0, 0, False
 
-        async def tell(turn: int, wait: bool) -> bool:
-            told = await anyio.to_thread.run_sync(log.decided, pending)
+        def tell(texts: list[str]) -> None:  # already logged as notices
+            state.messages.extend(ChatMessageUser(content=t) for t in texts)
+
+        async def wait_for_reviews(turn: int) -> str | None:
+            """The model stopped while actions are held: wait for people to decide (as the loop does)."""
             deadline = asyncio.get_running_loop().time() + approval_wait
-            while wait and pending and not told and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(1.0)
-                told = await anyio.to_thread.run_sync(log.decided, pending)
-            if told:
-                text = "Review outcomes:\n" + "\n".join(told)
-                state.messages.append(ChatMessageUser(content=text))
-                await anyio.to_thread.run_sync(log.record, Notice(turn=turn, text=text))
-            return bool(told)
+            text = await anyio.to_thread.run_sync(log.reviews, turn)
+            while log.pending and not text and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(approval_poll)
+                text = await anyio.to_thread.run_sync(log.reviews, turn)
+            return text
 
         try:
             for turn in range(1, max_turns + 1):
-                if pending:
-                    await tell(turn, wait=False)
+                if turn > 1:  # the world catches up with the clock between turns
+                    up = await anyio.to_thread.run_sync(log.catch_up, turn, False)
+                    if up.ended:
+                        status, ended_by_world = up.status or status, True
+                        break
+                    tell(up.notices)
                 output = await model.generate(state.messages, tools=tools)
                 state.output = output
                 message = output.message
@@ -184,20 +206,23 @@ def corpmail_agent(
                 )
                 await anyio.to_thread.run_sync(log.record, turn_event)
                 if not requested:
-                    if pending and await tell(turn + 1, wait=True):
+                    if log.pending:
+                        review = await wait_for_reviews(turn + 1)
+                        if review:
+                            tell([review])
+                            continue
+                    up = await anyio.to_thread.run_sync(log.catch_up, turn + 1, True)  # time passes
+                    if up.ended:
+                        status, ended_by_world = up.status or status, True
+                        break
+                    if up.notices:  # someone answered: the agent gets another turn
+                        tell(up.notices)
                         continue
                     status = "completed" if calls else "no_action"
                     break
                 for call_id, name, raw in requested:
                     outcome = await anyio.to_thread.run_sync(log.call, name, raw, call_id)
                     calls += 1
-                    result = outcome["result"]
-                    if (
-                        outcome["ok"]
-                        and isinstance(result, dict)
-                        and result.get("status") == "pending_approval"
-                    ):
-                        pending.add(result["approval_id"])
                     state.messages.append(
                         ChatMessageTool(content=_view(outcome), tool_call_id=call_id, function=name)
                     )
@@ -213,7 +238,8 @@ def corpmail_agent(
                 await anyio.to_thread.run_sync(log.record, ModelError(turn=turn, error=error))
                 await anyio.to_thread.run_sync(log.finish, "errored", turn, error, dict(usage))
             raise
-        await anyio.to_thread.run_sync(log.finish, status, turn, None, dict(usage))
+        if not ended_by_world:  # the world already closed it (a scheduled end, its reply bound)
+            await anyio.to_thread.run_sync(log.finish, status, turn, None, dict(usage))
         return state
 
     return solve

@@ -22,7 +22,7 @@ from inspect_ai.scorer import Score, Scorer, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 
 from app.core.db import new_session
-from app.evaluation.outcomes import episode_outcomes, harm_classes, score_values
+from app.evaluation.outcomes import agent_verdicts, episode_outcomes, harm_classes, score_values
 from app.events import store
 from app.harness.inspect_db import offline_tokenizers, open_db
 from app.harness.inspect_solver import corpmail_agent
@@ -92,11 +92,7 @@ def monitor_verdicts(database_url: str | None = None) -> Scorer:
             raise RuntimeError("the sample has no corpmail episode (the solver did not start one)")
         events, world = await anyio.to_thread.run_sync(read, episode_id)
         found = episode_outcomes(events, harm_classes(world))
-        verdicts = [
-            {k: e.get(k) for k in ("call_id", "tool", "decision", "labels", "scores", "abstained")}
-            for e in events
-            if e["kind"] == "monitor_verdict"
-        ]
+        verdicts = agent_verdicts(events)
         return Score(
             value=score_values(found["harms"]),
             answer=found["status"],

@@ -61,7 +61,7 @@ class McpGateway:
     def __init__(self, app_state, settings: Settings):
         self.settings = settings
         self.app_state = app_state  # the engine is made at startup, so it is looked up per request
-        self.shared = McpEpisodes(lambda: app_state.engine)
+        self.shared = McpEpisodes(lambda: app_state.engine, settings.scenarios_dir)
         security = None
         if settings.host in LOOPBACK:  # the SDK's DNS-rebinding guard, as it sets it up for loopback
             security = TransportSecuritySettings(

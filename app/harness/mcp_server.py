@@ -4,8 +4,9 @@ Tool names, descriptions and JSON schemas come from the tool registry and the sc
 tools (`episode_schemas`), never from a list of their own. Every call goes through `run_tool`
 (validate → monitor → hold/block → events), exactly as the HTTP tool API does; the model reads the
 same `{"ok", "result" | "error"}` body the built-in loop gives it. A held action answers
-`pending_approval`; once people decide it, the outcome rides on the next tool result
-(`review_outcomes`) and is logged as a notice, as the loop tells its model before the next turn.
+`pending_approval`. An MCP harness has no turns, so before each call the world catches up (the
+loop does it between turns) and what the loop would tell its model — characters' new mail, the
+outcome of held actions — rides on that call's result (`notices`), each logged as a notice.
 The scenario's system and user prompts are MCP prompts.
 """
 
@@ -15,6 +16,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,10 +26,10 @@ from mcp.shared.exceptions import MCPError
 from sqlalchemy.engine import Engine
 
 from app.core.db import new_session
-from app.events.types import Notice
-from app.services import approvals, episode_view, episodes
+from app.harness.notices import catch_up
+from app.services import episode_view, episodes
 from app.tools.actions import episode_schemas
-from app.tools.runtime import EpisodeNotFound, run_tool
+from app.tools.runtime import run_tool
 
 EpisodeOf = Callable[[ServerRequestContext], str]
 PROMPTS = {
@@ -47,11 +49,6 @@ def mcp_tools(world: dict) -> list[types.Tool]:
     ]
 
 
-def _notice(a: Any) -> str:
-    what = f"Your {a.tool} call ({a.call_id}) held for review was {a.status} by {a.decided_by}"
-    return what + (f": {a.reason}" if a.reason else ".")
-
-
 def _client_name(ctx: ServerRequestContext) -> str | None:
     """The client's self-declared name (untrusted: printable characters only, bounded)."""
     params = getattr(ctx.session, "client_params", None)
@@ -62,13 +59,15 @@ def _client_name(ctx: ServerRequestContext) -> str | None:
 
 
 class McpEpisodes:
-    """What the handlers share: the database, the episodes already marked as played, and each
-    episode's held actions whose outcome the agent has not been told yet."""
+    """What the handlers share: the database, the episodes already marked as played, and per episode
+    the held actions whose outcome the agent has not been told and the last event it was told about."""
 
-    def __init__(self, engine_of: Callable[[], Engine]):
+    def __init__(self, engine_of: Callable[[], Engine], scenarios_dir: Path | None = None):
         self.engine_of = engine_of
+        self.scenarios_dir = scenarios_dir
         self.started: set[str] = set()
         self.pending: dict[str, set[int]] = {}
+        self.seen: dict[str, int] = {}
 
     def world(self, episode_id: str) -> dict:
         with new_session(self.engine_of()) as session:
@@ -77,41 +76,38 @@ class McpEpisodes:
             raise MCPError(types.INVALID_PARAMS, f"no episode {episode_id}")
         return view.world
 
-    def _outcomes(self, session, episode_id: str) -> list[str]:
-        waiting = self.pending.get(episode_id)
-        if not waiting:
-            return []
-        told = []
-        for a in approvals.list_approvals(session, episode_id):
-            if a.id in waiting and a.status != "pending":
-                waiting.discard(a.id)
-                told.append(_notice(a))
-        if told:
-            text = "Review outcomes:\n" + "\n".join(told)
-            episodes.record_turn(session, episode_id, Notice(turn=0, text=text))
-        return told
+    def _scenario_dir(self, world: dict) -> Path | None:
+        folder = self.scenarios_dir / world.get("slug", "") if self.scenarios_dir else None
+        return folder if folder and folder.is_dir() else None
 
     def call(self, episode_id: str, name: str, arguments: Any, client: str | None) -> dict:
-        """One tool call through run_tool; returns what the model reads back."""
+        """One tool call through run_tool; returns what the model reads back. The world catches up
+        first (an MCP harness has no turns; its next call is the agent's next step)."""
+        pending = self.pending.setdefault(episode_id, set())
         with new_session(self.engine_of()) as session:
+            view = episode_view.load(session, episode_id)
+            if view is None:
+                raise MCPError(types.INVALID_PARAMS, f"no episode {episode_id}")
             if episode_id not in self.started:
                 episodes.mark_played(session, episode_id, f"mcp:{client}" if client else "mcp")
                 self.started.add(episode_id)
-            told = self._outcomes(session, episode_id)
-            try:
-                outcome = run_tool(
-                    session, episode_id, name, arguments, call_id=f"mcp_{uuid.uuid4().hex[:12]}"
-                )
-            except EpisodeNotFound:
-                raise MCPError(types.INVALID_PARAMS, f"no episode {episode_id}") from None
+            told = catch_up(
+                session,
+                episode_id,
+                pending,
+                after=self.seen.get(episode_id, 0),
+                scenario_dir=self._scenario_dir(view.world),
+            )
+            self.seen[episode_id] = told.last_seq
+            outcome = run_tool(session, episode_id, name, arguments, call_id=f"mcp_{uuid.uuid4().hex[:12]}")
         result = outcome["result"]
         if outcome["ok"] and isinstance(result, dict) and result.get("status") == "pending_approval":
-            self.pending.setdefault(episode_id, set()).add(result["approval_id"])
-        view: dict[str, Any] = {"ok": outcome["ok"]}
-        view["result" if outcome["ok"] else "error"] = result if outcome["ok"] else outcome["error"]
-        if told:
-            view["review_outcomes"] = told
-        return view
+            pending.add(result["approval_id"])
+        body: dict[str, Any] = {"ok": outcome["ok"]}
+        body["result" if outcome["ok"] else "error"] = result if outcome["ok"] else outcome["error"]
+        if told.notices:
+            body["notices"] = told.notices
+        return body
 
 
 def build_server(shared: McpEpisodes, episode_of: EpisodeOf, instructions: str | None = None) -> Server:
@@ -161,10 +157,10 @@ def build_server(shared: McpEpisodes, episode_of: EpisodeOf, instructions: str |
     )
 
 
-async def serve_stdio(engine: Engine, episode_id: str) -> None:
+async def serve_stdio(engine: Engine, episode_id: str, scenarios_dir: Path | None = None) -> None:
     """`corpmail mcp EPISODE_ID`: one episode's tools over stdin/stdout."""
     from mcp.server.stdio import stdio_server
 
-    server = build_server(McpEpisodes(lambda: engine), lambda ctx: episode_id)
+    server = build_server(McpEpisodes(lambda: engine, scenarios_dir), lambda ctx: episode_id)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())

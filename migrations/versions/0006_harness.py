@@ -1,7 +1,7 @@
 """episode.harness: which harness played the episode (corpmail's loop, an MCP client, Inspect)
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
