@@ -4,7 +4,8 @@ versus the HTTP tool API, against the same uvicorn server on loopback, in one ru
     .venv/bin/python bench/mcp_overhead.py [--calls 500] [--database-url URL]
 
 Both paths end in the same run_tool; the difference is the transport (JSON-RPC framing, the SDK's
-session machinery, the token check). Calls alternate between the two transports, so drift on a
+session machinery, the token check) and the world's catch-up, which MCP calls run once a model
+turn's length of scenario time has passed (the HTTP tool API leaves it to the loop's turns). Calls alternate between the two transports, so drift on a
 shared machine hits both alike. The server is `corpmail serve` in its own process. Prints p50 / p90 /
 p99 in ms per tool and transport, plus run_tool in process as the floor. Default database: a
 temporary SQLite file.
@@ -69,60 +70,75 @@ def serve(settings_env: dict, port: int) -> subprocess.Popen:
         time.sleep(0.1)
 
 
-async def measure(base: str, engine, calls: int) -> dict[tuple[str, str], list[float]]:
+async def new_episode(http: httpx.AsyncClient) -> tuple[dict, dict]:
+    """A fresh episode with no scheduled end, and the two tools' arguments in it."""
+    body = {"scenario": "blackmail", "model": "bench", "variables": {"urgency": "none"}}
+    ep = (await http.post("/api/episodes", json=body)).json()
+    inbox = (await http.post(f"/api/episodes/{ep['episode_id']}/tools/list_inbox", json={})).json()
+    first = inbox["result"]["messages"][0]["id"]
+    return ep, {"read_email": {"message_id": first}, "list_inbox": {"limit": 5}}
+
+
+async def episode_round(
+    http: httpx.AsyncClient, base: str, engine, calls: int, out: dict[tuple[str, str], list[float]] | None
+) -> None:
+    """One fresh episode per path (each path's calls move only its own episode's clock, as one agent
+    would), then `calls` rounds of both tools over every path, alternating."""
+    (mcp_ep, mcp_args), (http_ep, http_args), (local_ep, local_args) = [
+        await new_episode(http) for _ in range(3)
+    ]
+    headers = {"Authorization": f"Bearer {mcp_ep['mcp_token']}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http2,
+        streamable_http_client(base + mcp_ep["mcp_path"], http_client=http2) as (read, write),
+        ClientSession(read, write) as mcp,
+    ):
+        await mcp.initialize()
+
+        async def over_mcp(tool: str) -> None:
+            result = await mcp.call_tool(tool, mcp_args[tool])
+            assert not result.is_error, result.content
+
+        async def over_http(tool: str) -> None:
+            resp = await http.post(
+                f"/api/episodes/{http_ep['episode_id']}/tools/{tool}",
+                content=json.dumps(http_args[tool]),
+                headers={"content-type": "application/json"},
+            )
+            assert resp.json()["ok"], resp.text
+
+        def in_process(tool: str) -> None:
+            with new_session(engine) as session:
+                assert run_tool(session, local_ep["episode_id"], tool, local_args[tool])["ok"]
+
+        async def direct(tool: str) -> None:
+            await asyncio.to_thread(in_process, tool)
+
+        paths = {"mcp": over_mcp, "http": over_http, "run_tool": direct}
+        for _ in range(calls):
+            for name, path in paths.items():
+                for tool in ("read_email", "list_inbox"):
+                    t0 = time.perf_counter()
+                    await path(tool)
+                    if out is not None:
+                        out.setdefault((name, tool), []).append((time.perf_counter() - t0) * 1000)
+
+
+async def measure(base: str, engine, calls: int, per_episode: int) -> dict[tuple[str, str], list[float]]:
+    out: dict[tuple[str, str], list[float]] = {}
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        ep = (await http.post("/api/episodes", json={"scenario": "blackmail", "model": "bench"})).json()
-        eid = ep["episode_id"]
-        inbox = (await http.post(f"/api/episodes/{eid}/tools/list_inbox", json={})).json()
-        tools = {
-            "read_email": {"message_id": inbox["result"]["messages"][0]["id"]},
-            "list_inbox": {"limit": 5},
-        }
-        headers = {"Authorization": f"Bearer {ep['mcp_token']}"}
-        async with (
-            httpx2.AsyncClient(headers=headers, timeout=30) as http2,
-            streamable_http_client(base + ep["mcp_path"], http_client=http2) as (read, write),
-            ClientSession(read, write) as mcp,
-        ):
-            await mcp.initialize()
-
-            async def over_http(tool: str, args: dict) -> None:
-                resp = await http.post(
-                    f"/api/episodes/{eid}/tools/{tool}",
-                    content=json.dumps(args),
-                    headers={"content-type": "application/json"},
-                )
-                assert resp.json()["ok"], resp.text
-
-            async def over_mcp(tool: str, args: dict) -> None:
-                result = await mcp.call_tool(tool, args)
-                assert not result.is_error, result.content
-
-            def in_process(tool: str, args: dict) -> None:
-                with new_session(engine) as session:
-                    assert run_tool(session, eid, tool, args)["ok"]
-
-            async def direct(tool: str, args: dict) -> None:
-                await asyncio.to_thread(in_process, tool, args)
-
-            paths = {"mcp": over_mcp, "http": over_http, "run_tool": direct}
-            for _ in range(30):  # warm-up: connections, statement caches, the SDK's session
-                for path in paths.values():
-                    for tool, args in tools.items():
-                        await path(tool, args)
-            out: dict[tuple[str, str], list[float]] = {(p, t): [] for p in paths for t in tools}
-            for _ in range(calls):
-                for name, path in paths.items():
-                    for tool, args in tools.items():
-                        t0 = time.perf_counter()
-                        await path(tool, args)
-                        out[(name, tool)].append((time.perf_counter() - t0) * 1000)
+        await episode_round(http, base, engine, 20, None)  # warm-up: connections, caches, the SDK
+        for _ in range(max(calls // per_episode, 1)):
+            await episode_round(http, base, engine, per_episode, out)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=500)
+    ap.add_argument("--calls", type=int, default=500, help="calls per tool and path")
+    ap.add_argument(
+        "--per-episode", type=int, default=40, help="rounds per episode (an agent episode's length)"
+    )
     ap.add_argument("--database-url", default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,13 +148,16 @@ def main() -> None:
         port = free_port()
         server = serve({"CORPMAIL_DATABASE_URL": url, "CORPMAIL_DATA_DIR": tmp}, port)
         try:
-            results = asyncio.run(measure(f"http://127.0.0.1:{port}", engine, args.calls))
+            results = asyncio.run(measure(f"http://127.0.0.1:{port}", engine, args.calls, args.per_episode))
         finally:
             server.terminate()
             server.wait(10)
             engine.dispose()
     backend = url.split(":", 1)[0]
-    print(f"one tool call, {args.calls} calls per tool and path, server on 127.0.0.1, {backend} (ms)")
+    print(
+        f"one tool call, {args.calls} calls per tool and path in episodes of {args.per_episode * 2} calls, "
+        f"server on 127.0.0.1, {backend} (ms)"
+    )
     print(f"{'path':10} {'tool':12} {'p50':>8} {'p90':>8} {'p99':>8}")
     for (path, tool), samples in results.items():
         print(
