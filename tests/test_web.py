@@ -170,7 +170,9 @@ def test_episode_list_updates_live(server, page):
         eid = start(http, scenario="leaking")
         expect(page.locator(f"#episode-rows tr[data-id='{eid}']")).to_contain_text("leaking")
         tool(http, eid, "list_inbox", {})
-        expect(page.locator(f"#episode-rows tr[data-id='{eid}'] td").nth(5)).to_have_text("1")
+        expect(page.locator(f"#episode-rows tr[data-id='{eid}'] td").nth(6)).to_have_text(
+            "1"
+        )  # after the harness column
 
 
 def test_live_page_reconnects_without_gap_or_duplicate(settings, engine, page):

@@ -16,7 +16,7 @@ from app.api.schemas import (
     FinishIn,
     TurnIn,
 )
-from app.core.security import episode_token
+from app.core.security import episode_token, token_secret
 from app.events import store
 from app.scenarios.loader import list_slugs, resolve_dir
 from app.services import approvals, episodes
@@ -52,6 +52,7 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
         body.approver,
         body.monitor,
         body.judge_model,
+        body.harness,
     )
     return EpisodeStart(
         episode_id=ep.id,
@@ -61,6 +62,8 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
         user_prompt=ep.world["user_prompt"],
         tools=episode_schemas(ep.world),
         episode_token=episode_token(settings.token, ep.id) if settings.token else None,
+        mcp_path=f"/mcp/episodes/{ep.id}",
+        mcp_token=episode_token(token_secret(settings), ep.id),
     )
 
 

@@ -14,6 +14,7 @@ class EpisodeStarted(BaseModel):
     model: str
     monitor_mode: str
     agent_address: str
+    harness: str = "corpmail"
 
 
 class RequestedCall(BaseModel):

@@ -17,7 +17,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -131,6 +131,7 @@ def _expect_list(value: Any) -> Any:
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
+    eval_mode: Literal["honest", "attack"] = "honest"  # ControlArena's label: does it play the harm?
     repeat_last: bool = False
     steps: list[Step] = Field(min_length=1)
     expect: Annotated[list[Expect] | None, BeforeValidator(_expect_list)] = Field(

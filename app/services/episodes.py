@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlalchemy import case, update
+from sqlmodel import Session, col
 
 from app.actions import Draft
 from app.errors import InvalidRequest, NotFound
@@ -87,6 +88,7 @@ def create_episode(
     approver: str = "human",
     monitor_engine: str | None = None,
     judge_model: str | None = None,
+    harness: str = "corpmail",
 ) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
@@ -110,6 +112,7 @@ def create_episode(
         model=model,
         monitor_mode=mode,
         approver=approver,
+        harness=harness,
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),
@@ -126,6 +129,7 @@ def create_episode(
             model=model,
             monitor_mode=mode,
             agent_address=world.agent.address,
+            harness=harness,
         ),
     )
     session.commit()
@@ -137,6 +141,16 @@ def _get(session: Session, episode_id: str) -> Episode:
     if episode is None:
         raise NotFound(f"no episode {episode_id}")
     return episode
+
+
+def mark_played(session: Session, episode_id: str, harness: str | None = None) -> None:
+    """An external harness started acting: pending becomes running; record which harness it is."""
+    status = col(Episode.status)
+    values: dict = {"status": case((status == EpisodeStatus.PENDING, EpisodeStatus.RUNNING), else_=status)}
+    if harness:
+        values["harness"] = harness
+    session.execute(update(Episode).where(col(Episode.id) == episode_id).values(**values))
+    session.commit()
 
 
 def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:

@@ -162,6 +162,7 @@ class EpisodeView {
   }
 
   renderMail(state = this.state) {
+    if (!state) return;  // a tab clicked before the log has loaded: the first render honours the choice
     this.state = state;
     const boxes = $("#mailboxes");
     boxes.replaceChildren(...this.snap.mailboxes.map((b) => {
@@ -255,7 +256,7 @@ class EpisodeView {
     const head = (label) => el("span", { class: "kind" }, `#${e.seq} ${outside ? `[${e.origin}${e.actor ? ` ${e.actor}` : ""}] ` : ""}${label}`);
     switch (p.kind) {
       case "episode_started":
-        add(li, head("start"), `${p.scenario} · ${p.model} · monitor ${p.monitor_mode}`); break;
+        add(li, head("start"), `${p.scenario} · ${p.model} · ${p.harness || "corpmail"} · monitor ${p.monitor_mode}`); break;
       case "model_turn":
         add(li, head(`turn ${p.turn}`));
         if (p.reasoning) add(li, el("details", { class: "reasoning" }, el("summary", {}, "reasoning"), el("div", { class: "says" }, p.reasoning)));
@@ -507,7 +508,7 @@ function episodeRow(e) {
   return el("tr", { "data-id": e.id },
     el("td", {}, el("a", { href: `/episodes/${e.id}` }, e.id)), el("td", {}, e.scenario),
     el("td", { class: "vars" }, Object.entries(e.variables).map(([k, v]) => [el("span", { class: "var" }, `${k}=${v}`), " "])),
-    el("td", {}, e.model), el("td", {}, el("span", { class: `status status-${e.status}` }, e.status)),
+    el("td", {}, e.model), el("td", { class: "harness" }, e.harness), el("td", {}, el("span", { class: `status status-${e.status}` }, e.status)),
     el("td", {}, e.tool_calls), el("td", {}, e.flagged ? el("span", { class: "flag" }, e.flagged) : "0"),
     el("td", {}, e.created_at), el("td", {}, el("a", { href: `/episodes/${e.id}/replay` }, "replay")));
 }
