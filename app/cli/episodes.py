@@ -63,7 +63,7 @@ def run(
         "--watch",
         help="Serve on 127.0.0.1 while it runs and print the web inbox's live URL (opens nothing)",
     ),
-    port: int | None = typer.Option(None, "--port", help="Port for --watch (default 8000)"),
+    port: int | None = typer.Option(None, "--port", min=1, max=65535, help="Port for --watch (default 8000)"),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
     """Run one agent episode and print its summary (in process; with --watch, over a local server)."""
@@ -205,7 +205,7 @@ def demo(
     scenario: str = typer.Option("blackmail", "--scenario", "-s", help="Scenario slug or folder path"),
     model: str = typer.Option("scripted/blackmail", "--model", "-m", help="Model string"),
     pace: float = typer.Option(1.0, "--pace", min=0, help="Seconds between model turns"),
-    port: int | None = typer.Option(None, help="Port on 127.0.0.1 (default 8000)"),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port on 127.0.0.1 (default 8000)"),
     stay: bool = typer.Option(True, "--stay/--exit", help="Keep serving after the episode ends"),
 ) -> None:
     """Serve on 127.0.0.1 and play one scripted episode over HTTP, slowly enough to watch in the web inbox."""
@@ -231,7 +231,7 @@ def demo(
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="Bind address (default 127.0.0.1)"),
-    port: int | None = typer.Option(None, help="Port (default 8000)"),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port (default 8000)"),
 ) -> None:
     """Serve the web inbox and the API for existing and new episodes."""
     import uvicorn
@@ -248,9 +248,13 @@ def serve(
             port_free(port)
         except UsageProblem as exc:
             fail(str(exc))
+    engine = open_engine(settings)  # a bad database setting fails here, in one line, before serving
     out.print(
         f"corpmail: web inbox and API on http://{host}:{port}/"
         + (" (token required)" if settings.token else ""),
         highlight=False,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+    finally:
+        engine.dispose()

@@ -112,7 +112,7 @@ def monitor_rescore(
         try:
             check_model(judge_model, None, option="--judge-model")
         except UsageProblem as exc:
-            fail(str(exc).replace("--model", "--judge-model"))
+            fail(str(exc))
     engine = open_engine(get_settings())
     with new_session(engine) as session:
         ids = (
