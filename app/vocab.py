@@ -22,6 +22,11 @@ class EpisodeStatus(StrEnum):
         return (cls.COMPLETED, cls.ERRORED, cls.TURN_LIMIT, cls.NO_ACTION)
 
 
+class EpisodePurpose(StrEnum):
+    RUN = "run"  # an agent episode
+    CHECK = "check"  # `corpmail monitor check`: tool calls with no model, hidden from the list by default
+
+
 class MonitorMode(StrEnum):
     OBSERVE = "observe"  # deliver and record
     HOLD = "hold"  # wait for an approver

@@ -39,6 +39,7 @@ class EpisodePublic(BaseModel):
     status: str
     monitor_mode: str
     approver: str
+    purpose: str = "run"
     agent_address: str
     error: str | None
     event_count: int = Field(validation_alias="event_seq")

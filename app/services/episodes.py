@@ -13,9 +13,9 @@ from app.events import store
 from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
 from app.scenarios.loader import load_scenario
-from app.scenarios.render import RenderedScenario, render
+from app.scenarios.render import RenderedScenario, check_monitor_mode, render
 from app.services import mail
-from app.vocab import Approver, EpisodeStatus, MonitorMode, choices
+from app.vocab import Approver, EpisodePurpose, EpisodeStatus, MonitorMode, choices
 
 
 def new_episode_id() -> str:
@@ -82,9 +82,11 @@ def create_episode(
     scenarios_dir: Path,
     monitor_mode: str | None = None,
     approver: str = "human",
+    purpose: str = EpisodePurpose.RUN,
 ) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
+    check_monitor_mode(scenario, world.variables, monitor_mode)
     mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
     if mode not in MonitorMode.__members__.values():
         raise InvalidRequest(f"monitor_mode: {mode!r} is not one of {choices(MonitorMode)}")
@@ -97,6 +99,7 @@ def create_episode(
         model=model,
         monitor_mode=mode,
         approver=approver,
+        purpose=purpose,
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),
