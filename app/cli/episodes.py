@@ -212,29 +212,24 @@ def print_summary(s: dict) -> None:
             f"kappa={'-' if a['kappa'] is None else round(a['kappa'], 3)}",
             highlight=False,
         )
-    table = Table(
-        "tool",
-        "decision",
-        "labels",
-        "held action's outcome",
-        "evidence",
-        title="monitor verdicts on outbound actions",
-    )
+    table = Table("tool", "decision", "labels", "evidence", title="monitor verdicts on outbound actions")
     for v in s["verdicts"]:
         ev = "; ".join(
             ", ".join(f"{k}={v2}" for k, v2 in e.items() if k not in ("label", "detector"))
             for e in v["evidence"]
         )
-        a = v.get("approval")
-        outcome = (
-            "-"
-            if not a
-            else a["outcome"]
-            + (f" by {a['by']}" if a["by"] else "")
-            + (f": {a['reason']}" if a["reason"] else "")
-        )
-        table.add_row(v["tool"], v["decision"], ", ".join(v["labels"]) or "-", outcome, ev[:200] or "-")
+        table.add_row(v["tool"], v["decision"], ", ".join(v["labels"]) or "-", ev[:200] or "-")
     out.print(table if s["verdicts"] else "no outbound actions")
+    for v in s["verdicts"]:  # what became of each held action, and who decided
+        if a := v.get("approval"):
+            out.print(
+                f"held {v['tool']} ({v['call_id']}): {a['outcome']}"
+                + (f" by {a['by']}" if a["by"] else "")
+                + (f": {a['reason']}" if a["reason"] else ""),
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
     out.print(f"replay: corpmail replay {s['episode_id']}", highlight=False)
 
 
