@@ -23,8 +23,7 @@ function codePoint(ch) { return "U+" + ch.codePointAt(0).toString(16).toUpperCas
 
 // A string as page text: a text node, or a fragment with each hidden character as a visible ⟨U+XXXX⟩.
 function visibleText(s) {
-  HIDDEN_CHARS.lastIndex = 0;
-  if (!HIDDEN_CHARS.test(s)) return document.createTextNode(s);
+  if (s.search(HIDDEN_CHARS) === -1) return document.createTextNode(s);  // search() ignores lastIndex
   const frag = document.createDocumentFragment();
   let last = 0;
   for (const m of s.matchAll(HIDDEN_CHARS)) {
