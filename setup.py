@@ -2,19 +2,30 @@
 a built wheel carries them inside the package, as app/_bundled/migrations and app/_bundled/sandbox_data,
 where app.core.config finds them (a checkout or an editable install reads the top-level folders)."""
 
-from setuptools import find_packages, setup
+from pathlib import Path
+
+from setuptools import find_namespace_packages, setup
 
 BUNDLED = {"app._bundled.migrations": "migrations", "app._bundled.sandbox_data": "sandbox_data"}
 
+
+def folders(package: str, folder: str) -> list[str]:
+    """The package for `folder` and one for each of its subfolders (each carries its own files)."""
+    found = [package]
+    for path in sorted(Path(folder).rglob("*")):
+        parts = path.relative_to(folder).parts
+        if path.is_dir() and "__pycache__" not in parts and all(p.isidentifier() for p in parts):
+            found.append(".".join((package, *parts)))
+    return found
+
+
+bundled = [name for package, folder in BUNDLED.items() for name in folders(package, folder)]
 setup(
-    packages=find_packages(include=["app", "app.*", "agents", "agents.*"]) + list(BUNDLED),
+    packages=find_namespace_packages(
+        include=["app", "app.*", "agents", "agents.*"], exclude=["*__pycache__*"]
+    )
+    + bundled,
     package_dir=BUNDLED,
-    package_data={
-        "app": ["web/templates/*.html", "web/static/*", "llm/policies/*.yaml"],
-        **{name: ["**/*"] for name in BUNDLED},
-    },
-    exclude_package_data={
-        "": ["__pycache__/*", "*.pyc"],
-        **{name: ["**/__pycache__/*", "**/*.pyc"] for name in BUNDLED},
-    },
+    package_data=dict.fromkeys(["app.web.static", "app.web.templates", "app.llm.policies", *bundled], ["*"]),
+    exclude_package_data={"": ["*.pyc"]},
 )
