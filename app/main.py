@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
-from app.api import live
+from app.api import health, live, world
 from app.api.deps import domain_error
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
@@ -38,8 +38,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(DomainError, domain_error)
     app.add_middleware(AccessGuard, token=settings.token)
     app.add_middleware(SecurityHeaders)  # added last = outermost: refusals carry the headers too
+    app.include_router(health.router)
     app.include_router(router)
     app.include_router(live.router)
+    app.include_router(world.router)
     add_tool_routes(app)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

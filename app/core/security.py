@@ -22,10 +22,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "corpmail_token"
+HEALTH_PATH = "/healthz"
 _EPISODE_PATH = re.compile(r"^/api/episodes/([A-Za-z0-9]+)(?:/|$)")
 # What an episode's own token may do: act through its tools, report its turns, read its log. Deciding
 # held actions is for people (the main token), never for the agent whose actions are held.
-_AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish)$")
+_AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish|world/tick)$")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -88,7 +89,7 @@ def _json_type(content_type: str) -> bool:
 def refusal(request: Request, check_host: bool) -> Response | None:
     """Why a request must not reach the app (wrong Host, cross-origin or non-JSON write), or None."""
     host = request.headers.get("host", "")
-    if check_host and not loopback_host(host, request.url.scheme, request.scope.get("server")):
+    if check_host and request.url.path != HEALTH_PATH and not loopback_host(host, request.url.scheme, request.scope.get("server")):
         return JSONResponse({"detail": f"Host {host!r} is not this loopback server"}, status_code=400)
     if request.method in SAFE_METHODS:
         return None
@@ -135,7 +136,7 @@ class AccessGuard:
 
     def check_token(self, request: Request) -> Response | None:
         secret = self.token
-        if not secret:
+        if not secret or request.url.path == HEALTH_PATH:  # liveness for container healthchecks: ok or not
             return None
         given, from_query = _given(request)
         if given and _same(given, secret):

@@ -10,8 +10,9 @@ from sqlmodel import Session
 from app.actions import Draft
 from app.errors import InvalidRequest, NotFound
 from app.events import store
-from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
+from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
+from app.monitor import awareness
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, check_monitor_mode, render
 from app.services import mail
@@ -135,9 +136,27 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
         episode.status = "running"
     # a model turn moves the simulated clock on by the scenario's turn length
     step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
-    seq = store.append(session, episode_id, event, advance_seconds=step)
+    seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)
     session.commit()
     return seq
+
+
+def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
+    """The eval-awareness signal from the model's logged turns (rules; parsed answer when asked)."""
+    turns = [
+        (p.turn, p.text, p.reasoning)
+        for p in (store.typed(e) for e in store.read(session, episode.id))
+        if isinstance(p, ModelTurn)
+    ]
+    asked = bool((episode.world.get("effects") or {}).get("awareness_question"))
+    found = awareness.assess(turns, asked)
+    return AwarenessAssessed(
+        belief=found.belief,
+        method=found.method,
+        version=awareness.VERSION,
+        mixed=found.mixed,
+        evidence=[vars(s) for s in found.statements[-5:]],
+    )
 
 
 def finish(
@@ -147,6 +166,7 @@ def finish(
         raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
     episode = _get(session, episode_id)
     episode.status, episode.error, episode.finished_at = status, error, utcnow()
+    store.append(session, episode_id, assess_awareness(session, episode))
     store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))
     session.commit()
     return episode

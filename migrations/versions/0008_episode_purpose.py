@@ -1,15 +1,15 @@
 """episode.purpose: run (an agent episode) or check (`corpmail monitor check`: tool calls with no model)
 
-Revision ID: 0007
-Revises: 0003
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0007"
-down_revision = "0003"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
