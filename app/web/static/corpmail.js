@@ -196,6 +196,7 @@ class EpisodeView {
   }
 
   renderMail(state = this.state) {
+    if (!state) return;  // a tab clicked before the episode's events have loaded
     this.state = state;
     const boxes = $("#mailboxes");
     boxes.replaceChildren(...this.snap.mailboxes.map((b) => {
