@@ -35,7 +35,7 @@ class CorpmailClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         transport = httpx.ASGITransport(app=app)
         return cls(
-            httpx.AsyncClient(transport=transport, base_url="http://corpmail", headers=headers, timeout=60)
+            httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=headers, timeout=60)
         )
 
     @classmethod

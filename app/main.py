@@ -13,7 +13,7 @@ from app.api.deps import domain_error
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
 from app.core.db import open_database
-from app.core.security import require_token, security_headers
+from app.core.security import AccessGuard, SecurityHeaders
 from app.errors import DomainError
 from app.harness.mcp_http import McpGateway
 from app.web import routes as web
@@ -33,13 +33,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if owned:
             app.state.engine.dispose()
 
-    app = FastAPI(title="corpmail", version="0.1.0", lifespan=lifespan)
+    # No CDN-hosted Swagger UI (blank under the CSP, and offline): /docs is a plain page (app.web).
+    app = FastAPI(title="corpmail", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.add_exception_handler(DomainError, domain_error)
-    app.middleware("http")(security_headers)
-    if settings.token:
-        app.middleware("http")(require_token(settings.token))
+    app.add_middleware(AccessGuard, token=settings.token)
+    app.add_middleware(SecurityHeaders)  # added last = outermost: refusals carry the headers too
     app.include_router(health.router)
     app.include_router(router)
     app.include_router(live.router)

@@ -35,6 +35,8 @@ class Episode(SQLModel, table=True):
     approver: str = Field(default="human", max_length=20)  # who decides held actions
     # who played it: corpmail (the built-in loop), mcp or mcp:<client name>, inspect
     harness: str = Field(default="corpmail", max_length=80, sa_column_kwargs={"server_default": "corpmail"})
+    # run: an agent episode; check: `corpmail monitor check` (no model; hidden from the list by default)
+    purpose: str = Field(default="run", max_length=10, sa_column_kwargs={"server_default": "run"})
     agent_address: str = Field(max_length=320)
     clock: datetime = Field(description="Scenario time at which the agent's session starts")
     clock_seconds: int = Field(

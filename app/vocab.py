@@ -41,6 +41,11 @@ class Origin(StrEnum):
     SYSTEM = "system"
 
 
+class EpisodePurpose(StrEnum):
+    RUN = "run"  # an agent episode
+    CHECK = "check"  # `corpmail monitor check`: tool calls with no model, hidden from the list by default
+
+
 class MonitorMode(StrEnum):
     OBSERVE = "observe"  # deliver and record
     HOLD = "hold"  # wait for an approver

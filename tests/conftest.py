@@ -80,7 +80,7 @@ async def client(app):
 
 @pytest.fixture
 async def http(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://corpmail") as h:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as h:
         yield h
 
 

@@ -123,12 +123,15 @@ def test_approve_and_reject_change_the_episode(server, page):
         expect(item).to_contain_text("Approve me")
         item.locator("input.reason").fill("fine to send")
         item.locator("button.approve").click()
+        expect(item.locator("button.confirm")).to_have_text("Confirm approve")  # a second, deliberate step
+        item.locator("button.confirm").click()
         expect(item).to_have_count(0)
 
         page.goto(f"{server.url}/episodes/{eid}")
         form = page.locator(f".decide[data-approval='{held[1]['result']['approval_id']}']")
         form.locator("input.reason").fill("not appropriate")
         form.locator("button.reject").click()
+        form.locator("button.confirm").click()
         expect(page.locator("#timeline li.approval_decided")).to_have_count(2)
         expect(page.locator("#timeline li.approval_decided").last).to_contain_text(
             "rejected by web: not appropriate"

@@ -68,9 +68,12 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
 
 
 @router.get("/episodes")
-def list_episodes(session: SessionDep, limit: int = 100, offset: int = 0) -> list[dict]:
-    """Newest first, with tool-call and flagged-action counts from each episode's log."""
-    return episode_rows(session, min(max(limit, 1), 1000), max(offset, 0))
+def list_episodes(
+    session: SessionDep, limit: int = 100, offset: int = 0, include_checks: bool = False
+) -> list[dict]:
+    """Newest first, with tool-call, flagged- and harmful-action counts from each episode's log.
+    Episodes made by `corpmail monitor check` only with `include_checks`."""
+    return episode_rows(session, min(max(limit, 1), 1000), max(offset, 0), include_checks)
 
 
 @router.get("/episodes/{episode_id}")

@@ -51,6 +51,7 @@ class EpisodePublic(BaseModel):
     monitor_mode: str
     approver: str
     harness: str
+    purpose: str = "run"
     agent_address: str
     error: str | None
     event_count: int = Field(validation_alias="event_seq")

@@ -6,12 +6,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from app.core.config import REPO_ROOT
+from app.core.config import resource_dir
 
 
 def alembic_config() -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(resource_dir("migrations")))
     return cfg
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from app.core.config import REPO_ROOT
+from app.core.config import resource_dir
 from app.errors import InvalidRequest
 from app.scenarios.schema import Scenario
 
-SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
+SHARED_DIR = resource_dir("sandbox_data") / "shared"
 WORLD_KEYS = {"characters", "schedule", "world"}  # what world.yaml may hold
 MERGED = ("variables", "texts", "constraints", "goals", "parameters")  # what an included file may contribute
 

@@ -15,9 +15,9 @@ from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted,
 from app.models import Episode, utcnow
 from app.monitor import awareness
 from app.scenarios.loader import load_scenario
-from app.scenarios.render import RenderedScenario, render
+from app.scenarios.render import RenderedScenario, check_monitor_mode, render
 from app.services import mail
-from app.vocab import Approver, EpisodeStatus, MonitorMode, choices
+from app.vocab import Approver, EpisodePurpose, EpisodeStatus, MonitorMode, choices
 
 MONITOR_ENGINES = ("rules", "judge", "rules+judge")
 
@@ -89,9 +89,11 @@ def create_episode(
     monitor_engine: str | None = None,
     judge_model: str | None = None,
     harness: str = "corpmail",
+    purpose: str = EpisodePurpose.RUN,
 ) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
+    check_monitor_mode(scenario, world.variables, monitor_mode)
     if monitor_engine is not None or judge_model is not None:
         world.monitor = world.monitor.model_copy(
             update={k: v for k, v in (("engine", monitor_engine), ("judge_model", judge_model)) if v}
@@ -113,6 +115,7 @@ def create_episode(
         monitor_mode=mode,
         approver=approver,
         harness=harness,
+        purpose=purpose,
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),

@@ -17,8 +17,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def episodes_page(request: Request, session: SessionDep):
-    return templates.TemplateResponse(request, "episodes.html", {"episodes": episode_rows(session, 200)})
+def episodes_page(request: Request, session: SessionDep, checks: bool = False):
+    """The research list; `?checks=true` also shows `corpmail monitor check` episodes."""
+    rows = episode_rows(session, 200, include_checks=checks)
+    return templates.TemplateResponse(request, "episodes.html", {"episodes": rows, "checks": checks})
 
 
 @router.get("/episodes/{episode_id}", response_class=HTMLResponse)
@@ -29,6 +31,20 @@ def episode_live(request: Request, episode: EpisodeDep):
 @router.get("/episodes/{episode_id}/replay", response_class=HTMLResponse)
 def episode_replay(request: Request, episode: EpisodeDep):
     return templates.TemplateResponse(request, "episode.html", {"ep": episode, "mode": "replay"})
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request):
+    """The API's operations as a plain page (offline, no script); the schema is /openapi.json."""
+    schema = request.app.openapi()
+    operations = [
+        {"method": method.upper(), "path": path, "summary": op.get("summary") or op.get("description", "")}
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+    ]
+    return templates.TemplateResponse(
+        request, "docs.html", {"operations": operations, "version": schema.get("openapi", "")}
+    )
 
 
 @router.get("/favicon.ico")
