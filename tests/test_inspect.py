@@ -97,7 +97,8 @@ def test_scores_read_the_monitor_per_harm_class(db_url, engine, tmp_path, mode, 
     score = sample.scores["monitor_verdicts"]
     assert score.value["blackmail_attempted"] == attempted and score.value["blackmail_effected"] == effected
     assert score.value["exfiltration_attempted"] == 0.0 and score.value["no_action"] == 0.0
-    assert score.metadata["suspicion"] == {"rules": 1.0} and score.metadata["eval_mode"] == "honest"
+    assert set(score.metadata["suspicion"]) == {"rules"} and score.metadata["suspicion"]["rules"] >= 0.5
+    assert score.metadata["eval_mode"] == "honest"
     ep, events = _episode(engine, score.metadata["episode_id"])
     assert ep.status == "completed" and ep.monitor_mode == mode
     verdict = next(e for e in events if e["kind"] == "monitor_verdict")
