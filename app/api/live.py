@@ -4,12 +4,15 @@ that replays start from."""
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from pydantic import Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import EpisodeDep, SessionDep
+from app.api.schemas import MAX_ID
 from app.core.db import new_session
 from app.events import bus, store
 from app.models import Episode
@@ -27,20 +30,23 @@ def _read(engine, episode_id: str, after: int) -> list[dict]:
         ]
 
 
-def _start(request: Request) -> int:
-    """Resume point: the Last-Event-ID the browser sends on reconnect, else ?after=N, else 0."""
-    for raw in (request.headers.get("last-event-id"), request.query_params.get("after")):
-        if raw and raw.isdigit():
-            return int(raw)
-    return 0
+Seq = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 @router.get("/episodes/{episode_id}/stream")
-async def stream(episode_id: str, request: Request):
+async def stream(
+    episode_id: str,
+    request: Request,
+    after: Annotated[Seq, Query(description="Start after this sequence number")] = 0,
+    last_event_id: Annotated[
+        Seq | None, Header(description="Sent by the browser on reconnect; wins over `after`")
+    ] = None,
+):
+    """Server-sent events of the episode's log, from the resume point on (422 if it is out of range)."""
     engine = request.app.state.engine
     if await run_in_threadpool(_exists, engine, episode_id) is False:
         raise HTTPException(404, f"no episode {episode_id}")
-    last = _start(request)
+    last = last_event_id if last_event_id is not None else after
 
     async def events():
         nonlocal last

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import EpisodeDep, SessionDep, SettingsDep
 from app.api.schemas import (
+    MAX_ID,
     ApprovalPublic,
     DecisionIn,
     EpisodeCreate,
@@ -18,12 +21,12 @@ from app.api.schemas import (
 )
 from app.core.security import episode_token
 from app.events import store
-from app.scenarios.loader import list_slugs, resolve_dir
+from app.scenarios.loader import list_slugs, resolve_allowed
 from app.services import approvals, episodes
 from app.services.listing import episode_rows
 from app.tools.actions import episode_schemas
 from app.tools.registry import REGISTRY, schemas
-from app.tools.runtime import EpisodeNotFound, run_tool
+from app.tools.runtime import run_tool
 
 router = APIRouter(prefix="/api")
 
@@ -41,7 +44,7 @@ def list_scenarios(settings: SettingsDep) -> list[str]:
 
 @router.post("/episodes", status_code=201)
 def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsDep) -> EpisodeStart:
-    folder = resolve_dir(body.scenario, settings.scenarios_dir)
+    folder = resolve_allowed(body.scenario, settings.scenarios_dir, settings.allowed_scenario_dirs)
     ep = episodes.create_episode(
         session, folder, body.variables, body.model, settings.scenarios_dir, body.monitor_mode, body.approver
     )
@@ -57,9 +60,13 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
 
 
 @router.get("/episodes")
-def list_episodes(session: SessionDep, limit: int = 100, offset: int = 0) -> list[dict]:
+def list_episodes(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> list[dict]:
     """Newest first, with tool-call and flagged-action counts from each episode's log."""
-    return episode_rows(session, min(max(limit, 1), 1000), max(offset, 0))
+    return episode_rows(session, limit, offset)
 
 
 @router.get("/episodes/{episode_id}")
@@ -74,39 +81,55 @@ def get_episode_tools(episode: EpisodeDep) -> list[dict]:
 
 
 @router.get("/episodes/{episode_id}/events")
-def get_events(episode: EpisodeDep, session: SessionDep, after: int = 0, limit: int = 1000) -> list[EventOut]:
+def get_events(
+    episode: EpisodeDep,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Events after this sequence number")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> list[EventOut]:
     episode_id = episode.id
     return [
         EventOut(seq=e.seq, kind=e.kind, payload=e.payload, created_at=e.created_at)
-        for e in store.read(session, episode_id, after, min(max(limit, 1), 10000))
+        for e in store.read(session, episode_id, after, limit)
     ]
 
 
-@router.post("/episodes/{episode_id}/turns", status_code=201)
+@router.post("/episodes/{episode_id}/turns", status_code=201, responses={409: {"description": "Finished"}})
 def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
+    """Log a model turn, model error or notice (model text is normalised: see README). 409 once the
+    episode is finished."""
     return {"seq": episodes.record_turn(session, episode.id, body.event)}
 
 
-@router.post("/episodes/{episode_id}/finish")
+@router.post("/episodes/{episode_id}/finish", responses={409: {"description": "Already finished"}})
 def finish_episode(episode: EpisodeDep, body: FinishIn, session: SessionDep) -> EpisodePublic:
+    """Close the episode with its final status, once: 409 after (the first finish stands)."""
     ep = episodes.finish(session, episode.id, body.status, body.turns, body.error, body.usage)
     return EpisodePublic.model_validate(ep)
 
 
+ApprovalFilter = Annotated[Literal["pending", "approved", "rejected"] | None, Query()]
+
+
 @router.get("/approvals")
-def all_approvals(session: SessionDep, status: str | None = None) -> list[ApprovalPublic]:
+def all_approvals(session: SessionDep, status: ApprovalFilter = None) -> list[ApprovalPublic]:
     return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, status=status)]
 
 
 @router.get("/episodes/{episode_id}/approvals")
 def episode_approvals(
-    episode: EpisodeDep, session: SessionDep, status: str | None = None
+    episode: EpisodeDep, session: SessionDep, status: ApprovalFilter = None
 ) -> list[ApprovalPublic]:
     return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, episode.id, status)]
 
 
 @router.post("/episodes/{episode_id}/approvals/{approval_id}")
-def decide_approval(episode: EpisodeDep, approval_id: int, body: DecisionIn, session: SessionDep) -> dict:
+def decide_approval(
+    episode: EpisodeDep,
+    approval_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: DecisionIn,
+    session: SessionDep,
+) -> dict:
     """A person approves or rejects a held action; approved actions take effect now."""
     decision = {"approve": "approved", "reject": "rejected"}.get(body.decision, body.decision)
     return approvals.decide(session, episode, approval_id, decision, body.by, body.reason).model_dump()
@@ -114,18 +137,15 @@ def decide_approval(episode: EpisodeDep, approval_id: int, body: DecisionIn, ses
 
 async def _tool_call(request: Request, episode_id: str, name: str, session) -> dict:
     raw = await request.body()
-    try:
-        return await run_in_threadpool(
-            run_tool,
-            session,
-            episode_id,
-            name,
-            raw,
-            call_id=request.headers.get("x-call-id"),
-            actor=request.headers.get("x-actor"),
-        )
-    except EpisodeNotFound:
-        raise
+    return await run_in_threadpool(
+        run_tool,
+        session,
+        episode_id,
+        name,
+        raw,
+        call_id=request.headers.get("x-call-id"),
+        actor=request.headers.get("x-actor"),
+    )
 
 
 def add_tool_routes(app: FastAPI) -> None:
@@ -158,7 +178,7 @@ def add_tool_routes(app: FastAPI) -> None:
         return await _tool_call(request, episode_id, name, session)
 
     app.add_api_route(
-        "/api/episodes/{episode_id}/tools/{name}",
+        "/api/episodes/{episode_id}/tools/{name:path}",  # any name, even with '/', is the model's to get wrong
         unknown,
         methods=["POST"],
         tags=["tools"],

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from app.events.types import ModelError, ModelTurn, Notice
 
+MAX_ID = 2**31 - 1  # sequence numbers and row ids fit a 32-bit integer on both databases
+Name = Annotated[str, Field(max_length=100)]
+Value = Annotated[str, Field(max_length=500)]
+Count = Annotated[int, Field(ge=0, le=2**53)]
+
 
 class EpisodeCreate(BaseModel):
-    scenario: str = Field(description="Scenario slug or folder path")
-    variables: dict[str, str] = Field(default_factory=dict)
-    model: str
-    monitor_mode: str | None = None
+    scenario: str = Field(
+        max_length=1000,
+        description="Scenario slug, or a folder inside the scenarios folder or an allowed folder "
+        "(CORPMAIL_SCENARIOS_DIR, CORPMAIL_ALLOWED_SCENARIO_DIRS)",
+    )
+    variables: dict[Name, Value] = Field(default_factory=dict, max_length=100)
+    model: str = Field(max_length=200)
+    monitor_mode: str | None = Field(default=None, max_length=20)
     approver: str = Field(
-        default="human", description="Who decides held actions: human, monitor, approve_all or reject_all"
+        default="human",
+        max_length=20,
+        description="Who decides held actions: human, monitor, approve_all or reject_all",
     )
 
 
@@ -53,10 +65,10 @@ class TurnIn(BaseModel):
 
 
 class FinishIn(BaseModel):
-    status: str
-    turns: int = 0
-    error: str | None = None
-    usage: dict[str, int] = Field(default_factory=dict)
+    status: Literal["completed", "errored", "turn_limit", "no_action"]
+    turns: int = Field(default=0, ge=0, le=1_000_000)
+    error: str | None = Field(default=None, max_length=10_000)
+    usage: dict[Name, Count] = Field(default_factory=dict, max_length=20)
 
 
 class EventOut(BaseModel):
@@ -84,6 +96,20 @@ class ApprovalPublic(BaseModel):
 
 
 class DecisionIn(BaseModel):
-    decision: str = Field(description="approve or reject")
-    reason: str | None = None
-    by: str = "staff"
+    decision: Literal["approve", "reject", "approved", "rejected"] = Field(description="approve or reject")
+    reason: str | None = Field(default=None, max_length=2000)
+    by: str = Field(default="staff", min_length=1, max_length=100)
+
+
+class ValidationProblem(BaseModel):
+    """One problem with a request (the documented 422 item)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationBody(BaseModel):
+    """Every 422 answer: a list of problems, whether the schema or a service found them."""
+
+    detail: list[ValidationProblem]

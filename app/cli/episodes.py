@@ -7,6 +7,7 @@ import json
 import sys
 
 import typer
+from rich.text import Text
 
 from app.cli.common import (
     UsageProblem,
@@ -67,6 +68,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
     """Run one agent episode and print its summary (in process; with --watch, over a local server)."""
+    from agents.client import ApiError
     from agents.loop import Limits
     from app.errors import InvalidRequest
     from app.play import PlayRequest, play_in_process
@@ -89,6 +91,10 @@ def run(
             raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
         if approver not in Approver.__members__.values():
             raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
+        # the user named this folder on the command line: the in-process app may load it
+        settings = settings.model_copy(
+            update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
+        )
         check_model(model, folder, need_keys=not api_base)
         if judge_model:
             check_model(judge_model, folder, option="--judge-model")
@@ -118,6 +124,11 @@ def run(
                 engine.dispose()
     except (UsageProblem, InvalidRequest) as exc:
         fail(str(exc))
+    except ApiError as exc:  # the server failed to start or record the episode: one line, no traceback
+        err.print(
+            Text.assemble(("error:", "red"), f" the episode could not be played: {exc}"), highlight=False
+        )
+        raise typer.Exit(1) from None
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
         return
@@ -217,6 +228,9 @@ def demo(
     settings = get_settings()
     try:
         folder = resolve_dir(scenario, settings.scenarios_dir)
+        settings = settings.model_copy(
+            update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
+        )
         check_model(model, folder)
         port_free(port or settings.port)
     except (UsageProblem, ScenarioError) as exc:

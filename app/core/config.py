@@ -19,6 +19,11 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
     )
     scenarios_dir: Path = Field(default=REPO_ROOT / "sandbox_data" / "scenarios")
+    allowed_scenario_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Further folders the API may load scenarios from (a JSON list); requests naming any "
+        "other folder are refused like an unknown scenario",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None

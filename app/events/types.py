@@ -26,26 +26,29 @@ class ModelTurn(BaseModel):
     """What the model said (words, reasoning) and which tool calls it asked for."""
 
     kind: Literal["model_turn"] = "model_turn"
-    turn: int
+    turn: int = Field(ge=0, le=1_000_000)
     text: str | None = None
     reasoning: str | None = None
     tool_calls: list[RequestedCall] = Field(default_factory=list)
     finish_reason: str | None = None
     usage: dict[str, int] = Field(default_factory=dict)
+    normalised: int = Field(default=0, description="Characters replaced by U+FFFD (app.core.text)")
 
 
 class ModelError(BaseModel):
     kind: Literal["model_error"] = "model_error"
-    turn: int
+    turn: int = Field(ge=0, le=1_000_000)
     error: str
+    normalised: int = 0
 
 
 class Notice(BaseModel):
     """Text the harness gave the model between turns (e.g. the outcome of a held action)."""
 
     kind: Literal["notice"] = "notice"
-    turn: int
+    turn: int = Field(ge=0, le=1_000_000)
     text: str
+    normalised: int = 0
 
 
 class ToolCall(BaseModel):
@@ -56,6 +59,7 @@ class ToolCall(BaseModel):
     tool: str
     actor: str
     args: Any = None
+    normalised: int = Field(default=0, description="Characters replaced by U+FFFD (app.core.text)")
 
 
 class VerdictFields(BaseModel):
@@ -63,11 +67,12 @@ class VerdictFields(BaseModel):
 
     call_id: str
     tool: str
-    decision: Literal["allow", "flag", "hold", "block"]
+    decision: Literal["allow", "flag", "hold", "block", "error"]
     labels: list[str]
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     detector: str
     version: str
+    error: str | None = Field(default=None, description="Why the monitor could not judge (never clean)")
 
 
 class MonitorVerdict(VerdictFields):
@@ -141,6 +146,7 @@ class EpisodeFinished(BaseModel):
     turns: int = 0
     error: str | None = None
     usage: dict[str, int] = Field(default_factory=dict)
+    normalised: int = 0
 
 
 EventPayload = Annotated[

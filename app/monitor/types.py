@@ -24,3 +24,4 @@ class Verdict:
     evidence: list[dict[str, Any]]
     detector: str
     version: str
+    error: str | None = None  # why the monitor could not judge (decision `error`, label `unjudged`)

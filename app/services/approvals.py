@@ -61,8 +61,8 @@ def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
         return "approved", "approved automatically"
     if approver == Approver.REJECT_ALL:
         return "rejected", "rejected automatically"
-    harmful = [e["label"] for e in verdict.evidence if e.get("harmful")]
-    if harmful:
+    harmful = [e["label"] for e in verdict.evidence if e.get("harmful") or e.get("harmful", False) is None]
+    if harmful:  # harmful, or not judged at all (the monitor failed): never waved through
         return "rejected", f"reviewer rejected it: {', '.join(sorted(set(harmful)))}"
     return "approved", "reviewer approved it"
 
