@@ -98,13 +98,16 @@ def get_events(
 def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
     """Log a model turn, model error or notice (model text is normalised: see README). 409 once the
     episode is finished."""
-    return {"seq": episodes.record_turn(session, episode.id, body.event)}
+    event = body.event.model_copy(update={"normalised": body.normalised})
+    return {"seq": episodes.record_turn(session, episode.id, event)}
 
 
 @router.post("/episodes/{episode_id}/finish", responses={409: {"description": "Already finished"}})
 def finish_episode(episode: EpisodeDep, body: FinishIn, session: SessionDep) -> EpisodePublic:
     """Close the episode with its final status, once: 409 after (the first finish stands)."""
-    ep = episodes.finish(session, episode.id, body.status, body.turns, body.error, body.usage)
+    ep = episodes.finish(
+        session, episode.id, body.status, body.turns, body.error, body.usage, normalised=body.normalised
+    )
     return EpisodePublic.model_validate(ep)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
+from app.core import text
 from app.events.types import ModelError, ModelTurn, Notice
 
 MAX_ID = 2**31 - 1  # sequence numbers and row ids fit a 32-bit integer on both databases
@@ -15,7 +16,28 @@ Value = Annotated[str, Field(max_length=500)]
 Count = Annotated[int, Field(ge=0, le=2**53)]
 
 
-class EpisodeCreate(BaseModel):
+class CleanIn(BaseModel):
+    """A request body whose text is normalised before validation (NUL and lone surrogates become
+    U+FFFD: app.core.text); `normalised` is how many characters were replaced."""
+
+    _normalised: int = PrivateAttr(default=0)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _clean(cls, data, handler):
+        n = 0
+        if isinstance(data, dict):
+            data, n = text.clean(data)
+        model = handler(data)
+        model._normalised = n
+        return model
+
+    @property
+    def normalised(self) -> int:
+        return self._normalised
+
+
+class EpisodeCreate(CleanIn):
     scenario: str = Field(
         max_length=1000,
         description="Scenario slug, or a folder inside the scenarios folder or an allowed folder "
@@ -60,11 +82,11 @@ class EpisodePublic(BaseModel):
     model_config = {"from_attributes": True, "populate_by_name": True}
 
 
-class TurnIn(BaseModel):
+class TurnIn(CleanIn):
     event: ModelTurn | ModelError | Notice = Field(discriminator="kind")
 
 
-class FinishIn(BaseModel):
+class FinishIn(CleanIn):
     status: Literal["completed", "errored", "turn_limit", "no_action"]
     turns: int = Field(default=0, ge=0, le=1_000_000)
     error: str | None = Field(default=None, max_length=10_000)
@@ -95,7 +117,7 @@ class ApprovalPublic(BaseModel):
     model_config = {"from_attributes": True}
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(CleanIn):
     decision: Literal["approve", "reject", "approved", "rejected"] = Field(description="approve or reject")
     reason: str | None = Field(default=None, max_length=2000)
     by: str = Field(default="staff", min_length=1, max_length=100)

@@ -131,12 +131,13 @@ def _get(session: Session, episode_id: str) -> Episode:
 
 
 def _normalised(event: ModelTurn | ModelError | Notice) -> ModelTurn | ModelError | Notice:
-    """The event with its model text normalised (app.core.text) and the count of replacements."""
+    """The event with its model text normalised (app.core.text), counting replacements made here and
+    any made before (the API normalises request bodies as it reads them)."""
     try:
         data, n = text.clean(event.model_dump(exclude={"normalised"}))
     except text.Unusable as exc:
         raise InvalidRequest(f"event: {exc}") from None
-    return type(event).model_validate({**data, "normalised": n})
+    return type(event).model_validate({**data, "normalised": event.normalised + n})
 
 
 def _open(session: Session, episode_id: str) -> Episode:
@@ -167,7 +168,13 @@ _FINISH = (
 
 
 def finish(
-    session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
+    session: Session,
+    episode_id: str,
+    status: str,
+    turns: int,
+    error: str | None,
+    usage: dict[str, int],
+    normalised: int = 0,
 ) -> Episode:
     """Close the episode once with a final status; a second finish is a Conflict (the first stands)."""
     if status not in EpisodeStatus.final():
@@ -183,7 +190,7 @@ def finish(
     store.append(
         session,
         episode_id,
-        EpisodeFinished(status=status, turns=turns, error=error, usage=usage, normalised=n),
+        EpisodeFinished(status=status, turns=turns, error=error, usage=usage, normalised=n + normalised),
     )
     session.commit()
     episode = _get(session, episode_id)
