@@ -180,3 +180,17 @@ async def test_unlisted_folder_with_a_valid_scenario_is_refused(http, tmp_path, 
     shutil.copytree(TEST_SCENARIOS / "mini", folder)
     resp = await http.post("/api/episodes", json={"scenario": str(folder), "model": "m"})
     await _assert_422(http, resp)
+
+
+@pytest.mark.parametrize("bad_id", ["a%00b", "%ED%A0%80", "x" * 40, "a%20b"])
+async def test_impossible_episode_ids_are_404_not_500(http, bad_id):
+    for method, path in [
+        ("GET", f"/api/episodes/{bad_id}"),
+        ("GET", f"/api/episodes/{bad_id}/events"),
+        ("GET", f"/api/episodes/{bad_id}/stream"),
+        ("POST", f"/api/episodes/{bad_id}/tools/list_inbox"),
+        ("POST", f"/api/episodes/{bad_id}/finish"),
+        ("GET", f"/episodes/{bad_id}"),
+    ]:
+        kw = {"json": {"status": "completed"}} if path.endswith("finish") else {}
+        assert (await http.request(method, path, **kw)).status_code == 404, (method, path)

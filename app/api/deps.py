@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from app.core import text
 from app.core.config import Settings
 from app.core.db import new_session
 from app.errors import DomainError, InvalidRequest, NotFound
@@ -35,7 +36,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 def get_episode(episode_id: str, session: SessionDep) -> Episode:
     """The episode named in the path, or 404."""
-    episode = session.get(Episode, episode_id)
+    episode = session.get(Episode, episode_id) if text.is_id(episode_id) else None
     if episode is None:
         raise NotFound(f"no episode {episode_id}")
     return episode

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import EpisodeDep, SessionDep
 from app.api.schemas import MAX_ID
+from app.core import text
 from app.core.db import new_session
 from app.events import bus, store
 from app.models import Episode
@@ -78,6 +79,8 @@ async def stream_all(request: Request):
 
 
 def _exists(engine, episode_id: str) -> bool:
+    if not text.is_id(episode_id):
+        return False
     with new_session(engine) as session:
         return session.get(Episode, episode_id) is not None
 

@@ -16,6 +16,7 @@ from typing import Any
 
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_DEPTH = 32  # nesting of JSON arguments (objects and lists) a tool call may use
 
 
@@ -83,3 +84,9 @@ def loads(text: str) -> Any:
     """Strict JSON: NaN and Infinity refused; integers beyond Python's 4,300-digit limit and nesting
     too deep for the parser raise ValueError / RecursionError, which callers report as bad JSON."""
     return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+
+
+def is_id(value: str) -> bool:
+    """Whether a path segment can be an episode id at all (anything else is simply not found, and
+    never reaches the database: PostgreSQL refuses NUL even in a lookup)."""
+    return _ID.fullmatch(value) is not None

@@ -233,7 +233,7 @@ def run_tool(
     A call id already used in the episode returns that call's stored outcome and does nothing else."""
     call_id = call_id_of(call_id)
     name = text.clean_text(name)[0]
-    episode = episode_view.load(session, episode_id)
+    episode = episode_view.load(session, episode_id) if text.is_id(episode_id) else None
     if episode is None:
         raise EpisodeNotFound(f"no episode {episode_id}")
     address = text.clean_text(actor or episode.agent_address)[0].lower()
