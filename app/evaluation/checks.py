@@ -57,7 +57,8 @@ def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict
         before = session.execute(
             select(col(Episode.event_seq)).where(col(Episode.id) == episode_id)
         ).scalar_one()
-        outcome = run_tool(session, episode_id, call["tool"], args, call_id=f"check_{i}")
+        # distinct per call in the episode (a repeated call id would get the first call's outcome)
+        outcome = run_tool(session, episode_id, call["tool"], args, call_id=f"check_{before}")
         verdict = next(
             (
                 p
