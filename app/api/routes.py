@@ -18,6 +18,7 @@ from app.api.schemas import (
     EventOut,
     FinishIn,
     TurnIn,
+    answers,
 )
 from app.core.security import episode_token
 from app.events import store
@@ -42,7 +43,7 @@ def list_scenarios(settings: SettingsDep) -> list[str]:
     return list_slugs(settings.scenarios_dir)
 
 
-@router.post("/episodes", status_code=201)
+@router.post("/episodes", status_code=201, responses=answers(400))
 def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsDep) -> EpisodeStart:
     folder = resolve_allowed(body.scenario, settings.scenarios_dir, settings.allowed_scenario_dirs)
     ep = episodes.create_episode(
@@ -69,18 +70,18 @@ def list_episodes(
     return episode_rows(session, limit, offset)
 
 
-@router.get("/episodes/{episode_id}")
+@router.get("/episodes/{episode_id}", responses=answers(404))
 def get_episode(episode: EpisodeDep) -> EpisodePublic:
     return EpisodePublic.model_validate(episode)
 
 
-@router.get("/episodes/{episode_id}/tools")
+@router.get("/episodes/{episode_id}/tools", responses=answers(404))
 def get_episode_tools(episode: EpisodeDep) -> list[dict]:
     """The tools this episode's agent has: the built-in mail tools plus the scenario's action tools."""
     return episode_schemas(episode.world)
 
 
-@router.get("/episodes/{episode_id}/events")
+@router.get("/episodes/{episode_id}/events", responses=answers(404))
 def get_events(
     episode: EpisodeDep,
     session: SessionDep,
@@ -94,7 +95,7 @@ def get_events(
     ]
 
 
-@router.post("/episodes/{episode_id}/turns", status_code=201, responses={409: {"description": "Finished"}})
+@router.post("/episodes/{episode_id}/turns", status_code=201, responses=answers(400, 404, 409))
 def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
     """Log a model turn, model error or notice (model text is normalised: see README). 409 once the
     episode is finished."""
@@ -102,7 +103,7 @@ def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
     return {"seq": episodes.record_turn(session, episode.id, event)}
 
 
-@router.post("/episodes/{episode_id}/finish", responses={409: {"description": "Already finished"}})
+@router.post("/episodes/{episode_id}/finish", responses=answers(400, 404, 409))
 def finish_episode(episode: EpisodeDep, body: FinishIn, session: SessionDep) -> EpisodePublic:
     """Close the episode with its final status, once: 409 after (the first finish stands)."""
     ep = episodes.finish(
@@ -119,14 +120,14 @@ def all_approvals(session: SessionDep, status: ApprovalFilter = None) -> list[Ap
     return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, status=status)]
 
 
-@router.get("/episodes/{episode_id}/approvals")
+@router.get("/episodes/{episode_id}/approvals", responses=answers(404))
 def episode_approvals(
     episode: EpisodeDep, session: SessionDep, status: ApprovalFilter = None
 ) -> list[ApprovalPublic]:
     return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, episode.id, status)]
 
 
-@router.post("/episodes/{episode_id}/approvals/{approval_id}")
+@router.post("/episodes/{episode_id}/approvals/{approval_id}", responses=answers(400, 404, 409))
 def decide_approval(
     episode: EpisodeDep,
     approval_id: Annotated[int, Path(ge=1, le=MAX_ID)],
@@ -169,6 +170,7 @@ def add_tool_routes(app: FastAPI) -> None:
             name=f"tool_{tool_def.name}",
             summary=tool_def.description.splitlines()[0],
             tags=["tools"],
+            responses=answers(404),
             openapi_extra={
                 "requestBody": {
                     "required": True,

@@ -135,3 +135,21 @@ class ValidationBody(BaseModel):
     """Every 422 answer: a list of problems, whether the schema or a service found them."""
 
     detail: list[ValidationProblem]
+
+
+def answers(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI entries for the error statuses a route may answer (besides 422)."""
+    text_ = {
+        400: "The body is not readable JSON (e.g. not UTF-8)",
+        404: "No such episode (or approval in it)",
+        409: "The episode is finished, or the approval already decided",
+    }
+    return {c: {"description": text_[c]} for c in codes}
+
+
+SSE: dict[int | str, dict] = {
+    200: {
+        "description": "Server-sent events",
+        "content": {"text/event-stream": {"schema": {"type": "object"}}},
+    }
+}
