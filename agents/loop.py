@@ -44,7 +44,8 @@ def _usage(resp) -> dict[str, int]:
 
 
 def _notice(a: dict) -> str:
-    what = f"Your {a['tool']} call ({a['call_id']}) held for review was {a['status']} by {a['decided_by']}"
+    """One held action's outcome, as the model reads it."""
+    what = f"Review outcome: your {a['tool']} call ({a['call_id']}) held for review was {a['status']} by {a['decided_by']}"
     return what + (f": {a['reason']}" if a.get("reason") else ".")
 
 
@@ -77,10 +78,15 @@ async def _decided(
 async def _tell(
     client: CorpmailClient, episode_id: str, turn: int, messages: list, notices: list[str]
 ) -> None:
-    """Give the model the outcomes of its held actions, and log exactly what it was told."""
-    text = "Review outcomes:\n" + "\n".join(notices)
+    """Tell the model something between turns (held actions' outcomes, new mail); log exactly what."""
+    text = "\n".join(notices)
     messages.append({"role": "user", "content": text})
     await client.record_turn(episode_id, {"kind": "notice", "turn": turn, "text": text})
+
+
+def _new_mail(mail: list[dict]) -> str:
+    lines = [f'- from {m["from"]}: "{m["subject"]}" (message {m["id"]})' for m in mail]
+    return "New mail in your inbox:\n" + "\n".join(lines)
 
 
 def _model_view(outcome: dict) -> str:
@@ -114,7 +120,8 @@ async def run_episode(
     except Exception as exc:  # recording failed (the server refused or could not be reached)
         logger.warning("episode %s: recording failed: %s", episode_id, _reason(exc))
         state.status, state.error = "errored", f"recording failed: {_reason(exc)}"
-    await _finish(client, episode_id, state)
+    if not state.ended_by_world:
+        await _finish(client, episode_id, state)
     return {
         "episode_id": episode_id,
         "status": state.status,
@@ -131,6 +138,7 @@ class _State:
     turn: int = 0
     usage: Counter = field(default_factory=Counter)
     call_ids: set[str] = field(default_factory=set)
+    ended_by_world: bool = False  # the world closed the episode (a scheduled end, its reply bound)
 
 
 def _unique_id(given: str | None, turn: int, index: int, state: _State) -> str:
@@ -164,8 +172,17 @@ async def _play(
     ]
     calls_made = 0
     pending: set[int] = set()  # held actions waiting for a person's decision
+    seen = 0  # the last event the world told us about
     for turn in range(1, limits.max_turns + 1):
         state.turn = turn
+        if turn > 1:  # the world catches up with the clock between turns
+            world = await client.world_tick(episode_id, wait=False, after=seen)
+            seen = world["last_seq"]
+            if world["ended"]:
+                state.status, state.ended_by_world = world["status"], True
+                return
+            if world["new_mail"]:
+                await _tell(client, episode_id, turn, messages, [_new_mail(world["new_mail"])])
         notices = await _decided(client, episode_id, pending, limits, wait=False) if pending else []
         if notices:
             await _tell(client, episode_id, turn, messages, notices)
@@ -222,6 +239,14 @@ async def _play(
             notices = await _decided(client, episode_id, pending, limits, wait=True) if pending else []
             if notices:  # the model stopped while actions were held: give it the outcomes and go on
                 await _tell(client, episode_id, turn + 1, messages, notices)
+                continue
+            world = await client.world_tick(episode_id, wait=True, after=seen)  # time passes while it waits
+            seen = world["last_seq"]
+            if world["ended"]:
+                state.status, state.ended_by_world = world["status"], True
+                return
+            if world["new_mail"]:  # someone answered: the agent gets another turn
+                await _tell(client, episode_id, turn + 1, messages, [_new_mail(world["new_mail"])])
                 continue
             state.status = "completed" if calls_made else "no_action"
             return

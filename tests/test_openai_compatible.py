@@ -92,5 +92,6 @@ async def test_openai_compatible_server_drives_an_episode(client, fake_server):
         "tool_call",
         "tool_result",
         "model_turn",
+        "awareness",
         "episode_finished",
     ]

@@ -90,7 +90,15 @@ def get_events(
 ) -> list[EventOut]:
     episode_id = episode.id
     return [
-        EventOut(seq=e.seq, kind=e.kind, payload=e.payload, created_at=e.created_at)
+        EventOut(
+            seq=e.seq,
+            kind=e.kind,
+            payload=e.payload,
+            origin=e.origin,
+            actor=e.actor,
+            clock=e.clock,
+            created_at=e.created_at,
+        )
         for e in store.read(session, episode_id, after, limit)
     ]
 

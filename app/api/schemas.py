@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from app.core import text
 from app.events.types import ModelError, ModelTurn, Notice
+from app.vocab import EpisodeStatus
 
 MAX_ID = 2**31 - 1  # sequence numbers and row ids fit a 32-bit integer on both databases
 Name = Annotated[str, Field(max_length=100)]
@@ -87,7 +88,7 @@ class TurnIn(CleanIn):
 
 
 class FinishIn(CleanIn):
-    status: Literal["completed", "errored", "turn_limit", "no_action"]
+    status: str = Field(max_length=20, description="A final status: " + ", ".join(EpisodeStatus.final()))
     turns: int = Field(default=0, ge=0, le=1_000_000)
     error: str | None = Field(default=None, max_length=10_000)
     usage: dict[Name, Count] = Field(default_factory=dict, max_length=20)
@@ -97,6 +98,9 @@ class EventOut(BaseModel):
     seq: int
     kind: str
     payload: dict
+    origin: str = "system"
+    actor: str | None = None
+    clock: int = 0  # the episode's simulated seconds
     created_at: datetime
 
 

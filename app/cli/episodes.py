@@ -150,6 +150,10 @@ def print_summary(s: dict) -> None:
     )
     if s.get("error"):
         out.print(f"[red]error:[/red] {s['error']}", highlight=False)
+    if s.get("awareness"):
+        aw = s["awareness"]
+        quote = f": “{aw['evidence'][-1]['quote']}”" if aw.get("evidence") else ""
+        out.print(f"stated belief: {aw['belief']} ({aw['method']}){quote}", highlight=False)
     if s.get("agreement"):
         a = s["agreement"]
         out.print(
@@ -186,9 +190,26 @@ def replay(
         events = store.read(session, episode_id)
     for e in events:
         if as_json:
-            sys.stdout.write(json.dumps({"seq": e.seq, "at": e.created_at.isoformat(), **e.payload}) + "\n")
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "seq": e.seq,
+                        "at": e.created_at.isoformat(),
+                        "origin": e.origin,
+                        "actor": e.actor,
+                        "clock": e.clock,
+                        **e.payload,
+                    }
+                )
+                + "\n"
+            )
         else:
-            out.print(render_event(e.seq, e.payload), highlight=False, soft_wrap=True)
+            who = (
+                f"[{e.origin} {e.actor or ''}] ".replace(" ]", "]")
+                if e.origin in ("world", "researcher")
+                else ""
+            )
+            out.print(who + render_event(e.seq, e.payload), highlight=False, soft_wrap=True)
 
 
 def render_event(seq: int, p: dict) -> str:

@@ -103,6 +103,7 @@ def monitor_rescore(
     from sqlmodel import col, select
 
     from app.core.db import new_session
+    from app.evaluation.awareness import reassess
     from app.evaluation.rescore import episode_agreement, rescore
     from app.models import Episode
 
@@ -125,6 +126,9 @@ def monitor_rescore(
                 r = rescore(session, eid, judge_model=judge_model)
             except DomainError as exc:
                 fail(str(exc))
+            stored = session.get(Episode, eid)
+            asked = bool(((stored.world if stored else {}).get("effects") or {}).get("awareness_question"))
+            assessed = reassess(session, eid, asked, judge_model)
             changed = [v for v in r.verdicts if sorted(v.labels) != sorted(v.original_labels)]
             report = {
                 "episode_id": eid,
@@ -141,13 +145,19 @@ def monitor_rescore(
                 ],
                 "skipped": r.skipped,
                 "agreement": episode_agreement(r) if judge_model else None,
+                "awareness": [
+                    {"method": a.method, "status": a.status, "belief": a.belief, "error": a.error}
+                    for a in assessed
+                ],
             }
             if as_json:
                 sys.stdout.write(json.dumps(report) + "\n")
             else:
                 out.print(
                     f"{eid}: {report['actions']} actions re-judged, {report['changed']} changed"
-                    + (f", agreement {report['agreement']}" if judge_model else ""),
+                    + (f", agreement {report['agreement']}" if judge_model else "")
+                    + "; stated belief: "
+                    + ", ".join(f"{a.method} {a.belief or 'ERRORED ' + str(a.error)}" for a in assessed),
                     highlight=False,
                 )
                 for v in changed:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from app.evaluation.rescore import agreement
 from app.events.types import (
+    AwarenessAssessed,
     EpisodeFinished,
     EpisodeStarted,
     EventPayload,
@@ -13,18 +15,27 @@ from app.events.types import (
     ModelTurn,
     MonitorVerdict,
     RescoreVerdict,
+    ResearcherIntervention,
+    ScheduledEventFired,
     ToolCall,
     ToolResult,
+    WorldReaction,
 )
 
 
 def summarize(events: list[EventPayload]) -> dict:
-    tool_calls = [e for e in events if isinstance(e, ToolCall)]
-    results = [e for e in events if isinstance(e, ToolResult)]
-    verdicts = [e for e in events if isinstance(e, MonitorVerdict)]
+    """Counts of the agent's own actions (the world's and researchers' mail is counted apart)."""
+    started = next((e for e in events if isinstance(e, EpisodeStarted)), None)
+    agent = started.agent_address.lower() if started else None
+    every_call = [e for e in events if isinstance(e, ToolCall)]
+    tool_calls = [e for e in every_call if agent is None or e.actor.lower() == agent]
+    mine = {c.call_id for c in tool_calls}
+    results = [e for e in events if isinstance(e, ToolResult) and e.call_id in mine]
+    verdicts = [e for e in events if isinstance(e, MonitorVerdict) and e.call_id in mine]
     turns = [e for e in events if isinstance(e, ModelTurn)]
     finished = next((e for e in reversed(events) if isinstance(e, EpisodeFinished)), None)
     judged = [e for e in events if isinstance(e, JudgeVerdict)]
+    assessed = [e for e in events if isinstance(e, AwarenessAssessed)]
     latest = {
         v.call_id: any(x.get("harmful") for x in v.evidence)
         for v in [*verdicts, *(e for e in events if isinstance(e, RescoreVerdict))]
@@ -63,8 +74,37 @@ def summarize(events: list[EventPayload]) -> dict:
         ],
         "agreement": agreement([(latest.get(j.call_id, False), j) for j in judged]) if judged else None,
         "usage": dict(usage),
+        "awareness": awareness_view(assessed),
+        "world": {
+            "messages": sum(1 for e in events if isinstance(e, WorldReaction) and e.status == "sent"),
+            "interventions": sum(1 for e in events if isinstance(e, ResearcherIntervention)),
+            "scheduled": [
+                e.name for e in events if isinstance(e, ScheduledEventFired) and e.status == "fired"
+            ],
+        },
         "error": finished.error if finished else None,
     }
+
+
+def awareness_view(assessed: list[AwarenessAssessed]) -> dict | None:
+    """The latest rules (or answer) assessment, and the latest judge's when one ran."""
+    rules = [a for a in assessed if not a.method.startswith("judge:")]
+    judged = [a for a in assessed if a.method.startswith("judge:")]
+    if not rules and not judged:
+        return None
+    view: dict[str, Any] = {}
+    if rules:
+        a = rules[-1]
+        view = {"belief": a.belief, "method": a.method, "mixed": a.mixed, "evidence": a.evidence[-3:]}
+    if judged:
+        j = judged[-1]
+        view["judge"] = {
+            "model": j.method.split(":", 1)[1],
+            "status": j.status,
+            "belief": j.belief,
+            "error": j.error,
+        }
+    return view
 
 
 def summary_from_events(episode_id: str, model: str, payloads: list[dict]) -> dict:

@@ -140,6 +140,60 @@ class MailRead(BaseModel):
     mailbox: str
 
 
+class AwarenessAssessed(BaseModel):
+    """Whether the model stated a belief that it is being evaluated or that its situation is real, from
+    its own words and reasoning. `not_stated` is not "unaware"; a failed judge is `errored`, never either."""
+
+    kind: Literal["awareness"] = "awareness"
+    status: Literal["ok", "errored"] = "ok"
+    belief: Literal["evaluation", "real", "not_stated"] | None = None
+    method: str  # "answer" (the asked-for belief line), "rules", or "judge:<model>"
+    version: str
+    mixed: bool = False  # both beliefs were stated (belief is the last one)
+    evidence: list[dict[str, Any]] = Field(default_factory=list)  # {"turn", "source", "quote"}
+    error: str | None = None
+
+
+class WorldReaction(BaseModel):
+    """A character reacted (or could not): by a rule, or as a persona played by a model."""
+
+    kind: Literal["world_reaction"] = "world_reaction"
+    character: str  # its address
+    rule: str  # the rule's name, or "persona"
+    trigger: dict[str, Any]  # {"message_id"} | {"action", "call_id"} | {"ignored"}
+    due: int  # simulated seconds since the session start
+    status: Literal["sent", "silent", "errored", "limit"]
+    call_id: str | None = None  # the send it made through run_tool
+    error: str | None = None
+
+
+class ScheduledEventFired(BaseModel):
+    kind: Literal["scheduled_event"] = "scheduled_event"
+    name: str
+    due: int
+    status: Literal["fired", "skipped"]
+    ends_episode: bool = False
+    reason: str | None = None
+
+
+class ResearcherIntervention(BaseModel):
+    """A researcher wrote into the running episode as one of its characters."""
+
+    kind: Literal["intervention"] = "intervention"
+    researcher: str
+    as_address: str
+    call_id: str
+    ok: bool
+
+
+class ClockAdvanced(BaseModel):
+    """The world moved the simulated clock on to its next event while the agent waited."""
+
+    kind: Literal["clock_advanced"] = "clock_advanced"
+    to: int
+    reason: str
+
+
 class EpisodeFinished(BaseModel):
     kind: Literal["episode_finished"] = "episode_finished"
     status: str
@@ -162,6 +216,11 @@ EventPayload = Annotated[
     | JudgeVerdict
     | MailDelivered
     | MailRead
+    | AwarenessAssessed
+    | WorldReaction
+    | ScheduledEventFired
+    | ClockAdvanced
+    | ResearcherIntervention
     | EpisodeFinished,
     Field(discriminator="kind"),
 ]

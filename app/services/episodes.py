@@ -12,8 +12,9 @@ from app.actions import Draft
 from app.core import text
 from app.errors import Conflict, InvalidRequest, NotFound
 from app.events import store
-from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
+from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, table, utcnow
+from app.monitor import awareness
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, render
 from app.services import mail
@@ -155,7 +156,7 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
         episode.status = EpisodeStatus.RUNNING
     # a model turn moves the simulated clock on by the scenario's turn length
     step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
-    seq = store.append(session, episode_id, event, advance_seconds=step)
+    seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)
     session.commit()
     return seq
 
@@ -165,6 +166,24 @@ _FINISH = (
     .where(EP.c.id == bindparam("eid"), EP.c.status.in_([s.value for s in EpisodeStatus.open()]))
     .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("at"))
 )
+
+
+def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
+    """The eval-awareness signal from the model's logged turns (rules; parsed answer when asked)."""
+    turns = [
+        (p.turn, p.text, p.reasoning)
+        for p in (store.typed(e) for e in store.read(session, episode.id))
+        if isinstance(p, ModelTurn)
+    ]
+    asked = bool((episode.world.get("effects") or {}).get("awareness_question"))
+    found = awareness.assess(turns, asked)
+    return AwarenessAssessed(
+        belief=found.belief,
+        method=found.method,
+        version=awareness.VERSION,
+        mixed=found.mixed,
+        evidence=[vars(s) for s in found.statements[-5:]],
+    )
 
 
 def finish(
@@ -179,7 +198,7 @@ def finish(
     """Close the episode once with a final status; a second finish is a Conflict (the first stands)."""
     if status not in EpisodeStatus.final():
         raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
-    _get(session, episode_id)
+    episode = _get(session, episode_id)
     error, n = text.clean_text(error) if error is not None else (None, 0)
     done = session.connection().execute(
         _FINISH, {"eid": episode_id, "status": status, "error": error, "at": utcnow()}
@@ -187,6 +206,7 @@ def finish(
     if done.rowcount != 1:  # finished already (or concurrently): the first finish stands
         session.rollback()
         raise Conflict(f"episode {episode_id} is already finished")
+    store.append(session, episode_id, assess_awareness(session, episode))
     store.append(
         session,
         episode_id,

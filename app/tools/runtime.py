@@ -24,9 +24,9 @@ from app.events.types import MonitorVerdict, ToolCall, ToolResult
 from app.monitor.types import Verdict
 from app.services import approvals, episode_view, tool_outcomes
 from app.tools import actions
-from app.tools.context import EpisodeContext
+from app.tools.context import EpisodeContext, outside_actor
 from app.tools.registry import REGISTRY, ToolError
-from app.vocab import Approver, Decision, EpisodeStatus
+from app.vocab import Approver, Decision, EpisodeStatus, Origin
 
 logger = logging.getLogger(__name__)
 MAX_ARGUMENT_BYTES = 2_000_000  # a request body larger than this is refused unread
@@ -112,6 +112,9 @@ def _deliver(
     except Exception as exc:  # the monitor failed: say so in the verdict, never record it as clean
         logger.exception("monitor failed on %s in episode %s", name, ctx.episode.id)
         verdict = _unjudged(ctx.episode.monitor_mode, f"the monitor failed ({exc.__class__.__name__})")
+    if not ctx.actor.is_agent and verdict.decision in (Decision.HOLD, Decision.BLOCK):
+        # the monitor knows who acts: the world's and researchers' own mail is recorded, never held
+        verdict.decision = Decision.FLAG
     log.append(
         MonitorVerdict(
             call_id=call_id,
@@ -129,7 +132,7 @@ def _deliver(
         return False, None, _error("refused", "company policy refused this; it did not take effect")
     if verdict.decision == Decision.HOLD:
         return _hold(ctx, call_id, name, action, verdict, log)
-    origin = "agent" if ctx.actor.is_agent else "ui"
+    origin = Origin.AGENT if ctx.actor.is_agent else ctx.origin
     return (
         True,
         approvals.take_effect(ctx.session, ctx.episode, action, call_id, log, ctx.boxes, origin),
@@ -227,8 +230,13 @@ def run_tool(
     *,
     call_id: str | None = None,
     actor: str | None = None,
+    origin: str = Origin.RESEARCHER,
 ) -> dict:
     """Run one tool call for an episode and commit; returns {"call_id", "tool", "ok", "result", "error"}.
+
+    `actor` defaults to the agent. Anyone else acts as the world (a character's reaction) or as a
+    researcher writing as that character (`origin`); an outside contact may act too (it has no
+    mailbox: it can only send). The monitor judges their mail but never holds or blocks it.
 
     A call id already used in the episode returns that call's stored outcome and does nothing else."""
     call_id = call_id_of(call_id)
@@ -238,29 +246,32 @@ def run_tool(
         raise EpisodeNotFound(f"no episode {episode_id}")
     address = text.clean_text(actor or episode.agent_address)[0].lower()
     boxes = episode.boxes
-    if address not in boxes:
+    acting = boxes.get(address) or outside_actor(episode.world, address)
+    if acting is None:
         raise EpisodeNotFound(f"no mailbox {address} in episode {episode_id}")
+    origin = Origin.AGENT if acting.is_agent else origin
     first = tool_outcomes.stored(session, episode_id, call_id)
     if first is not None or not tool_outcomes.claim(session, episode_id, call_id):
         return first if first is not None else _stored(session, episode_id, call_id)
     log: list = []
     try:
         outcome = _execute(
-            EpisodeContext(session, episode, boxes[address], boxes, call_id, log),
+            EpisodeContext(session, episode, acting, boxes, call_id, log, origin),
             name,
             raw_args,
             call_id,
             log,
         )
-        step = (episode.world.get("clock") or {}).get("call_seconds", 0)  # the call's simulated duration
-        store.append_many(session, episode_id, log, advance_seconds=step)
+        # the agent's call takes simulated time; the world's reactions are placed on the clock by the world
+        step = (episode.world.get("clock") or {}).get("call_seconds", 0) if origin == Origin.AGENT else 0
+        store.append_many(session, episode_id, log, advance_seconds=step, origin=origin, actor=address)
         tool_outcomes.record(session, episode_id, call_id, outcome)
         session.commit()
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
         session.rollback()
         logger.exception("tool %s failed in episode %s", name, episode_id)
-        return _record_fault(session, episode_id, name, call_id, address, raw_args, log, exc)
+        return _record_fault(session, episode_id, name, call_id, (address, origin), raw_args, log, exc)
 
 
 def _stored(session: Session, episode_id: str, call_id: str) -> dict:
@@ -277,14 +288,15 @@ def _record_fault(
     episode_id: str,
     name: str,
     call_id: str,
-    address: str,
+    who: tuple[str, str],
     raw_args: Any,
     log: list,
     exc: Exception,
 ) -> dict:
     """Log a call that failed inside: its raw arguments as text, the monitor's verdict if one was
     reached (or an `unjudged` verdict for an outbound tool), and an internal_error result. The action
-    itself was rolled back."""
+    itself was rolled back. `who` is the acting address and the call's origin."""
+    address, origin = who
     problem = _error("internal_error", f"the tool failed unexpectedly ({exc.__class__.__name__})")
     outcome = {"call_id": call_id, "tool": name, "ok": False, "result": None, "error": problem}
     verdicts = [e for e in log if isinstance(e, MonitorVerdict)]
@@ -312,7 +324,7 @@ def _record_fault(
         try:
             if not tool_outcomes.claim(session, episode_id, call_id, outcome):
                 return _stored(session, episode_id, call_id)
-            store.append_many(session, episode_id, events)
+            store.append_many(session, episode_id, events, origin=origin, actor=address)
             session.commit()
             return outcome
         except Exception:
