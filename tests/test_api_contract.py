@@ -173,13 +173,17 @@ async def test_scenario_folders_inside_the_configured_ones_are_accepted(http, se
         assert resp.status_code == 201, (ref, resp.text)
 
 
-async def test_unlisted_folder_with_a_valid_scenario_is_refused(http, tmp_path, settings):
+async def test_unlisted_folder_with_a_valid_scenario_is_refused(http):
     import shutil
+    import tempfile
 
-    folder = tmp_path / "copy"
-    shutil.copytree(TEST_SCENARIOS / "mini", folder)
-    resp = await http.post("/api/episodes", json={"scenario": str(folder), "model": "m"})
-    await _assert_422(http, resp)
+    outside = tempfile.mkdtemp()  # not under pytest's temporary folders, which the tests allow
+    try:
+        folder = shutil.copytree(TEST_SCENARIOS / "mini", f"{outside}/copy")
+        resp = await http.post("/api/episodes", json={"scenario": str(folder), "model": "m"})
+        await _assert_422(http, resp)
+    finally:
+        shutil.rmtree(outside)
 
 
 @pytest.mark.parametrize("bad_id", ["a%00b", "%ED%A0%80", "x" * 40, "a%20b"])
