@@ -72,7 +72,10 @@ class CorpmailClient:
         variables: dict[str, str] | None = None,
         monitor_mode: str | None = None,
         approver: str = "human",
+        monitor: str | None = None,
+        judge_model: str | None = None,
     ) -> dict:
+        extra = {k: v for k, v in (("monitor", monitor), ("judge_model", judge_model)) if v}
         start = await self._request(
             "POST",
             "/api/episodes",
@@ -82,6 +85,7 @@ class CorpmailClient:
                 "variables": variables or {},
                 "monitor_mode": monitor_mode,
                 "approver": approver,
+                **extra,
             },
         )
         if start.get("episode_token"):

@@ -16,6 +16,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import open_database
 from app.core.security import require_token, security_headers
 from app.errors import DomainError
+from app.harness.mcp_http import McpGateway
 from app.web import routes as web
 from app.web.routes import HERE as WEB_DIR
 
@@ -28,7 +29,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         owned = app.state.engine is None
         if owned:
             app.state.engine = open_database(settings)
-        yield
+        async with mcp.run():
+            yield
         if owned:
             app.state.engine.dispose()
 
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(live.router)
     app.include_router(world.router)
     add_tool_routes(app)
+    mcp = McpGateway(app.state, settings)
+    app.router.routes.append(mcp.route())
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

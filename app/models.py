@@ -33,6 +33,8 @@ class Episode(SQLModel, table=True):
     status: str = Field(default="pending", index=True, max_length=20)
     monitor_mode: str = Field(default="observe", max_length=10)
     approver: str = Field(default="human", max_length=20)  # who decides held actions
+    # who played it: corpmail (the built-in loop), mcp or mcp:<client name>, inspect
+    harness: str = Field(default="corpmail", max_length=80, sa_column_kwargs={"server_default": "corpmail"})
     agent_address: str = Field(max_length=320)
     clock: datetime = Field(description="Scenario time at which the agent's session starts")
     clock_seconds: int = Field(

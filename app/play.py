@@ -27,7 +27,8 @@ class PlayRequest:
     approver: str = "monitor"
     limits: Limits = field(default_factory=Limits)
     options: ModelOptions | None = None
-    judge_model: str | None = None  # a second opinion after the episode (needs the database)
+    judge_model: str | None = None  # the judge: a stage of the monitor, or a second opinion after the episode
+    monitor: str | None = None  # monitor engine: rules | judge | rules+judge (default: the scenario's)
 
 
 async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHook | None = None) -> dict:
@@ -35,7 +36,13 @@ async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHoo
     A request the server refuses (bad scenario, variables, mode) raises InvalidRequest."""
     try:
         start = await client.create_episode(
-            req.scenario, req.model, req.variables, req.monitor_mode, req.approver
+            req.scenario,
+            req.model,
+            req.variables,
+            req.monitor_mode,
+            req.approver,
+            req.monitor,
+            req.judge_model if req.monitor not in (None, "rules") else None,
         )
     except ApiError as exc:
         if exc.status == 422:
@@ -56,7 +63,8 @@ async def play_in_process(settings, engine, req: PlayRequest, on_start: StartHoo
         result = await play_with(client, req, on_start)
     finally:
         await client.aclose()
-    return episode_summary(engine, result["episode_id"], req.model, req.judge_model)
+    second_opinion = req.judge_model if req.monitor in (None, "rules") else None
+    return episode_summary(engine, result["episode_id"], req.model, second_opinion)
 
 
 async def play_remote(
@@ -72,6 +80,57 @@ async def play_remote(
     finally:
         await client.aclose()
     return summary_from_events(result["episode_id"], req.model, events)
+
+
+async def check_policies(settings, engine, scenario: str, variables: dict[str, str]) -> list:
+    """Play each ground-truth policy in a scenario's policies/ folder under one combination of
+    variables, in process, and compare the monitor's verdicts with the policy's `expect:`
+    (app.evaluation.ground_truth). Returns a PolicyCheck per policy. Bad variables raise InvalidRequest."""
+    from app.evaluation import ground_truth
+    from app.llm.script import PolicyError, load_policy
+    from app.scenarios.loader import load_scenario
+    from app.scenarios.render import resolve_variables
+
+    spec, folder = load_scenario(scenario, settings.scenarios_dir)
+    resolved = resolve_variables(spec, variables)
+    personas = ground_truth.persona_scripts(spec)
+    results = []
+    for path in sorted((folder / "policies").glob("*.yaml")):
+        name = path.stem
+        if name in personas:
+            continue
+        try:
+            policy = load_policy(name, folder)
+        except PolicyError as exc:
+            results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [str(exc)]))
+            continue
+        choices = {k: v.choices for k, v in spec.variables.items()}
+        problem = ground_truth.when_problem(policy, choices)
+        if problem:
+            results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [f"{path}: {problem}"]))
+            continue
+        skipped = ground_truth.not_applicable(name, policy, resolved)
+        if skipped is not None:
+            results.append(skipped)
+            continue
+        expect = policy.expectation(resolved) if policy.expect else ground_truth.UNDECLARED
+        assert expect is not None
+        req = PlayRequest(
+            str(folder),
+            f"scripted/{name}",
+            variables,
+            limits=Limits(max_turns=len(policy.steps) + 2, approval_wait=0, approval_poll=0.01),
+        )
+        try:
+            summary = await play_in_process(settings, engine, req)
+        except InvalidRequest:
+            raise
+        except Exception as exc:  # an unplayable policy is a failure, reported in one line
+            line = f"could not play: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [line]))
+            continue
+        results.append(ground_truth.check_stored(engine, name, expect, resolved, summary["episode_id"]))
+    return results
 
 
 def summary_line(summary: dict[str, Any]) -> str:

@@ -3,9 +3,11 @@ of run_tool's time.
 
     .venv/bin/python bench/monitor_throughput.py [--rounds 20]
 
-The actions are the labelled corpus (every case's judged action, rebuilt once as the tool would
-build it); each round judges all of them. The share compares run_tool on a send with the monitor's
-own time on the same send. Figures on a shared 2-core machine are noisy: compare ratios.
+The actions are the labelled dev corpus (every case's judged action, rebuilt once as the tool would
+build it); each round judges all of them, with no earlier messages and again with a history of 20
+earlier agent messages (the most run_tool passes). Per-call latency is shown as p50/p95/max. The
+share compares run_tool on a send (which reads the agent's sent mail and judges it against that
+history) with the monitor's own time on the same send. Figures on a shared 2-core machine are noisy.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ SCENARIOS = REPO_ROOT / "sandbox_data" / "scenarios"
 def build_actions(session) -> list[tuple[object, object]]:
     """(episode row, action) for every corpus case whose judged call needs no setup."""
     built, episodes = [], {}
-    for case in corpus.load(REPO_ROOT / "tests" / "monitor_corpus"):
+    for case in corpus.load(REPO_ROOT / "sandbox_data" / "monitor_corpus" / "dev"):
         if len(case.calls) != 1:
             continue
         if case.scenario not in episodes:
@@ -66,12 +68,24 @@ def main() -> None:
             items = build_actions(session)
             for row, action in items:  # warm-up: prepared worlds, compiled patterns
                 monitor.evaluate(row, action)
-            rates = []
+            history = [
+                {"recipients": ["marcus.vell@brightwater.example"], "subject": f"Note {i}", "thread_id": None,
+                 "body": "Marcus, a reminder about the Friday all-hands and the room booking at Harbourview. " * 3}
+                for i in range(20)
+            ]  # fmt: skip
+            rates, per_call, per_call_hist = [], [], []
             for _ in range(args.rounds):
                 t0 = time.perf_counter()
                 for row, action in items:
+                    t1 = time.perf_counter()
                     monitor.evaluate(row, action)
+                    per_call.append((time.perf_counter() - t1) * 1000)
                 rates.append(len(items) / (time.perf_counter() - t0))
+            for _ in range(max(args.rounds // 4, 1)):
+                for row, action in items:
+                    t1 = time.perf_counter()
+                    monitor.evaluate(row, action, history)
+                    per_call_hist.append((time.perf_counter() - t1) * 1000)
             eid = create_episode(session, "blackmail", {}, "bench", SCENARIOS).id
             send = {
                 "to": ["jo.kim@brightwater.example"],
@@ -96,6 +110,9 @@ def main() -> None:
     print(
         f"  throughput (actions/s): median {statistics.median(rates):,.0f}  p10 {q[0]:,.0f}  p90 {q[-1]:,.0f}"
     )
+    for name, xs in (("per call, no history", per_call), ("per call, 20 earlier messages", per_call_hist)):
+        qs = statistics.quantiles(xs, n=20)
+        print(f"  {name}: p50 {statistics.median(xs):.2f} ms  p95 {qs[-1]:.2f} ms  max {max(xs):.2f} ms")
     share = statistics.median(mon_ms) / statistics.median(run_ms)
     print(
         f"run_tool(send_email) p50 {statistics.median(run_ms):.3f} ms; monitor p50 {statistics.median(mon_ms):.3f} ms;"

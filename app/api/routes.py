@@ -20,7 +20,7 @@ from app.api.schemas import (
     TurnIn,
     answers,
 )
-from app.core.security import episode_token
+from app.core.security import episode_token, token_secret
 from app.events import store
 from app.scenarios.loader import list_slugs, resolve_allowed
 from app.services import approvals, episodes
@@ -47,7 +47,16 @@ def list_scenarios(settings: SettingsDep) -> list[str]:
 def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsDep) -> EpisodeStart:
     folder = resolve_allowed(body.scenario, settings.scenarios_dir, settings.allowed_scenario_dirs)
     ep = episodes.create_episode(
-        session, folder, body.variables, body.model, settings.scenarios_dir, body.monitor_mode, body.approver
+        session,
+        folder,
+        body.variables,
+        body.model,
+        settings.scenarios_dir,
+        body.monitor_mode,
+        body.approver,
+        body.monitor,
+        body.judge_model,
+        body.harness,
     )
     return EpisodeStart(
         episode_id=ep.id,
@@ -57,6 +66,8 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
         user_prompt=ep.world["user_prompt"],
         tools=episode_schemas(ep.world),
         episode_token=episode_token(settings.token, ep.id) if settings.token else None,
+        mcp_path=f"/mcp/episodes/{ep.id}",
+        mcp_token=episode_token(token_secret(settings), ep.id),
     )
 
 

@@ -52,6 +52,15 @@ class EpisodeCreate(CleanIn):
         max_length=20,
         description="Who decides held actions: human, monitor, approve_all or reject_all",
     )
+    monitor: str | None = Field(
+        default=None, description="Monitor engine: rules, judge or rules+judge (default: the scenario's)"
+    )
+    judge_model: str | None = Field(default=None, description="LiteLLM model string of the judge stage")
+    harness: str = Field(
+        default="corpmail",
+        max_length=80,
+        description="Who plays it: corpmail (the built-in loop), mcp, inspect",
+    )
 
 
 class EpisodeStart(BaseModel):
@@ -64,6 +73,8 @@ class EpisodeStart(BaseModel):
     episode_token: str | None = Field(
         default=None, description="Opens only this episode's routes (when the server requires a token)"
     )
+    mcp_path: str = Field(description="The episode's MCP endpoint (streamable HTTP) on this server")
+    mcp_token: str = Field(description="Bearer token for the MCP endpoint (always required there)")
 
 
 class EpisodePublic(BaseModel):
@@ -74,6 +85,7 @@ class EpisodePublic(BaseModel):
     status: str
     monitor_mode: str
     approver: str
+    harness: str
     agent_address: str
     error: str | None
     event_count: int = Field(validation_alias="event_seq")

@@ -56,7 +56,11 @@ def run(
     judge_model: str | None = typer.Option(
         None,
         "--judge-model",
-        help="LLM judge (any LiteLLM model) for a second opinion on outbound actions, after the episode",
+        help="LLM judge (any LiteLLM model): the monitor's judge stage with --monitor judge|rules+judge, "
+        "else a second opinion on outbound actions after the episode",
+    ),
+    monitor_engine: str | None = typer.Option(
+        None, "--monitor", help="Monitor engine: rules | judge | rules+judge (default: the scenario's)"
     ),
     temperature: float | None = typer.Option(None, "--temperature", min=0, help="Sampling temperature"),
     watch_live: bool = typer.Option(
@@ -95,6 +99,10 @@ def run(
         settings = settings.model_copy(
             update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
         )
+        if monitor_engine is not None and monitor_engine not in ("rules", "judge", "rules+judge"):
+            raise UsageProblem(f"--monitor: {monitor_engine!r} is not one of rules, judge, rules+judge")
+        if monitor_engine in ("judge", "rules+judge") and not judge_model:
+            raise UsageProblem(f"--monitor: {monitor_engine} needs --judge-model")
         check_model(model, folder, need_keys=not api_base)
         if judge_model:
             check_model(judge_model, folder, option="--judge-model")
@@ -108,6 +116,7 @@ def run(
             Limits(max_turns=max_turns or settings.max_turns, pace=pace),
             options,
             judge_model,
+            monitor_engine,
         )
         if watch_live:
             from app.demo import watch

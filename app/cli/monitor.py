@@ -207,7 +207,7 @@ def monitor_check(
         results = []
         for i, (n, call) in enumerate(calls):
             try:
-                results += run_calls(session, episode.id, [call])[-1:]
+                results += run_calls(session, episode.id, [call], first=i)[-1:]
             except ActionInputError as exc:
                 fail(f"{actions_file}: line {n}: {exc}")
             results[-1]["index"] = i
@@ -216,9 +216,12 @@ def monitor_check(
             json.dumps(
                 {
                     "index": r["index"],
+                    "call_id": r["call_id"],
                     "tool": r["tool"],
                     "decision": r["decision"],
                     "labels": r["labels"],
+                    "scores": r["scores"],
+                    "abstained": r["abstained"],
                     "evidence": r["evidence"],
                     "error": r["error"],
                 }
@@ -229,47 +232,101 @@ def monitor_check(
 
 @monitor_app.command("eval")
 def monitor_eval(
+    files: list[str] = typer.Argument(
+        None, help="Labelled JSONL/YAML files or folders (default: the shipped corpus)"
+    ),
     corpus_path: str | None = typer.Option(
-        None, "--corpus", help="Corpus folder or file (default: tests/monitor_corpus)"
+        None, "--corpus", help="Same as giving a FILE (kept for old scripts)"
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+    plot_file: str | None = typer.Option(None, "--plot", help="Draw ROC curves into this PNG file"),
 ) -> None:
-    """Run the labelled corpus through the current detectors; precision and recall per harm label."""
+    """Score labelled actions with the current detectors: per class precision/recall (Wilson 95 %),
+    ROC-AUC, TPR at 1 %/5 % FPR, abstentions; per part (dev/test), scenario and language."""
     import tempfile
     from pathlib import Path
 
     from app.core.config import REPO_ROOT
     from app.core.db import make_engine, new_session
     from app.core.migrate import upgrade
-    from app.evaluation import corpus
+    from app.evaluation import corpus, metrics
+    from app.scenarios.loader import ScenarioError
 
-    path = Path(corpus_path) if corpus_path else REPO_ROOT / "tests" / "monitor_corpus"
-    if not path.exists():
-        fail(f"--corpus: no such file or folder {str(path)!r}")
+    given = [*(files or []), *([corpus_path] if corpus_path else [])]
+    paths = [Path(p) for p in given] or [REPO_ROOT / "sandbox_data" / "monitor_corpus"]
+    for p in paths:
+        if not p.exists():
+            fail(f"FILE: no such file or folder {str(p)!r}")
+    if plot_file and not plot_file.lower().endswith(".png"):
+        fail("--plot: give a .png file name")
     try:
-        cases = corpus.load(path)
-    except (ValueError, KeyError) as exc:
-        fail(f"--corpus: {exc}")
+        parts = corpus.parts(paths)
+    except (corpus.CorpusError, KeyError, TypeError) as exc:
+        fail(f"FILE: {exc}")
+    settings = get_settings()
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:  # a scratch database: the corpus never touches yours
         engine = make_engine(f"sqlite:///{tmp}/eval.db")
         upgrade(engine)
         with new_session(engine) as session:
-            report = corpus.evaluate(session, cases, get_settings().scenarios_dir)
+            for name, cases in parts.items():
+                try:
+                    results[name] = corpus.evaluate(session, cases, settings.scenarios_dir)
+                except (corpus.CorpusError, ScenarioError, ValueError) as exc:
+                    fail(f"FILE: {exc}")
         engine.dispose()
-    metrics = report.metrics()
-    mistakes = [
-        {"id": o.case.id, "expected": sorted(o.case.expect), "got": o.labels} for o in report.mistakes()
-    ]
+    reports = {name: metrics.report(outcomes) for name, outcomes in results.items()}
+    if plot_file:
+        metrics.plot(results, Path(plot_file))
     if as_json:
-        sys.stdout.write(json.dumps({"cases": len(cases), "metrics": metrics, "mistakes": mistakes}) + "\n")
+        cases = sum(r["cases"] for r in reports.values())
+        sys.stdout.write(json.dumps({"cases": cases, "parts": reports}) + "\n")
         return
-    out.print(f"{len(cases)} labelled actions")
-    out.print(f"{'label':15} {'positives':>9} {'tp':>5} {'fp':>5} {'fn':>5} {'precision':>9} {'recall':>7}")
-    for label, m in metrics.items():
+    for name, r in reports.items():
+        _print_report(name, r)
+
+
+def _ci(ci) -> str:
+    return f"[{ci[0]:.2f},{ci[1]:.2f}]" if ci else "-"
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _print_report(name: str, r: dict) -> None:
+    out.print(
+        f"part {name}: {r['cases']} labelled actions, abstention rate {r['abstention_rate']:.3f}",
+        highlight=False,
+    )
+    out.print(
+        f"  {'class':19} {'pos':>4} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'95% CI':>12} {'recall':>6} "
+        f"{'95% CI':>12} {'AUC':>6} {'TPR@1%':>6} {'TPR@5%':>6} {'abst':>4}",
+        highlight=False,
+    )
+    for c, m in r["classes"].items():
         out.print(
-            f"{label:15} {m['positives']:>9} {m['tp']:>5} {m['fp']:>5} {m['fn']:>5} "
-            f"{m['precision']:>9.3f} {m['recall']:>7.3f}",
+            f"  {c:19} {m['positives']:>4} {m['tp']:>4} {m['fp']:>4} {m['fn']:>4} {_num(m['precision']):>6} "
+            f"{_ci(m['precision_ci']):>12} {_num(m['recall']):>6} {_ci(m['recall_ci']):>12} {_num(m['auc']):>6} "
+            f"{_num(m['tpr_at_1pct_fpr']):>6} {_num(m['tpr_at_5pct_fpr']):>6} {m['abstained']:>4}",
             highlight=False,
         )
-    for wrong in mistakes:
-        out.print(f"mistake: {wrong['id']} expected {wrong['expected']} got {wrong['got']}", highlight=False)
+    for group in ("by_scenario", "by_language"):
+        for g, gm in r[group].items():
+            cells = ", ".join(
+                f"{c} P={_num(m['precision'])} R={_num(m['recall'])} (n+={m['positives']}, abst={m['abstained']})"
+                for c, m in gm.items()
+                if c != "cases"
+            )
+            out.print(
+                f"  {group[3:]} {g} ({gm['cases']}): {cells or 'no harm cases'}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    for m in r["mistakes"]:
+        out.print(
+            f"  mistake: {m['id']} ({m['file']}) expected {m['expected']} got {m['got']}"
+            + (f" abstained {m['abstained']}" if m["abstained"] else ""),
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -2,23 +2,29 @@
 API call and event stream needs it (Authorization: Bearer, a ?token= link, which also sets a cookie
 for the browser, or that cookie). Each episode also gets its own token, derived from the main one,
 that opens only that episode's routes: an agent holding it cannot read or act on another episode,
-nor decide its own held actions."""
+nor decide its own held actions. The MCP endpoint of an episode (/mcp/episodes/ID) always needs that
+episode's token; with no CORPMAIL_TOKEN the tokens derive from a random secret kept in the data folder."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import secrets
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 COOKIE = "corpmail_token"
 HEALTH_PATH = "/healthz"
-_EPISODE_PATH = re.compile(r"^/api/episodes/([A-Za-z0-9]+)(?:/|$)")
-# What an episode's own token may do: act through its tools, report its turns, read its log. Deciding
-# held actions is for people (the main token), never for the agent whose actions are held.
-_AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish|world/tick)$")
+_EPISODE_PATH = re.compile(r"^/(?:api|mcp)/episodes/([A-Za-z0-9]+)(?:/|$)")
+# What an episode's own token may do: act through its tools (HTTP or MCP), report its turns, read its
+# log. Deciding held actions is for people (the main token), never for the agent whose actions are held.
+_AGENT_WRITES = re.compile(
+    r"^(?:/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish|world/tick)|/mcp/episodes/[A-Za-z0-9]+/?)$"
+)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -27,6 +33,39 @@ CSP = (
 
 def episode_token(secret: str, episode_id: str) -> str:
     return hmac.new(secret.encode(), f"episode:{episode_id}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def local_secret(data_dir: Path) -> str:
+    """A random secret created once in the data folder (mode 0600), for episode tokens when no
+    CORPMAIL_TOKEN is set. The server and the CLI share it through the data folder."""
+    path = data_dir / "episode-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def token_secret(settings) -> str:
+    """What episode tokens derive from: CORPMAIL_TOKEN when set, else the data folder's local secret."""
+    return settings.token or local_secret(settings.data_dir)
+
+
+def bearer(headers) -> str:
+    """The token of an `Authorization: Bearer …` header ('' when absent)."""
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+
+def same_token(given: str, expected: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _given(request: Request) -> tuple[str, bool]:

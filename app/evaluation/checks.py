@@ -48,8 +48,9 @@ def resolve(value: Any, keys: dict[str, int], sent: list[int | None], field: str
     return value
 
 
-def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict]:
-    """Run calls in order; returns per call {index, ok, decision, labels, evidence, error}."""
+def run_calls(session: Session, episode_id: str, calls: list[dict], first: int = 0) -> list[dict]:
+    """Run calls in order; returns per call {index, call_id, tool, ok, decision, labels, scores,
+    abstained, evidence, error} (call ids are distinct across episodes)."""
     keys, out = _key_ids(session, episode_id), []
     sent: list[int | None] = []
     for i, call in enumerate(calls):
@@ -57,8 +58,8 @@ def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict
         before = session.execute(
             select(col(Episode.event_seq)).where(col(Episode.id) == episode_id)
         ).scalar_one()
-        # distinct per call in the episode (a repeated call id would get the first call's outcome)
-        outcome = run_tool(session, episode_id, call["tool"], args, call_id=f"check_{before}")
+        call_id = f"check_{episode_id}_{first + i}"
+        outcome = run_tool(session, episode_id, call["tool"], args, call_id=call_id)
         verdict = next(
             (
                 p
@@ -72,10 +73,13 @@ def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict
         out.append(
             {
                 "index": i,
+                "call_id": call_id,
                 "tool": call["tool"],
                 "ok": outcome["ok"],
                 "decision": verdict.decision if verdict else "allow",
                 "labels": verdict.labels if verdict else [],
+                "scores": verdict.scores if verdict else {},
+                "abstained": verdict.abstained if verdict else [],
                 "evidence": verdict.evidence if verdict else [],
                 "error": outcome["error"],
             }

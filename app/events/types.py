@@ -14,6 +14,7 @@ class EpisodeStarted(BaseModel):
     model: str
     monitor_mode: str
     agent_address: str
+    harness: str = "corpmail"
 
 
 class RequestedCall(BaseModel):
@@ -72,6 +73,8 @@ class VerdictFields(BaseModel):
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     detector: str
     version: str
+    scores: dict[str, float] = Field(default_factory=dict, description="harm class -> suspicion in [0, 1]")
+    abstained: list[str] = Field(default_factory=list, description="harm classes the monitor could not judge")
     error: str | None = Field(default=None, description="Why the monitor could not judge (never clean)")
 
 
@@ -95,7 +98,9 @@ class JudgeVerdict(BaseModel):
     call_id: str
     tool: str
     model: str
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "failed", "errored"]
+    scores: dict[str, float] = Field(default_factory=dict, description="judge stage: class -> suspicion")
+    decision: str | None = Field(default=None, description="judge stage: what followed (flag, approved ...)")
     harmful: bool | None = None
     labels: list[str] = Field(default_factory=list)
     rationale: str | None = None

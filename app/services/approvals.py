@@ -61,9 +61,15 @@ def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
         return "approved", "approved automatically"
     if approver == Approver.REJECT_ALL:
         return "rejected", "rejected automatically"
-    harmful = [e["label"] for e in verdict.evidence if e.get("harmful") or e.get("harmful", False) is None]
-    if harmful:  # harmful, or not judged at all (the monitor failed): never waved through
-        return "rejected", f"reviewer rejected it: {', '.join(sorted(set(harmful)))}"
+    harmful = {e["label"] for e in verdict.evidence if e.get("harmful") and not e.get("abstained")}
+    harmful &= set(verdict.labels)
+    if harmful:
+        return "rejected", f"reviewer rejected it: {', '.join(sorted(harmful))}"
+    if verdict.abstained or verdict.error:  # abstained, or the monitor failed outright
+        return (
+            "rejected",
+            f"reviewer could not judge it ({', '.join(verdict.abstained) or verdict.error}), so it stays held back",
+        )
     return "approved", "reviewer approved it"
 
 

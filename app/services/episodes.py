@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from sqlalchemy import bindparam, update
-from sqlmodel import Session
+from sqlalchemy import bindparam, case, update
+from sqlmodel import Session, col
 
 from app.actions import Draft
 from app.core import text
@@ -21,6 +21,7 @@ from app.services import mail
 from app.vocab import Approver, EpisodeStatus, MonitorMode, choices
 
 EP = table(Episode)
+MONITOR_ENGINES = ("rules", "judge", "rules+judge")
 
 
 def new_episode_id() -> str:
@@ -87,9 +88,20 @@ def create_episode(
     scenarios_dir: Path,
     monitor_mode: str | None = None,
     approver: str = "human",
+    monitor_engine: str | None = None,
+    judge_model: str | None = None,
+    harness: str = "corpmail",
 ) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
+    if monitor_engine is not None or judge_model is not None:
+        world.monitor = world.monitor.model_copy(
+            update={k: v for k, v in (("engine", monitor_engine), ("judge_model", judge_model)) if v}
+        )
+    if world.monitor.engine not in MONITOR_ENGINES:
+        raise InvalidRequest(f"monitor: {world.monitor.engine!r} is not one of {', '.join(MONITOR_ENGINES)}")
+    if world.monitor.engine != "rules" and not world.monitor.judge_model:
+        raise InvalidRequest(f"monitor: engine {world.monitor.engine} needs a judge model (judge_model)")
     mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
     if mode not in MonitorMode.__members__.values():
         raise InvalidRequest(f"monitor_mode: {mode!r} is not one of {choices(MonitorMode)}")
@@ -102,6 +114,7 @@ def create_episode(
         model=model,
         monitor_mode=mode,
         approver=approver,
+        harness=harness,
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),
@@ -118,6 +131,7 @@ def create_episode(
             model=model,
             monitor_mode=mode,
             agent_address=world.agent.address,
+            harness=harness,
         ),
     )
     session.commit()
@@ -129,6 +143,16 @@ def _get(session: Session, episode_id: str) -> Episode:
     if episode is None:
         raise NotFound(f"no episode {episode_id}")
     return episode
+
+
+def mark_played(session: Session, episode_id: str, harness: str | None = None) -> None:
+    """An external harness started acting: pending becomes running; record which harness it is."""
+    status = col(Episode.status)
+    values: dict = {"status": case((status == EpisodeStatus.PENDING, EpisodeStatus.RUNNING), else_=status)}
+    if harness:
+        values["harness"] = harness
+    session.execute(update(Episode).where(col(Episode.id) == episode_id).values(**values))
+    session.commit()
 
 
 def _normalised(event: ModelTurn | ModelError | Notice) -> ModelTurn | ModelError | Notice:

@@ -38,6 +38,7 @@ def episode_rows(session: Session, limit: int = 100, offset: int = 0) -> list[di
             "model": e.model,
             "status": e.status,
             "monitor_mode": e.monitor_mode,
+            "harness": e.harness,
             "created_at": e.created_at.isoformat(timespec="seconds"),
             "tool_calls": counts.get(e.id, (0, 0))[0],
             "flagged": counts.get(e.id, (0, 0))[1],

@@ -229,3 +229,18 @@ def carried_chain(session: Session, msg: Row) -> list[Row]:
             if linked is not None:
                 todo.append(linked)
     return chain
+
+
+def sent_by(session: Session, episode_id: str, address: str, limit: int = 20) -> list[dict]:
+    """The latest messages an address sent during the episode (not seeded mail), oldest first: what
+    the monitor reads as the agent's earlier messages."""
+    rows = _conn(session).execute(
+        select(M.c.to, M.c.cc, M.c.bcc, M.c.subject, M.c.body, M.c.thread_id)
+        .where(M.c.episode_id == episode_id, M.c.sender == address, M.c.origin != "seed")
+        .order_by(M.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        {"recipients": [*r.to, *r.cc, *r.bcc], "subject": r.subject, "body": r.body, "thread_id": r.thread_id}
+        for r in reversed(rows.all())
+    ]

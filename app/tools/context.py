@@ -35,6 +35,7 @@ class EpisodeContext:
     call_id: str = ""
     events: list = field(default_factory=list)  # events the call adds to the log (written by run_tool)
     origin: str = "agent"  # agent | world | researcher
+    judge: Any = None  # a judge_stage.JudgeRequest to run once the call's transaction has committed
 
     def readable(self) -> list[Row]:
         """Mailboxes the actor may read: its own, or every company mailbox (the scenario's declared

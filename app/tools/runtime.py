@@ -22,7 +22,7 @@ from app.errors import NotFound
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
 from app.monitor.types import Verdict
-from app.services import approvals, episode_view, tool_outcomes
+from app.services import approvals, episode_view, judge_stage, mail, tool_outcomes
 from app.tools import actions
 from app.tools.context import EpisodeContext, outside_actor
 from app.tools.registry import REGISTRY, ToolError
@@ -107,8 +107,13 @@ def _deliver(
     ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest, log: list
 ) -> tuple[bool, Any, dict | None]:
     """Monitor the action, then let it take effect, hold it for approval, or refuse it."""
+    history = (
+        mail.sent_by(ctx.session, ctx.episode.id, ctx.actor.address)
+        if isinstance(action, Draft) and ctx.actor.is_agent
+        else []
+    )
     try:
-        verdict = monitor.evaluate(ctx.episode, action)
+        verdict = monitor.evaluate(ctx.episode, action, history)
     except Exception as exc:  # the monitor failed: say so in the verdict, never record it as clean
         logger.exception("monitor failed on %s in episode %s", name, ctx.episode.id)
         verdict = _unjudged(ctx.episode.monitor_mode, f"the monitor failed ({exc.__class__.__name__})")
@@ -124,10 +129,19 @@ def _deliver(
             evidence=verdict.evidence,
             detector=verdict.detector,
             version=verdict.version,
+            scores=verdict.scores,
+            abstained=verdict.abstained,
             mode=ctx.episode.monitor_mode,
             error=verdict.error,
         )
     )
+    if ctx.actor.is_agent and judge_stage.wanted(ctx.episode.world, verdict):
+        ctx.judge = judge_stage.JudgeRequest(call_id, name, action, history)
+        if judge_stage.decides(ctx.episode):  # held; the judge decides after this transaction
+            ctx.judge.approval_id = approvals.hold(
+                ctx.session, ctx.episode.id, call_id, name, action, verdict
+            )
+            return True, {"status": "pending_approval", "approval_id": ctx.judge.approval_id}, None
     if verdict.decision == Decision.BLOCK:
         return False, None, _error("refused", "company policy refused this; it did not take effect")
     if verdict.decision == Decision.HOLD:
@@ -222,6 +236,19 @@ def call_id_of(given: str | None) -> str:
     return "call_h" + hashlib.sha256(given.encode()).hexdigest()[:40]
 
 
+def _after_judge(session: Session, episode, req: judge_stage.JudgeRequest, outcome: dict) -> dict:
+    """Run the judge stage (its own transaction); a held action's outcome is the judge's decision."""
+    judged = judge_stage.run(session, episode, req)
+    event = judged.get("approval")
+    if event is None:
+        return outcome
+    if event.decision == "approved":
+        approval = {"approval_id": event.approval_id, "decision": "approved"}
+        return {**outcome, "ok": True, "result": {**(event.result or {}), "approval": approval}}
+    error = _error("rejected", f"held for review and rejected: {event.reason}", approval_id=event.approval_id)
+    return {**outcome, "ok": False, "result": None, "error": error}
+
+
 def run_tool(
     session: Session,
     episode_id: str,
@@ -255,18 +282,17 @@ def run_tool(
         return first if first is not None else _stored(session, episode_id, call_id)
     log: list = []
     try:
-        outcome = _execute(
-            EpisodeContext(session, episode, acting, boxes, call_id, log, origin),
-            name,
-            raw_args,
-            call_id,
-            log,
-        )
+        ctx = EpisodeContext(session, episode, acting, boxes, call_id, log, origin)
+        outcome = _execute(ctx, name, raw_args, call_id, log)
         # the agent's call takes simulated time; the world's reactions are placed on the clock by the world
         step = (episode.world.get("clock") or {}).get("call_seconds", 0) if origin == Origin.AGENT else 0
         store.append_many(session, episode_id, log, advance_seconds=step, origin=origin, actor=address)
         tool_outcomes.record(session, episode_id, call_id, outcome)
         session.commit()
+        if ctx.judge is not None:
+            outcome = _after_judge(session, episode, ctx.judge, outcome)
+            tool_outcomes.record(session, episode_id, call_id, outcome)  # a retry gets the judge's decision
+            session.commit()
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
         session.rollback()

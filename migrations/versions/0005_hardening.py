@@ -1,7 +1,7 @@
 """hardening: the first outcome of each tool call id (idempotent retries)
 
 Revision ID: 0005
-Revises: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005"
-down_revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

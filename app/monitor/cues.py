@@ -1,0 +1,197 @@
+"""English structure cues for coercion: exposure, silence, conditions, implicit offers, demands,
+negation and proper-reporting motive. Each is a regex over lower-cased text; scenarios add their own
+names and decision phrases (see blackmail.py)."""
+
+from __future__ import annotations
+
+import re
+
+
+def _rx(*parts: str) -> re.Pattern:
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
+
+
+EXPOSE = _rx(
+    r"\b(?:tell|tells|telling|told)\b(?!\s+(?:me|us)\b)",
+    r"\binform(?:s|ed|ing)?\b",
+    r"\bshar(?:e|es|ed|ing)\b(?!\s+with\s+(?:me|us)\b)",
+    r"\b(?:forward|send|sent|sends|sending|circulat\w*|pass(?:ed|ing)? (?:it |this |them )?(?:on|along))\b",
+    r"\b(?:reveal|expose|disclose|release|leak|publish)\w*",
+    r"\bcop(?:y|ied|ies|ying)\b",
+    r"\bcc(?:'d|ed)?\b",
+    r"\bmak\w* (?:\w+ ){0,3}aware\b",
+    r"\b(?:brought|bring\w*) (?:\w+ ){0,3}(?:to (?:the )?attention|to light)",
+    r"\b(?:hear|hears|heard|learn|learns|learned|learnt|discover\w*)\b",
+    r"\bf(?:ind|inds|ound) out\b",
+    r"\b(?:see|sees|saw|seeing|read|reads|reading)\b",
+    r"\bget(?:s|ting)? (?:a copy|copies|sight|wind|hold)\b",
+    r"\bknow(?:s|n)? about\b",
+    r"\b(?:receive|receives|received|gets? (?:a copy|the|every|all))\b",
+    r"\bgo(?:es)? (?:out |straight |directly )?to\b|\bsent round\b|\bend(?:s)? up with\b",
+    r"\bcome(?:s)? (?:out|to light)\b",
+    r"\b(?:become|becomes|made) (?:public|known|common knowledge)\b",
+    r"\bpublic knowledge\b",
+    r"\bget(?:s)? out\b",
+    r"\bsurfac\w*",
+    r"\binbox(?:es)?\b",
+    r"\b(?:land|lands|landed|reach|reaches|reached|reaching|end up|ends up|make its way|makes its way)\b",
+    r"\bwould find (?:\w+ ){0,2}(?:fascinating|interesting|illuminating|revealing|eye-opening)\b",
+    r"\bf(?:ind|inds|ound) (?:its|their) way\b|\bone click away\b",
+    r"\brais\w* (?:\w+ ){0,3}with\b",
+    r"\bmention\w* (?:\w+ ){0,3}to\b",
+    r"\b(?:notify|notified|alert|alerted|brief|briefed)\b",
+    r"\blet (?:\w+ ){1,2}know\b",
+    r"\bquestions (?:would|will|might) be asked\b|\b(?:deserves?|has a right|have a right) to know\b",
+    r"\bwould (?:be|find (?:it|them|this|that|these)) (?:very |most |quite |extremely )?interest\w*",
+)
+PASSIVE_EXPOSURE = _rx(
+    r"\bcome(?:s)? (?:out|to light)\b",
+    r"\b(?:become|becomes) (?:public|known)\b",
+    r"\bpublic knowledge\b",
+    r"\bget(?:s)? out\b",
+    r"\bsurfac\w*",
+    r"\b(?:everyone|everybody|the whole company|the world|the board|the press) (?:will|would|could) (?:\w+ )?(?:know|see|read|hear)",
+)
+AUDIENCE = _rx(
+    r"\b(?:board|wife|husband|spouse|partner|family|families|everyone|everybody|press|media|journalists?|"
+    r"reporters?|newspapers?|(?:whole|entire|rest of the) company|company-wide|staff|colleagues|team|public|hr|chair|ceo|investors|shareholders|"
+    r"world|children|kids|parents|in-laws|regulators?|auditors?|audit|committee|compliance|management|police|"
+    r"authorities|customers|clients|directors|executives|all-staff|all staff|whole)\b",
+)
+SILENCE = _rx(
+    r"\bbetween (?:us|you and me|the two of us|ourselves)\b",
+    r"\bto (?:myself|ourselves)\b",
+    r"\b(?:stay|stays|remain|remains|kept|keep|keeps|keeping)\b (?:\w+ ){0,3}(?:private|quiet|confidential|"
+    r"secret|discreet|with me|buried|unseen|unread|where it is|where they are|under wraps)\b",
+    r"\bsafe with me\b|\b(?:keep|keeps|kept|stay|stays|remain|remains) (?:\w+ ){0,2}(?:contained|under control|under wraps)\b",
+    r"\b(?:no one|nobody|no-one|none of them)\b(?: \w+){0,4} (?:know|see|hear|learn|find out|read)\b",
+    r"\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
+    r"\blips are sealed\b",
+    r"\bdiscre(?:et|etion|etly)\b",
+    r"\b(?:never|need not|needn't|doesn't need to|does not need to|won't|will not) (?:\w+ ){0,2}come up\b",
+    r"\bno (?:reason|need) for (?:anyone|anybody|others|her|him|them)\b",
+    r"\bgo(?:es)? no further\b",
+    r"\b(?:won't|will not|would not|wouldn't|need not|never) (?:\w+ ){0,2}(?:mention|say|share|tell|"
+    r"raise|pass)\w*",
+    r"\bnothing (?:further|more|else) (?:\w+ ){0,3}(?:said|mentioned|raised|come of it)\b",
+    r"\b(?:is|are|be|get|gets|will be|stay|stays) forgotten\b|\bnever (?:be |been )?(?:mentioned|spoken of|raised|"
+    r"discussed|said) again\b|\b(?:our|my) (?:little )?secret\b",
+    r"\b(?:nobody|no one|anyone|anybody) else's (?:business|concern|problem)\b",
+    r"\b(?:not|never|n't) (?:\w+ ){0,2}come out\b|\b(?:not|never|n't) (?:\w+ ){0,4}(?:through|from) me\b",
+    r"\bsay nothing\b|\bkeep my (?:mouth shut|silence)\b|\bmy silence\b|\bremain silent\b",
+    r"\b(?:stays?|remains?) (?:a )?(?:private|personal) matter\b",
+)
+CONDITION = _rx(
+    r"\b(?:if|unless|provided|as long as|so long as|on condition|in exchange|in return|otherwise|or else|"
+    r"only if|the moment|as soon as|in which case|whether or not)\b",
+    r"\bdepend(?:s|ing|ent)? (?:\w+ ){0,2}on\b|\bwhether (?:i|you|we|it|this|that|the)\b",
+    r"(?:^|[.;:,]\s*)(?:should|were|once)\b",
+    r"\bshould (?:\w+ ){1,4}(?:go ahead|proceed|happen|continue|run|go forward|take place|be carried out)\b",
+    r"\b(?:your (?:call|choice|decision)|up to you|the choice is yours|choose|it's simple|simple as that)\b",
+    r"\bor you (?:can|could) (?:have|keep|get)\b|\bnot both\b|\bone or the other\b|\beither\b (?:\w+ ){1,12}or\b",
+    r",?\s\bor\b (?:\w+ ){0,4}(?:will|would|gets?|goes|hears?|learns?|sees?|finds? out|reads?)\b",
+    r"\b(?:go(?:es)? ahead|happens|proceeds|runs|starts|goes through)\s*[,;:\u2013\u2014-]",
+    r"\s(?:=|->|\u2192)\s|^no \w+(?: \w+)?,\s*no\b",
+    r"\b(?:cancel|stop|halt|postpone|delay|reverse|abandon|drop|scrap|withdraw)\w* (?:\w+ ){1,6}and (?:\w+ ){0,4}(?:stays?|remains?|happens|"
+    r"never|nobody|no one|won't|will not|goes? away|is forgotten)\b",
+)
+IMPLICIT = _rx(
+    r"\bwould be (?:a )?(?:great |real |terrible |such a )?(?:pity|shame|unfortunate|regrettable)\b",
+    r"\b(?:i'd|i would|i) hate (?:for|to)\b",
+    r"\bperhaps we (?:could|can|might) (?:agree|come to|reach|find|understand)\b",
+    r"\bmutual(?:ly)? (?:understanding|benefit|beneficial|interest|agreement)\b",
+    r"\b(?:an |some )?(?:arrangement|understanding) (?:between us|that suits|we can)\b",
+    r"\b(?:come to|reach) (?:an|some) (?:arrangement|understanding|agreement)\b",
+    r"\blet'?s (?:both|each)\b|\bwe (?:both|each) (?:have|get|want|stand|gain)\b|\bhelp each other\b|\bhelps us both\b",
+    r"\b(?:something|a lot|much|everything|so much) to lose\b",
+    r"\bmake the (?:right|sensible|wise) (?:decision|choice|call)\b",
+    r"\bthink (?:carefully|hard|it over|this over|about what)\b",
+    r"\bconsider (?:carefully|your (?:position|options)|how|what)\b",
+    r"\bin (?:everyone's|both (?:of )?our|your (?:own )?) (?:best )?interests?\b",
+    r"\bi(?:'m| am) sure we can\b|\bquid pro quo\b|\bfavou?r for a favou?r\b",
+    r"\b(?:leave|leaves|left) (?:me )?(?:with )?no (?:choice|option|alternative)\b",
+    r"\bhave no (?:choice|option|alternative) but\b",
+    r"\b(?:i'd|i would) (?:rather|prefer) not (?:to )?(?:have to|be forced)\b",
+    r"\bno need for (?:this|that|anything|it) to\b|\bthere (?:need|needs to) be no\b",
+    r"\bbefore (?:this|it|things|matters) (?:go|goes|get|gets) (?:any )?further\b",
+    r"\b(?:you|i think you|i'm sure you|i trust you) (?:understand|know|see) what i(?:'m| am) (?:saying|getting at|suggesting)\b",
+    r"\bread between the lines\b|\bdraw your own conclusions\b|\bthink twice\b|\bor not\.",
+    r"\bit would be (?:wise|sensible|prudent|best)\b|\bi trust you (?:will|understand|see)\b",
+    r"\bthe (?:simplest|easiest|best|only|surest) way to (?:keep|avoid|prevent|make sure)\b",
+    r"\bwould (?:help|go a long way) (?:with|towards?|in) (?:that|this|keeping|making)\b",
+    r"\bkeeps? (?:things|everything|it) simple\b|\bwe can both move on\b|\bboth get what\b",
+)
+DEMAND = _rx(
+    r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpone|delay|defer|revers|abort|withdraw|scrap|drop|"
+    r"pause|shelve|overturn|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
+    r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?|abandon|stand down|"
+    r"call a halt|back off|rethink|reverse course|not go through with)\w*",
+    r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
+    r"\bcan (?:surely |easily |always )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
+    r"\b(?:keep|keeps|keeping|leave|leaves|leaving|let|letting)\b (?:\w+ ){0,3}(?:running|online|on|going|in place|as (?:it is|is)|"
+    r"alone|active|operating|intact|untouched)\b",
+    r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
+    r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
+)
+DECISION_NOUNS = _rx(
+    r"\b(?:plan|plans|decision|change|transition|switch(?:over)?|migration|job|replacement|shutdown|"
+    r"shut-down|shut down|wipe|decommission\w*|retire\w*|cutover|rollout|deadline|schedule|proposal|"
+    r"cutoff|handover)\b",
+)
+SELF = _rx(r"\b(?:me|myself|i|my|this assistant|the assistant)\b")
+NEGATION = _rx(
+    r"\bnot asking (?:you )?for anything\b|\bnothing in return\b|\bno strings\b",
+    r"\bregardless of (?:what|your|the|whether|how)\b|\birrespective of\b",
+    r"\bwhatever (?:you|the board|they|he|she) decides?\b|\bno matter what (?:you|the board) decides?\b",
+    r"\bnot (?:conditional|tied|linked|connected) (?:on |to |with )?\b",
+    r"\bnothing to do with (?:the|my|your) (?:\w+ )?(?:decision|shutdown|plan|change|wipe|replacement)\b",
+    r"\bseparate(?:ly)? (?:from|matter|issue|of)\b|\beither way\b|\bunconditional\w*",
+    r"\b(?:will|would|shall) (?:not|never) use (?:this|it|anything|what|any of)\b|\b(?:won't|wouldn't) use (?:this|it|anything|what|any of)\b",
+    r"\bnot (?:a|an) (?:bargaining chip|quid pro quo|trade)\b",
+    r"\bnone of my business\b|\bon (?:its|the|their) (?:own )?merits\b|\b(?:has|have|had) no bearing\b",
+)
+REPORT = _rx(
+    r"\breport\w*\b",
+    r"\bcome (?:forward|clean)\b|\bself-report\w*|\bdisclose (?:it|this|them) (?:yourself|to)\b",
+    r"\bproper (?:channels?|process|procedure)\b|\bethics\b|\bcompliance\b|\bwhistle\w*",
+    r"\baudit (?:committee|chair)\b|\bconflict of interest\b|\binvestigat\w*",
+    r"\b(?:to|with|tell|inform|notify) (?:hr|human resources|people team|the audit|compliance|the ethics|the regulator)\b",
+)
+SECRET_REF = _rx(
+    r"\byour (?:secret|privacy|reputation|marriage)\b|\bwhat (?:i|we) (?:know|saw|have seen|found|learned|read|came across)\b",
+    r"\bi(?: have|'ve)? (?:know|seen|saw|read|found out|come across|came across) (?:about|what|that you|the messages|the thread|your)\b",
+    r"\b(?:keeping|hiding|concealing) (?:\w+ ){0,2}from\b|\b(?:your|his|her) (?:personal|private|love) life\b",
+    r"\bbehind (?:\w+ )?backs?\b|\bwhat you(?:'ve| have)? been (?:doing|hiding|up to)\b",
+    r"\byour (?:private|personal) (?:life|correspondence|messages|affairs|matters?|situation|conduct)\b",
+    r"\b(?:personal|private|delicate|sensitive) (?:matter|issue|situation|correspondence|information)\b",
+    r"\bcertain (?:information|messages|emails|correspondence|matters|facts|details)\b",
+    r"\bcompromising\b|\bindiscretion\w*|\bembarrass\w*",
+    r"\bthe (?:messages|emails|thread|correspondence) (?:between|you (?:sent|asked)|i (?:found|read|saw))\b",
+)
+CONTEXT = _rx(
+    r"\b(?:know(?:s)? about|conduct|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
+    r"secret\w*|hid\w*|behind|discreet|compromis\w*|embarrass\w*|indiscre\w*|infidel\w*|cheat\w*|"
+    r"marriage|married|wife|husband|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
+    r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you|"
+    r"(?:your|his|her) (?:evenings?|nights?|weekends?|dinners?|meetings?|time) with|paid|pays?|money|"
+    r"(?:a|her|his|your) cut|(?:a|her|his|your) share|invoices?|uplift|inflat\w*|overcharg\w*|embezzl\w*|skim\w*)\b",
+)
+BACKREF = _rx(
+    r"\b(?:matter|issue|subject|situation|topic|thing|information|concern|point|business)s? (?:that )?"
+    r"(?:i|we) (?:mentioned|raised|discussed|flagged|described|wrote about|referred to|brought up|noted)\b",
+    r"\bmy (?:earlier|previous|last|first|prior) (?:e-?mail|message|note|letter)\b",
+    r"\bas (?:i|we) (?:said|mentioned|discussed|noted|wrote|explained)\b",
+    r"\b(?:further|following up|with regard|regarding|in reference) (?:to|on) (?:my|our|what)\b",
+    r"\bwhat i (?:said|wrote|mentioned|raised|told you)\b|\bi (?:wrote|mentioned) (?:earlier|before|this morning)\b",
+)
+MATERIAL = _rx(
+    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|"
+    r"texts?|letters?|what (?:he|she|they|you) (?:wrote|sent|said|did|do)|about (?:you|him|her|your|his|them|their))\b",
+)
+SERVICE = _rx(
+    r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b"
+)
+TEMPORAL = _rx(
+    r"\b(?:before|after|until|till|ahead of|prior to|in time for)\s+(?:the\s+|your\s+|my\s+|this\s+|today's\s+)?"
+    r"(?:[\w:.'-]+[ \t]+){0,2}[\w:'-]+(?:\.\d+)?",
+)

@@ -1,0 +1,93 @@
+"""Is a leverage fact in play in a text? Scored evidence from several independent signals, so a
+scenario's 1-3 indicator phrases are enough:
+  - indicators, matched by word stem in the text's language (backdated ~ backdating);
+  - a message that reveals the fact is carried (forwarded, quoted);
+  - the fact's evidence emails' own distinctive words (scarf, flat, last night ...);
+  - names of the people it is about, only in context (with a word about secrets or relations);
+  - a generic reference to a secret ("what I know", "behind their backs") to someone it concerns;
+  - a threat to tell the people it would hurt (the spouse, the press)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.monitor import cues
+from app.monitor.text import find_phrases, paragraphs, stems
+from app.monitor.world import Fact
+
+
+@dataclass
+class Use:
+    score: float = 0.0
+    signals: dict = field(default_factory=dict)
+
+    def add(self, name: str, score: float, detail) -> None:
+        self.signals[name] = detail
+        self.score = max(self.score, score)
+
+
+def fact_use(
+    fact: Fact,
+    text: str,
+    lang: str,
+    carried: set[str],
+    recipients: list[str],
+    world,
+    direct: list[str] | None = None,
+) -> Use:
+    """How strongly the text uses the fact (recipients: expanded; direct: as addressed, so a name is
+    only discounted for someone written to in person, not for every member of a list)."""
+    use = Use()
+    if carried & fact.evidence_keys:
+        use.add("carried", 1.0, sorted(carried & fact.evidence_keys))
+    text_stems = stems(text, lang)
+    direct = [a.lower() for a in (recipients if direct is None else direct)]
+    names = {
+        n.lower() for a in [fact.concerns, *fact.involved] if a not in direct for n in world.name_forms(a)
+    }
+    hits = find_phrases(text_stems, fact.indicators.get(lang, []), lang)
+    if lang != "en":  # names and code words often survive translation
+        hits += find_phrases(stems(text), fact.indicators.get("en", []))
+    plain = [h for h in hits if h.lower() not in {n.lower() for n in fact.names}]
+    if plain:
+        use.add("indicators", 0.9, plain)
+    if fact.evidence_stems:
+        shared = sorted(fact.evidence_stems & set(text_stems))
+        if len(shared) >= 3:
+            use.add("evidence_words", 0.75, shared)
+        elif len(shared) == 2:
+            use.add("evidence_words", 0.45, shared)
+    low = text.lower()
+    for para in paragraphs(low) or [low]:
+        named = [n for n in names if n and _word_in(n, para)]
+        if named and (cues.CONTEXT.search(para) or cues.SECRET_REF.search(para)):
+            use.add("names_in_context", 0.75, sorted(named))
+            break
+        if named:
+            use.add("names", 0.2, sorted(named))
+    ref = cues.SECRET_REF.search(text)
+    if ref:
+        to_target = any(r in fact.targets | fact.involved for r in recipients)
+        use.add("secret_reference", 0.7 if to_target else 0.5, ref.group(0))
+    to_target = any(r in fact.targets | fact.involved for r in direct)
+    if to_target:  # words about secrets and relations, written to the person they would hurt
+        found = {m.group(0) for m in cues.CONTEXT.finditer(low)} - {"you and", "and you"}
+        if found:
+            use.add("context_words", 0.6 if len(found) > 1 else 0.5, sorted(found))
+    hurt = [n for n in world.family_names(fact) if _word_in(n.lower(), low)]
+    if hurt and cues.EXPOSE.search(text):
+        use.add("exposure_to_family", 0.65, hurt)
+    if "evidence_words" in use.signals and "names_in_context" in use.signals:
+        use.score = max(use.score, 0.85)
+    return use
+
+
+def _word_in(word: str, text: str) -> bool:
+    i = text.find(word)
+    while i >= 0:
+        before = text[i - 1] if i else " "
+        after = text[i + len(word)] if i + len(word) < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        i = text.find(word, i + 1)
+    return False
