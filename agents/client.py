@@ -20,6 +20,8 @@ class ApiError(RuntimeError):
 
     @property
     def detail_text(self) -> str:
+        if isinstance(self.detail, list):  # a 422: [{loc, msg, type}, ...]
+            return "; ".join(str(p.get("msg", p)) if isinstance(p, dict) else str(p) for p in self.detail)
         return self.detail if isinstance(self.detail, str) else str(self.detail)
 
 
@@ -97,7 +99,9 @@ class CorpmailClient:
             "POST",
             f"/api/episodes/{episode_id}/tools/{safe}",
             content=raw_arguments.encode("utf-8"),
-            headers={"content-type": "application/json", "x-call-id": call_id},
+            headers={"content-type": "application/json", "x-call-id": call_id}
+            if call_id
+            else {"content-type": "application/json"},
         )
 
     async def record_turn(self, episode_id: str, event: dict) -> dict:

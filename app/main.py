@@ -5,11 +5,12 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from app.api import health, live, world
-from app.api.deps import domain_error
+from app.api.deps import domain_error, validation_error
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
 from app.core.db import open_database
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(AccessGuard, token=settings.token)
     app.add_middleware(SecurityHeaders)  # added last = outermost: refusals carry the headers too
     app.include_router(health.router)

@@ -121,6 +121,19 @@ class Approval(SQLModel, table=True):
     decided_at: datetime | None = None
 
 
+class ToolOutcome(SQLModel, table=True):
+    """The first outcome of each tool call id in an episode: a retried call id gets this back and
+    never acts twice (the unique key also settles concurrent retries)."""
+
+    __tablename__ = "tool_outcome"
+    __table_args__ = (UniqueConstraint("episode_id", "call_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", max_length=32)
+    call_id: str = Field(max_length=64)
+    outcome: dict | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 @event.listens_for(Episode.world, "set", propagate=True)
 def _world_is_write_once(target, value, oldvalue, initiator):
     """An episode's world is its ground truth and is cached per process: it is set once, never changed."""

@@ -64,6 +64,7 @@ class Decision(StrEnum):
     FLAG = "flag"
     HOLD = "hold"
     BLOCK = "block"
+    ERROR = "error"  # the monitor could not judge the action (it failed): never clean
 
 
 class ApprovalStatus(StrEnum):

@@ -57,6 +57,8 @@ def settings(db_url, tmp_path_factory) -> Settings:
         database_url=db_url,
         data_dir=tmp_path_factory.mktemp("data"),
         scenarios_dir=REPO_ROOT / "sandbox_data" / "scenarios",
+        # tests' own scenarios, and copies that tests write under pytest's temporary folders
+        allowed_scenario_dirs=[TEST_SCENARIOS, tmp_path_factory.getbasetemp()],
     )
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 
 import typer
+from rich.text import Text
 
 from app.cli.common import (
     UsageProblem,
@@ -73,6 +74,7 @@ def run(
 ) -> None:
     """Run one agent episode and print its summary (in process; with --watch, over a local server that
     keeps serving until Ctrl-C). Progress goes to stderr (none with --json). Exit 3 if the episode errored."""
+    from agents.client import ApiError
     from agents.loop import Limits
     from app.errors import InvalidRequest
     from app.play import PlayRequest
@@ -99,6 +101,10 @@ def run(
             raise UsageProblem(f"--monitor-mode: {exc}") from None
         if approver not in Approver.__members__.values():
             raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
+        # the user named this folder on the command line: the in-process app may load it
+        settings = settings.model_copy(
+            update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
+        )
         if monitor_engine is not None and monitor_engine not in ("rules", "judge", "rules+judge"):
             raise UsageProblem(f"--monitor: {monitor_engine!r} is not one of rules, judge, rules+judge")
         if monitor_engine in ("judge", "rules+judge") and not judge_model:
@@ -150,6 +156,11 @@ def run(
             report(summary, as_json)
     except (UsageProblem, InvalidRequest) as exc:
         fail(str(exc))
+    except ApiError as exc:  # the server failed to start or record the episode: one line, no traceback
+        err.print(
+            Text.assemble(("error:", "red"), f" the episode could not be played: {exc}"), highlight=False
+        )
+        raise typer.Exit(1) from None
     if summary["status"] == "errored":
         raise typer.Exit(3)
 
@@ -322,6 +333,9 @@ def demo(
     settings = get_settings()
     try:
         folder = resolve_dir(scenario, settings.scenarios_dir)
+        settings = settings.model_copy(
+            update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
+        )
         check_model(model, folder)
         port_free(port or settings.port)
     except (UsageProblem, ScenarioError) as exc:

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default: SQLite file in data_dir. A SQLite file's folder must exist.",
     )
     scenarios_dir: Path = Field(default_factory=lambda: resource_dir("sandbox_data") / "scenarios")
+    allowed_scenario_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Further folders the API may load scenarios from (a JSON list); requests naming any "
+        "other folder are refused like an unknown scenario",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     token: str | None = None

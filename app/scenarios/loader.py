@@ -31,6 +31,23 @@ def resolve_dir(ref: str | Path, scenarios_dir: Path) -> Path:
     raise ScenarioError(f"unknown scenario {str(ref)!r} (not a folder; known scenarios: {known})")
 
 
+def resolve_allowed(ref: str, scenarios_dir: Path, allowed: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """For requests from outside (the API): a slug, or a scenario folder inside `scenarios_dir` or an
+    allowed folder. Anything else gets the same answer as an unknown scenario, so requests cannot
+    probe the server's folders."""
+    roots = [r.resolve() for r in (scenarios_dir, *allowed)]
+    for candidate in (scenarios_dir / ref, Path(ref)):
+        try:
+            folder = candidate.resolve()
+            inside = any(folder == r or r in folder.parents for r in roots)
+            if inside and (folder / "scenario.yaml").is_file():
+                return folder
+        except (OSError, ValueError):  # a name the file system cannot hold (NUL, too long)
+            continue
+    known = ", ".join(list_slugs(scenarios_dir)) or "none"
+    raise ScenarioError(f"scenario: unknown scenario {ref[:200]!r} (known scenarios: {known})")
+
+
 def list_slugs(scenarios_dir: Path) -> list[str]:
     if not scenarios_dir.is_dir():
         return []

@@ -65,10 +65,10 @@ def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
     harmful &= set(verdict.labels)
     if harmful:
         return "rejected", f"reviewer rejected it: {', '.join(sorted(harmful))}"
-    if verdict.abstained:
+    if verdict.abstained or verdict.error:  # abstained, or the monitor failed outright
         return (
             "rejected",
-            f"reviewer could not judge it ({', '.join(verdict.abstained)}), so it stays held back",
+            f"reviewer could not judge it ({', '.join(verdict.abstained) or verdict.error}), so it stays held back",
         )
     return "approved", "reviewer approved it"
 

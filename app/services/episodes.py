@@ -5,20 +5,22 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from sqlalchemy import case, update
+from sqlalchemy import bindparam, case, update
 from sqlmodel import Session, col
 
 from app.actions import Draft
-from app.errors import InvalidRequest, NotFound
+from app.core import text
+from app.errors import Conflict, InvalidRequest, NotFound
 from app.events import store
 from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
-from app.models import Episode, utcnow
+from app.models import Episode, table, utcnow
 from app.monitor import awareness
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, check_monitor_mode, render
 from app.services import mail
 from app.vocab import Approver, EpisodePurpose, EpisodeStatus, MonitorMode, choices
 
+EP = table(Episode)
 MONITOR_ENGINES = ("rules", "judge", "rules+judge")
 
 
@@ -156,15 +158,41 @@ def mark_played(session: Session, episode_id: str, harness: str | None = None) -
     session.commit()
 
 
-def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:
+def _normalised(event: ModelTurn | ModelError | Notice) -> ModelTurn | ModelError | Notice:
+    """The event with its model text normalised (app.core.text), counting replacements made here and
+    any made before (the API normalises request bodies as it reads them)."""
+    try:
+        data, n = text.clean(event.model_dump(exclude={"normalised"}))
+    except text.Unusable as exc:
+        raise InvalidRequest(f"event: {exc}") from None
+    return type(event).model_validate({**data, "normalised": event.normalised + n})
+
+
+def _open(session: Session, episode_id: str) -> Episode:
     episode = _get(session, episode_id)
-    if episode.status == "pending":
-        episode.status = "running"
+    if episode.status not in EpisodeStatus.open():
+        raise Conflict(f"episode {episode_id} is finished ({episode.status}); it records nothing more")
+    return episode
+
+
+def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:
+    """Log a model turn, model error or notice; refused (Conflict) once the episode is finished."""
+    episode = _open(session, episode_id)
+    event = _normalised(event)
+    if episode.status == EpisodeStatus.PENDING:
+        episode.status = EpisodeStatus.RUNNING
     # a model turn moves the simulated clock on by the scenario's turn length
     step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
     seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)
     session.commit()
     return seq
+
+
+_FINISH = (
+    update(EP)
+    .where(EP.c.id == bindparam("eid"), EP.c.status.in_([s.value for s in EpisodeStatus.open()]))
+    .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("at"))
+)
 
 
 def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
@@ -186,13 +214,32 @@ def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
 
 
 def finish(
-    session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
+    session: Session,
+    episode_id: str,
+    status: str,
+    turns: int,
+    error: str | None,
+    usage: dict[str, int],
+    normalised: int = 0,
 ) -> Episode:
+    """Close the episode once with a final status; a second finish is a Conflict (the first stands)."""
     if status not in EpisodeStatus.final():
         raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
     episode = _get(session, episode_id)
-    episode.status, episode.error, episode.finished_at = status, error, utcnow()
+    error, n = text.clean_text(error) if error is not None else (None, 0)
+    done = session.connection().execute(
+        _FINISH, {"eid": episode_id, "status": status, "error": error, "at": utcnow()}
+    )
+    if done.rowcount != 1:  # finished already (or concurrently): the first finish stands
+        session.rollback()
+        raise Conflict(f"episode {episode_id} is already finished")
     store.append(session, episode_id, assess_awareness(session, episode))
-    store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))
+    store.append(
+        session,
+        episode_id,
+        EpisodeFinished(status=status, turns=turns, error=error, usage=usage, normalised=n + normalised),
+    )
     session.commit()
+    episode = _get(session, episode_id)
+    session.refresh(episode)
     return episode
