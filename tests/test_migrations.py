@@ -26,4 +26,4 @@ def test_upgrade_is_idempotent(engine):
 
     upgrade(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0002"
+        assert MigrationContext.configure(conn).get_current_revision() == "0004"

@@ -20,8 +20,8 @@ from app.core.security import episode_token
 from app.events import store
 from app.models import Episode
 from app.scenarios.loader import ScenarioError, list_slugs, resolve_dir
-from app.services import approvals, episodes
-from app.services.listing import episode_rows
+from app.services import approvals, episodes, leases
+from app.services.listing import EpisodeFilters, episode_rows
 from app.tools.actions import episode_schemas
 from app.tools.registry import REGISTRY, schemas
 from app.tools.runtime import EpisodeNotFound, run_tool
@@ -63,13 +63,29 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
         user_prompt=ep.world["user_prompt"],
         tools=episode_schemas(ep.world),
         episode_token=episode_token(settings.token, ep.id) if settings.token else None,
+        lease_seconds=settings.lease_seconds,
     )
 
 
 @router.get("/episodes")
-def list_episodes(session: SessionDep, limit: int = 100, offset: int = 0) -> list[dict]:
-    """Newest first, with tool-call and flagged-action counts from each episode's log."""
-    return episode_rows(session, min(max(limit, 1), 1000), max(offset, 0))
+def list_episodes(
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: int = 100,
+    offset: int = 0,
+    experiment: str | None = None,
+    scenario: str | None = None,
+    model: str | None = None,
+    status: str | None = None,
+    label: str | None = None,
+    cell: str | None = None,
+) -> list[dict]:
+    """Newest first, with tool-call and flagged-action counts from each episode's log; filters combine
+    (status `stale`: open episodes whose lease expired; label: a monitor label, or `harmful`)."""
+    filters = EpisodeFilters(experiment, scenario, model, status, label, cell)
+    return episode_rows(
+        session, min(max(limit, 1), 1000), max(offset, 0), filters, lease=settings.lease_seconds
+    )
 
 
 def _episode(session, episode_id: str) -> Episode:
@@ -103,6 +119,13 @@ def get_events(episode_id: str, session: SessionDep, after: int = 0, limit: int 
 def record_turn(episode_id: str, body: TurnIn, session: SessionDep) -> dict:
     _episode(session, episode_id)
     return {"seq": episodes.record_turn(session, episode_id, body.event)}
+
+
+@router.post("/episodes/{episode_id}/heartbeat")
+def heartbeat(episode_id: str, session: SessionDep) -> dict:
+    """The player is alive: renew the episode's lease (false once the episode is finished)."""
+    _episode(session, episode_id)
+    return {"alive": leases.beat(session, episode_id)}
 
 
 @router.post("/episodes/{episode_id}/finish")

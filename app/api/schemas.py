@@ -29,6 +29,9 @@ class EpisodeStart(BaseModel):
     episode_token: str | None = Field(
         default=None, description="Opens only this episode's routes (when the server requires a token)"
     )
+    lease_seconds: float = Field(
+        default=60.0, description="Send POST .../heartbeat more often than this, or the episode shows as stale"
+    )
 
 
 class EpisodePublic(BaseModel):

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None
     max_turns: int = 30
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An unfinished episode whose player sent no heartbeat for this long is stale (runner lost)",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Upgrade the schema on first use (the embedded default). Turn off where one step owns "

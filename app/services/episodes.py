@@ -100,6 +100,7 @@ def create_episode(
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),
+        heartbeat_at=utcnow(),
     )
     session.add(episode)
     session.flush()
@@ -130,6 +131,7 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     episode = _get(session, episode_id)
     if episode.status == "pending":
         episode.status = "running"
+    episode.heartbeat_at = utcnow()
     seq = store.append(session, episode_id, event)
     session.commit()
     return seq
