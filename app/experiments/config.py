@@ -54,6 +54,9 @@ class ExperimentConfig(BaseModel):
     seed: int | None = None
     concurrency: int = Field(default=4, ge=1, le=1000)
     pace: float = Field(default=0.0, ge=0)
+    retries: int = Field(default=2, ge=0, le=20)  # per model call, for rate limits, 5xx, timeouts
+    backoff: float = Field(default=0.5, ge=0)  # base seconds of the jittered exponential backoff
+    timeout: float = Field(default=180.0, gt=0)  # per model call, seconds
 
     @field_validator("models", mode="before")
     @classmethod

@@ -16,6 +16,11 @@ def condition_name(row: dict) -> str:
     return f"{row['scenario']}: {vars_}"
 
 
+def _where(c: dict) -> str:
+    others = ", ".join(f"{k}={v}" for k, v in sorted(c["variables"].items()) if k != c["variable"])
+    return f" [{c['scenario']}{': ' + others if others else ''}; {c['model']}]"
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -56,10 +61,7 @@ def differences_png(comparisons: list[dict], label: str = "harmful", measure: st
     """Paired differences (A minus B) with Newcombe 95 % intervals; zero marked."""
     rows = [c for c in comparisons if c["label"] == label and c["measure"] == measure and c["diff"] is not None]
     rows = [c for c in rows if c["kind"] == "condition" or c["scenario"] == "(all)"]
-    names = [
-        f"{c['a']} − {c['b']}" + (f" [{c['model']}, {c['scenario']}]" if c["kind"] == "condition" else " (all cells)")
-        for c in rows
-    ]
+    names = [f"{c['a']} − {c['b']}" + (_where(c) if c["kind"] == "condition" else " (all cells)") for c in rows]
     fig, ax = plt.subplots(figsize=(8, max(2.0, 0.35 * len(rows) + 1)))
     if rows:
         xs = [c["diff"] for c in rows]

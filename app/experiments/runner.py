@@ -81,7 +81,7 @@ class Runner:
             dict(trial.variables),
             c.monitor_mode,
             c.approver,
-            Limits(max_turns=c.max_turns, pace=c.pace),
+            Limits(max_turns=c.max_turns, num_retries=c.retries, timeout=c.timeout, pace=c.pace, backoff=c.backoff),
             model_options(spec, seed),
             c.judge_model,
             self.limiters[provider_key(spec)],
