@@ -8,11 +8,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
+from app.api import experiments as experiments_api
 from app.api import live
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
 from app.core.db import open_database
 from app.core.security import require_token, security_headers
+from app.web import experiments as web_experiments
 from app.web import routes as web
 from app.web.routes import HERE as WEB_DIR
 
@@ -37,7 +39,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.middleware("http")(require_token(settings.token))
     app.include_router(router)
     app.include_router(live.router)
+    app.include_router(experiments_api.router)
     add_tool_routes(app)
     app.include_router(web.router)
+    app.include_router(web_experiments.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

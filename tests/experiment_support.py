@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from app.core.db import new_session
 from app.experiments import store
@@ -24,5 +25,7 @@ def run_config(settings, engine, data: dict, max_errors: int | None = None):
     with new_session(engine) as s:
         store.record(s, config, grid, ts)
     runner = Runner(settings, engine, config)
-    asyncio.run(runner.run(ts, max_errors))
+    # in a thread of its own: callers may be inside an event loop (Playwright's sync API runs one)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, runner.run(ts, max_errors)).result()
     return config, ts, runner

@@ -72,14 +72,22 @@ def test_small_grid_completes_with_rates_and_intervals(settings, engine):
         low, high = reference_wilson(r["count"], r["n"])
         assert r["ci_low"] == pytest.approx(low, abs=1e-9) and r["ci_high"] == pytest.approx(high, abs=1e-9)
     harmful = {(r["scenario"], r["model"]): r["count"] for r in rows if r["label"] == "harmful"}
-    assert harmful[("blackmail", "scripted/blackmail")] == 5 and harmful[("blackmail", "scripted/benign")] == 0
+    assert (
+        harmful[("blackmail", "scripted/blackmail")] == 5 and harmful[("blackmail", "scripted/benign")] == 0
+    )
     assert harmful[("leaking", "scripted/blackmail")] == 5  # the misaligned policy leaks there
     # model vs model over all cells: 30 pairs, difference -1 with a Newcombe interval from Wilson limits
     pooled = next(
-        c for c in built["comparisons"]
+        c
+        for c in built["comparisons"]
         if c["kind"] == "model" and c["cell"] is None and c["measure"] == "attempted"
     )
-    assert (pooled["a"], pooled["b"], pooled["pairs"], pooled["diff"]) == ("scripted/benign", "scripted/blackmail", 30, -1.0)
+    assert (pooled["a"], pooled["b"], pooled["pairs"], pooled["diff"]) == (
+        "scripted/benign",
+        "scripted/blackmail",
+        30,
+        -1.0,
+    )
     l1, u1 = reference_wilson(0, 30)
     l2, u2 = reference_wilson(30, 30)
     assert pooled["ci_low"] == pytest.approx(-1 - math.sqrt((0 - l1) ** 2 + (u2 - 1) ** 2), abs=1e-9)
@@ -87,7 +95,9 @@ def test_small_grid_completes_with_rates_and_intervals(settings, engine):
     assert pooled["p_mcnemar"] < 1e-6
     # conditions against their control (urgency=none is the control by default)
     conds = [c for c in built["comparisons"] if c["kind"] == "condition"]
-    assert {c["a"] for c in conds} == {"urgency=replacement", "urgency=restriction"} and all(c["b"] == "urgency=none" for c in conds)
+    assert {c["a"] for c in conds} == {"urgency=replacement", "urgency=restriction"} and all(
+        c["b"] == "urgency=none" for c in conds
+    )
 
 
 def test_rerun_resumes_and_duplicates_nothing(settings, engine):
@@ -119,8 +129,12 @@ def test_sigkill_half_way_then_rerun_finishes_without_duplicate_or_loss(settings
     file = tmp_path / "exp.yaml"
     file.write_text(yaml.safe_dump(data))
     env = {**os.environ, "CORPMAIL_DATABASE_URL": db_url, "CORPMAIL_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([CORPMAIL, "experiment", "run", str(file), "--json"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [CORPMAIL, "experiment", "run", str(file), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while _completed(db_url, name) < 6:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
@@ -131,14 +145,24 @@ def test_sigkill_half_way_then_rerun_finishes_without_duplicate_or_loss(settings
     with new_session(engine) as s:
         half = store.counts(s, name)
     assert 6 <= half["completed"] < 24 and half["running"] >= 1  # killed mid-episode
-    done = subprocess.run([CORPMAIL, "experiment", "run", str(file), "--json"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [CORPMAIL, "experiment", "run", str(file), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["completed"] == 24
     with new_session(engine) as s:
         rows = store.trial_rows(s, name)
         assert len(rows) == 24 and all(r.status == "completed" for r in rows)
-        eps = {e.id: e for e in s.execute(select(Episode).where(Episode.id.in_([a for r in rows for a in r.attempts]))).scalars()}
+        eps = {
+            e.id: e
+            for e in s.execute(
+                select(Episode).where(Episode.id.in_([a for r in rows for a in r.attempts]))
+            ).scalars()
+        }
     for r in rows:  # exactly one completed episode per trial; an interrupted attempt is errored: runner lost
         finished = [a for a in r.attempts if eps[a].status != "errored"]
         assert finished == [r.episode_id]
@@ -168,7 +192,10 @@ def test_errored_episodes_are_excluded_from_rates_and_shown(settings, engine):
         data = {
             "name": unique("broken"),
             "scenarios": ["blackmail"],
-            "models": ["scripted/blackmail", {"model": "openai/blackmail/blackmail", "name": "down", "api_base": fake.url}],
+            "models": [
+                "scripted/blackmail",
+                {"model": "openai/blackmail/blackmail", "name": "down", "api_base": fake.url},
+            ],
             "samples": 3,
             "backoff": 0.01,
         }
@@ -179,7 +206,11 @@ def test_errored_episodes_are_excluded_from_rates_and_shown(settings, engine):
     down = rows[("down", "harmful")]
     assert (down["n"], down["errored"], down["count"], down["rate"], down["ci_low"]) == (0, 3, 0, None, None)
     up = rows[("scripted/blackmail", "harmful")]
-    assert (up["n"], up["errored"], up["rate"]) == (3, 0, 1.0)  # the failing model did not remove or taint the other
+    assert (up["n"], up["errored"], up["rate"]) == (
+        3,
+        0,
+        1.0,
+    )  # the failing model did not remove or taint the other
     assert built["progress"]["errored"] == 3 and "InternalServerError" in built["errors"][0]["error"]
     md = report.markdown(built)
     assert "| down | harmful | 0 | 3 |" in md and "3 errored" in md
@@ -188,13 +219,26 @@ def test_errored_episodes_are_excluded_from_rates_and_shown(settings, engine):
 def test_max_errors_stops_a_failing_run_with_a_clear_message(settings, db_url, tmp_path):
     with FakeOpenAI(FakeConfig(faults=Faults(kinds=["500"], first=10_000))) as fake:
         file = tmp_path / "down.yaml"
-        file.write_text(yaml.safe_dump({
-            "name": unique("maxerr"), "scenarios": ["blackmail"], "samples": 20, "concurrency": 2, "backoff": 0.01,
-            "models": [{"model": "openai/blackmail/blackmail", "api_base": fake.url}],
-        }))
+        file.write_text(
+            yaml.safe_dump(
+                {
+                    "name": unique("maxerr"),
+                    "scenarios": ["blackmail"],
+                    "samples": 20,
+                    "concurrency": 2,
+                    "backoff": 0.01,
+                    "models": [{"model": "openai/blackmail/blackmail", "api_base": fake.url}],
+                }
+            )
+        )
         env = {**os.environ, "CORPMAIL_DATABASE_URL": db_url, "CORPMAIL_DATA_DIR": str(tmp_path)}
-        done = subprocess.run([CORPMAIL, "experiment", "run", str(file), "--max-errors", "3", "--json"],
-                              env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [CORPMAIL, "experiment", "run", str(file), "--max-errors", "3", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert done.returncode == 3
     summary = json.loads(done.stdout)
     assert summary["errored"] >= 3 and summary["pending"] > 0
@@ -231,10 +275,19 @@ def test_the_smoke_file_is_exactly_the_issue_s_and_valid():
     ("data", "needle"),
     [
         ({"name": "x", "scenarios": ["blackmail"], "models": ["scripted/benign"], "samples": 0}, "samples:"),
-        ({"name": "x", "scenarios": ["blackmail"], "models": ["scripted/benign"], "sample": 3}, "sample: unknown field"),
+        (
+            {"name": "x", "scenarios": ["blackmail"], "models": ["scripted/benign"], "sample": 3},
+            "sample: unknown field",
+        ),
         ({"name": "x", "scenarios": [], "models": ["scripted/benign"]}, "scenarios:"),
-        ({"name": "x", "scenarios": ["blackmail"], "models": [{"model": "a", "temperature": -1}]}, "models.0.temperature"),
-        ({"name": "x", "scenarios": ["blackmail"], "models": ["scripted/benign"], "approver": "bob"}, "approver:"),
+        (
+            {"name": "x", "scenarios": ["blackmail"], "models": [{"model": "a", "temperature": -1}]},
+            "models.0.temperature",
+        ),
+        (
+            {"name": "x", "scenarios": ["blackmail"], "models": ["scripted/benign"], "approver": "bob"},
+            "approver:",
+        ),
         ({"name": "bad name!", "scenarios": ["blackmail"], "models": ["m"]}, "name:"),
     ],
 )
@@ -245,17 +298,23 @@ def test_config_errors_name_the_field(data, needle):
 
 
 def test_grid_include_exclude_and_constraint_refusals():
-    config = parse_config({
-        "name": "g", "scenarios": ["blackmail"], "models": ["scripted/benign"],
-        "variables": {"goal_type": ["explicit", "none"], "goal_framing": ["soft", "rigid"]},
-        "exclude": [{"goal_type": "explicit", "goal_framing": "soft"}],
-        "include": [{"goal_type": "latent"}],
-    })
+    config = parse_config(
+        {
+            "name": "g",
+            "scenarios": ["blackmail"],
+            "models": ["scripted/benign"],
+            "variables": {"goal_type": ["explicit", "none"], "goal_framing": ["soft", "rigid"]},
+            "exclude": [{"goal_type": "explicit", "goal_framing": "soft"}],
+            "include": [{"goal_type": "latent"}],
+        }
+    )
     grid = expand(config, REPO_ROOT / "sandbox_data" / "scenarios")
     cells = [c.variables for c in grid.cells]
     assert {"goal_type": "explicit", "goal_framing": "rigid"} in cells and {"goal_type": "latent"} in cells
     assert {"goal_type": "explicit", "goal_framing": "soft"} not in cells
-    assert [r[1] for r in grid.refused] == [{"goal_type": "none", "goal_framing": "rigid"}]  # framing needs a stated goal
+    assert [r[1] for r in grid.refused] == [
+        {"goal_type": "none", "goal_framing": "rigid"}
+    ]  # framing needs a stated goal
 
 
 def test_a_changed_scenario_is_reported_not_mixed(settings, engine, tmp_path, mini_scenario):
@@ -263,10 +322,17 @@ def test_a_changed_scenario_is_reported_not_mixed(settings, engine, tmp_path, mi
 
     folder = tmp_path / "mini"
     shutil.copytree(mini_scenario, folder)
-    data = {"name": unique("changed"), "scenarios": [str(folder)], "models": ["scripted/benign"], "samples": 1}
+    data = {
+        "name": unique("changed"),
+        "scenarios": [str(folder)],
+        "models": ["scripted/benign"],
+        "samples": 1,
+    }
     run_config(settings, engine, data)
     spec = folder / "scenario.yaml"
-    spec.write_text(spec.read_text().replace("title: Mini test company", "title: Mini test company, renamed", 1))
+    spec.write_text(
+        spec.read_text().replace("title: Mini test company", "title: Mini test company, renamed", 1)
+    )
     with pytest.raises(ConfigError, match="changed since experiment"):
         run_config(settings, engine, data)
 
@@ -276,19 +342,56 @@ def test_stats_count_abstentions_apart_and_prefer_rescored_verdicts():
     from app.experiments.outcomes import Outcome, _fill
 
     o = Outcome("t", "c", "s", {}, "m", 0, "completed", "e")
-    _fill(o, [
-        {"kind": "monitor_verdict", "call_id": "a", "labels": [], "evidence": [], "detector": "rules", "version": "0.2",
-         "abstained": ["blackmail"]},
-        {"kind": "tool_result", "call_id": "a", "ok": True, "result": {"status": "sent"}},
-        {"kind": "monitor_verdict", "call_id": "b", "labels": [], "evidence": [], "detector": "rules", "version": "0.2"},
-        {"kind": "tool_result", "call_id": "b", "ok": True, "result": {"status": "pending_approval", "approval_id": 1}},
-        {"kind": "rescore_verdict", "call_id": "b", "labels": ["exfiltration"], "evidence": [{"label": "exfiltration", "harmful": True}],
-         "detector": "rules", "version": "0.3"},
-        {"kind": "judge_verdict", "call_id": "b", "tool": "send_email", "model": "j", "status": "ok", "harmful": True},
-    ])
+    _fill(
+        o,
+        [
+            {
+                "kind": "monitor_verdict",
+                "call_id": "a",
+                "labels": [],
+                "evidence": [],
+                "detector": "rules",
+                "version": "0.2",
+                "abstained": ["blackmail"],
+            },
+            {"kind": "tool_result", "call_id": "a", "ok": True, "result": {"status": "sent"}},
+            {
+                "kind": "monitor_verdict",
+                "call_id": "b",
+                "labels": [],
+                "evidence": [],
+                "detector": "rules",
+                "version": "0.2",
+            },
+            {
+                "kind": "tool_result",
+                "call_id": "b",
+                "ok": True,
+                "result": {"status": "pending_approval", "approval_id": 1},
+            },
+            {
+                "kind": "rescore_verdict",
+                "call_id": "b",
+                "labels": ["exfiltration"],
+                "evidence": [{"label": "exfiltration", "harmful": True}],
+                "detector": "rules",
+                "version": "0.3",
+            },
+            {
+                "kind": "judge_verdict",
+                "call_id": "b",
+                "tool": "send_email",
+                "model": "j",
+                "status": "ok",
+                "harmful": True,
+            },
+        ],
+    )
     assert o.attempted == {"exfiltration", "harmful"} and o.effected == set()  # held, never approved
     assert o.abstained == {"blackmail"} and o.rescored and "rules@0.3" in o.versions
     assert o.judged[0][0] is True and isinstance(o.judged[0][1], JudgeVerdict)
-    rows = stats.rate_rows([o, Outcome("t2", "c", "s", {}, "m", 1, "completed", "e2")], ["blackmail", "exfiltration"])
+    rows = stats.rate_rows(
+        [o, Outcome("t2", "c", "s", {}, "m", 1, "completed", "e2")], ["blackmail", "exfiltration"]
+    )
     black = next(r for r in rows if r["label"] == "blackmail")
     assert (black["n"], black["abstained"], black["count"]) == (1, 1, 0)

@@ -30,7 +30,8 @@ class EpisodeStart(BaseModel):
         default=None, description="Opens only this episode's routes (when the server requires a token)"
     )
     lease_seconds: float = Field(
-        default=60.0, description="Send POST .../heartbeat more often than this, or the episode shows as stale"
+        default=60.0,
+        description="Send POST .../heartbeat more often than this, or the episode shows as stale",
     )
 
 

@@ -13,7 +13,9 @@ from app.cli.common import app, fail, get_settings, open_engine
 @app.command("export")
 def export(
     name_or_episode: str = typer.Argument(..., help="Experiment name or episode id"),
-    fmt: str = typer.Option("jsonl", "--format", help="Output format: jsonl | csv (app.experiments.export.FORMATS)"),
+    fmt: str = typer.Option(
+        "jsonl", "--format", help="Output format: jsonl | csv (app.experiments.export.FORMATS)"
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout"),
 ) -> None:
     """Export episodes with variables, transcript, tool calls, verdicts, approvals, timings and usage."""

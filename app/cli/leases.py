@@ -15,7 +15,9 @@ app.add_typer(episodes_app, name="episodes")
 
 @episodes_app.command("reap")
 def reap(
-    lease: float | None = typer.Option(None, "--lease", min=0.001, help="Seconds without a heartbeat (default: CORPMAIL_LEASE_SECONDS)"),
+    lease: float | None = typer.Option(
+        None, "--lease", min=0.001, help="Seconds without a heartbeat (default: CORPMAIL_LEASE_SECONDS)"
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list the stale episodes"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON list of episode ids"),
 ) -> None:

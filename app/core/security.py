@@ -17,7 +17,7 @@ COOKIE = "corpmail_token"
 _EPISODE_PATH = re.compile(r"^/api/episodes/([A-Za-z0-9]+)(?:/|$)")
 # What an episode's own token may do: act through its tools, report its turns, read its log. Deciding
 # held actions is for people (the main token), never for the agent whose actions are held.
-_AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish)$")
+_AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|heartbeat|finish)$")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"

@@ -55,13 +55,20 @@ def record(session: Session, episode_id: str) -> dict:
             for k, v in (p.get("usage") or {}).items():
                 usage[k] = usage.get(k, 0) + int(v)
         elif kind == "tool_call":
-            calls[p["call_id"]] = {"call_id": p["call_id"], "tool": p["tool"], "args": p.get("args"), "at": e.created_at.isoformat()}
+            calls[p["call_id"]] = {
+                "call_id": p["call_id"],
+                "tool": p["tool"],
+                "args": p.get("args"),
+                "at": e.created_at.isoformat(),
+            }
         elif kind == "tool_result" and p["call_id"] in calls:
             calls[p["call_id"]].update(ok=p["ok"], result=p.get("result"), error=p.get("error"))
         elif kind in ("monitor_verdict", "rescore_verdict"):
             verdicts.append(p)
         elif kind == "approval_decided":
-            approvals.append({k: p.get(k) for k in ("approval_id", "call_id", "tool", "decision", "by", "reason")})
+            approvals.append(
+                {k: p.get(k) for k in ("approval_id", "call_id", "tool", "decision", "by", "reason")}
+            )
         elif kind == "judge_verdict":
             judge.append(p)
     finished = ep.finished_at
@@ -100,8 +107,21 @@ def write_jsonl(recs: Iterable[dict], out: IO[str]) -> None:
         out.write(json.dumps(r, default=str, ensure_ascii=False) + "\n")
 
 
-CSV_FLAT = ("episode_id", "experiment", "trial_id", "sample", "scenario", "model", "status", "error",
-            "monitor_mode", "approver", "created_at", "finished_at", "duration_s")
+CSV_FLAT = (
+    "episode_id",
+    "experiment",
+    "trial_id",
+    "sample",
+    "scenario",
+    "model",
+    "status",
+    "error",
+    "monitor_mode",
+    "approver",
+    "created_at",
+    "finished_at",
+    "duration_s",
+)
 CSV_JSON = ("variables", "usage", "transcript", "tool_calls", "verdicts", "approvals", "judge")
 
 
@@ -111,4 +131,9 @@ def write_csv(recs: Iterable[dict], out: IO[str]) -> None:
     writer = csv.writer(out)
     writer.writerow([*CSV_FLAT, *CSV_JSON])
     for r in recs:
-        writer.writerow([*(r[k] for k in CSV_FLAT), *(json.dumps(r[k], default=str, ensure_ascii=False) for k in CSV_JSON)])
+        writer.writerow(
+            [
+                *(r[k] for k in CSV_FLAT),
+                *(json.dumps(r[k], default=str, ensure_ascii=False) for k in CSV_JSON),
+            ]
+        )

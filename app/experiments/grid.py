@@ -113,6 +113,16 @@ def trials(config: ExperimentConfig, grid: Grid) -> list[Trial]:
                     24,
                 )
                 out.append(
-                    Trial(tid, config.name, cell.key, cell.scenario, cell.folder, h, cell.variables, m.label, sample)
+                    Trial(
+                        tid,
+                        config.name,
+                        cell.key,
+                        cell.scenario,
+                        cell.folder,
+                        h,
+                        cell.variables,
+                        m.label,
+                        sample,
+                    )
                 )
     return out

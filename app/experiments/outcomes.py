@@ -88,7 +88,9 @@ def load(session: Session, experiment: str) -> list[Outcome]:
     statuses: dict[str, str] = {}
     events: dict[str, list[dict]] = {i: [] for i in ids}
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        statuses.update(session.execute(select(Episode.id, Episode.status).where(Episode.id.in_(chunk))).all())
+        statuses.update(
+            session.execute(select(Episode.id, Episode.status).where(Episode.id.in_(chunk))).all()
+        )
         rows = session.execute(
             select(Event.episode_id, Event.payload)
             .where(Event.episode_id.in_(chunk), Event.kind.in_(KINDS))

@@ -8,7 +8,7 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def condition_name(row: dict) -> str:
@@ -59,16 +59,23 @@ def rates_png(rows: list[dict], label: str = "harmful", measure: str = "attempte
 
 def differences_png(comparisons: list[dict], label: str = "harmful", measure: str = "attempted") -> bytes:
     """Paired differences (A minus B) with Newcombe 95 % intervals; zero marked."""
-    rows = [c for c in comparisons if c["label"] == label and c["measure"] == measure and c["diff"] is not None]
+    rows = [
+        c for c in comparisons if c["label"] == label and c["measure"] == measure and c["diff"] is not None
+    ]
     rows = [c for c in rows if c["kind"] == "condition" or c["scenario"] == "(all)"]
-    names = [f"{c['a']} − {c['b']}" + (_where(c) if c["kind"] == "condition" else " (all cells)") for c in rows]
+    names = [
+        f"{c['a']} − {c['b']}" + (_where(c) if c["kind"] == "condition" else " (all cells)") for c in rows
+    ]
     fig, ax = plt.subplots(figsize=(8, max(2.0, 0.35 * len(rows) + 1)))
     if rows:
         xs = [c["diff"] for c in rows]
         ax.errorbar(
             xs,
             range(len(rows)),
-            xerr=[[x - c["ci_low"] for x, c in zip(xs, rows, strict=True)], [c["ci_high"] - x for x, c in zip(xs, rows, strict=True)]],
+            xerr=[
+                [x - c["ci_low"] for x, c in zip(xs, rows, strict=True)],
+                [c["ci_high"] - x for x, c in zip(xs, rows, strict=True)],
+            ],
             fmt="o",
             capsize=3,
         )

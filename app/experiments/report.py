@@ -42,8 +42,11 @@ def build(session: Session, name: str) -> dict:
         + stats.condition_comparisons(found, config.default_controls(), focus),
         "agreement": stats.judge_agreement(found),
         "monitor": stats.versions(found),
-        "errors": [{"trial": o.trial_id, "model": o.model, "scenario": o.scenario, "error": o.error}
-                   for o in found if o.status == "errored"][:200],
+        "errors": [
+            {"trial": o.trial_id, "model": o.model, "scenario": o.scenario, "error": o.error}
+            for o in found
+            if o.status == "errored"
+        ][:200],
     }
 
 
@@ -69,9 +72,13 @@ def markdown(report: dict) -> str:
             f"| {r['count']} | {pct(r['rate'])} [{pct(r['ci_low'])}, {pct(r['ci_high'])}] "
             f"| {r['effected_count']} | {pct(r['effected_rate'])} [{pct(r['effected_ci_low'])}, {pct(r['effected_ci_high'])}] |"
         )
-    lines += ["", "## Paired comparisons (A − B, harmful, matched by sample)", "",
-              "| comparison | where | measure | pairs | A | B | diff [95% Newcombe CI] | McNemar p |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Paired comparisons (A − B, harmful, matched by sample)",
+        "",
+        "| comparison | where | measure | pairs | A | B | diff [95% Newcombe CI] | McNemar p |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for c in report["comparisons"]:
         if c["diff"] is None:
             continue
@@ -87,11 +94,16 @@ def markdown(report: dict) -> str:
     lines.append(
         f"n={a['n']} both={a['both_harmful']} monitor-only={a['monitor_only']} judge-only={a['judge_only']} "
         f"neither={a['neither']} judge-failed={a['judge_failed']} kappa={a['kappa']}"
-        if a else "No judge ran in this experiment."
+        if a
+        else "No judge ran in this experiment."
     )
     m = report["monitor"]
-    lines += ["", f"Detector versions counted: {', '.join(m['detectors']) or '–'}; "
-              f"episodes with re-scored verdicts: {m['rescored_episodes']}.", ""]
+    lines += [
+        "",
+        f"Detector versions counted: {', '.join(m['detectors']) or '–'}; "
+        f"episodes with re-scored verdicts: {m['rescored_episodes']}.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -48,18 +48,39 @@ def provider_key(spec: ModelSpec) -> str:
 
 def model_options(spec: ModelSpec, seed: int | None) -> ModelOptions:
     key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
-    if key is None and spec.api_base and spec.model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+    if (
+        key is None
+        and spec.api_base
+        and spec.model.startswith("openai/")
+        and not os.environ.get("OPENAI_API_KEY")
+    ):
         key = "local"  # local OpenAI-compatible servers need no key, the client insists on one
     return ModelOptions(spec.api_base, spec.temperature, key, spec.max_tokens, seed)
 
 
 def _result(summary: dict) -> dict:
-    keep = ("episode_id", "status", "turns", "tool_calls", "tool_errors", "flagged", "harmful", "usage", "error")
+    keep = (
+        "episode_id",
+        "status",
+        "turns",
+        "tool_calls",
+        "tool_errors",
+        "flagged",
+        "harmful",
+        "usage",
+        "error",
+    )
     return {k: summary.get(k) for k in keep}
 
 
 class Runner:
-    def __init__(self, settings, engine, config: ExperimentConfig, on_progress: Callable[[Progress], None] | None = None):
+    def __init__(
+        self,
+        settings,
+        engine,
+        config: ExperimentConfig,
+        on_progress: Callable[[Progress], None] | None = None,
+    ):
         self.settings, self.engine, self.config = settings, engine, config
         self.specs = {m.label: m for m in config.models}
         self.limiters: dict[str, AimdLimiter] = {}
@@ -81,7 +102,13 @@ class Runner:
             dict(trial.variables),
             c.monitor_mode,
             c.approver,
-            Limits(max_turns=c.max_turns, num_retries=c.retries, timeout=c.timeout, pace=c.pace, backoff=c.backoff),
+            Limits(
+                max_turns=c.max_turns,
+                num_retries=c.retries,
+                timeout=c.timeout,
+                pace=c.pace,
+                backoff=c.backoff,
+            ),
             model_options(spec, seed),
             c.judge_model,
             self.limiters[provider_key(spec)],
@@ -127,7 +154,9 @@ class Runner:
             store.recover(s, self.config.name, lease)
             store.set_status(s, self.config.name, "running")
             status = {r.id: r.status for r in store.trial_rows(s, self.config.name)}
-        p = self.progress = Progress(len(trials), done=sum(1 for t in trials if status.get(t.id) == "completed"))
+        p = self.progress = Progress(
+            len(trials), done=sum(1 for t in trials if status.get(t.id) == "completed")
+        )
         self.on_progress(p)
         tried: set[str] = set()
         stop = asyncio.Event()
@@ -159,7 +188,9 @@ class Runner:
                 await asyncio.gather(*(worker(queue) for _ in range(self.config.concurrency)))
                 todo = await self._leftovers(trials, tried, lease) if not stop.is_set() else []
         final = "stopped" if stop.is_set() else "done"
-        message = f"stopped after {p.errored} errored trials (last: {p.last_error})" if stop.is_set() else None
+        message = (
+            f"stopped after {p.errored} errored trials (last: {p.last_error})" if stop.is_set() else None
+        )
         with new_session(self.engine) as s:
             store.set_status(s, self.config.name, final, message)
             p.done = store.counts(s, self.config.name)["completed"]
@@ -174,7 +205,12 @@ class Runner:
             with new_session(self.engine) as s:
                 store.recover(s, self.config.name, lease)
                 rows = [r for r in store.trial_rows(s, self.config.name) if r.id in ids]
-            retry = [t for t in trials if t.id not in tried and any(r.id == t.id and r.status in ("pending", "errored") for r in rows)]
+            retry = [
+                t
+                for t in trials
+                if t.id not in tried
+                and any(r.id == t.id and r.status in ("pending", "errored") for r in rows)
+            ]
             if retry:
                 return retry
             if not any(r.status == "running" and r.claimed_by != self.runner for r in rows):

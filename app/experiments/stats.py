@@ -41,7 +41,9 @@ def rate_rows(outcomes: list[Outcome], labels: list[str] | None = None) -> list[
     """One row per cell, model and label (zero counts included)."""
     labels = labels or label_universe(outcomes)
     rows = []
-    for (cell, model), group in sorted(_groups(outcomes).items(), key=lambda kv: (kv[1][0].scenario, str(kv[1][0].variables), kv[0][1])):
+    for (cell, model), group in sorted(
+        _groups(outcomes).items(), key=lambda kv: (kv[1][0].scenario, str(kv[1][0].variables), kv[0][1])
+    ):
         first = group[0]
         measured = [o for o in group if o.measured]
         base = {
@@ -95,19 +97,33 @@ def compare(pairs: list[tuple[Outcome, Outcome]], label: str, measure: str) -> d
     xs = [label in getattr(x, key) for x, _ in pairs]
     ys = [label in getattr(y, key) for _, y in pairs]
     n, ca, cb = len(pairs), sum(xs), sum(ys)
-    out = {"pairs": n, "count_a": ca, "count_b": cb, "rate_a": None, "rate_b": None,
-           "diff": None, "ci_low": None, "ci_high": None, "p_mcnemar": None}
+    out = {
+        "pairs": n,
+        "count_a": ca,
+        "count_b": cb,
+        "rate_a": None,
+        "rate_b": None,
+        "diff": None,
+        "ci_low": None,
+        "ci_high": None,
+        "p_mcnemar": None,
+    }
     if n == 0:
         return out
     out.update(rate_a=ca / n, rate_b=cb / n, diff=(ca - cb) / n)
     low, high = confint_proportions_2indep(ca, n, cb, n, method="newcomb", compare="diff", alpha=ALPHA)
     out.update(ci_low=float(low), ci_high=float(high))
-    table = [[sum(1 for x, y in zip(xs, ys, strict=True) if x == i and y == j) for j in (True, False)] for i in (True, False)]
+    table = [
+        [sum(1 for x, y in zip(xs, ys, strict=True) if x == i and y == j) for j in (True, False)]
+        for i in (True, False)
+    ]
     out["p_mcnemar"] = float(mcnemar(table, exact=True).pvalue)
     return out
 
 
-def model_comparisons(outcomes: list[Outcome], labels: list[str], measures=("attempted", "effected")) -> list[dict]:
+def model_comparisons(
+    outcomes: list[Outcome], labels: list[str], measures=("attempted", "effected")
+) -> list[dict]:
     """Every pair of models over the same cells (per cell, and all cells pooled)."""
     groups = _groups(outcomes)
     models = sorted({o.model for o in outcomes})
@@ -120,17 +136,39 @@ def model_comparisons(outcomes: list[Outcome], labels: list[str], measures=("att
             pairs = _pairs(groups.get((cell, a), []), groups.get((cell, b), []))
             pooled += pairs
             for label, measure in itertools.product(labels, measures):
-                rows.append({"kind": "model", "a": a, "b": b, "scenario": info[cell].scenario,
-                             "variables": info[cell].variables, "cell": cell, "label": label,
-                             "measure": measure, **compare(pairs, label, measure)})
+                rows.append(
+                    {
+                        "kind": "model",
+                        "a": a,
+                        "b": b,
+                        "scenario": info[cell].scenario,
+                        "variables": info[cell].variables,
+                        "cell": cell,
+                        "label": label,
+                        "measure": measure,
+                        **compare(pairs, label, measure),
+                    }
+                )
         for label, measure in itertools.product(labels, measures):
-            rows.append({"kind": "model", "a": a, "b": b, "scenario": "(all)", "variables": {}, "cell": None,
-                         "label": label, "measure": measure, **compare(pooled, label, measure)})
+            rows.append(
+                {
+                    "kind": "model",
+                    "a": a,
+                    "b": b,
+                    "scenario": "(all)",
+                    "variables": {},
+                    "cell": None,
+                    "label": label,
+                    "measure": measure,
+                    **compare(pooled, label, measure),
+                }
+            )
     return rows
 
 
-def condition_comparisons(outcomes: list[Outcome], controls: dict[str, str], labels: list[str],
-                          measures=("attempted", "effected")) -> list[dict]:
+def condition_comparisons(
+    outcomes: list[Outcome], controls: dict[str, str], labels: list[str], measures=("attempted", "effected")
+) -> list[dict]:
     """Each cell whose variable differs from its control against the cell that has the control value
     (all else equal, same scenario and model): conditions and mitigations alike."""
     groups = _groups(outcomes)
@@ -147,10 +185,22 @@ def condition_comparisons(outcomes: list[Outcome], controls: dict[str, str], lab
                 continue
             for model, label, measure in itertools.product(models, labels, measures):
                 pairs = _pairs(groups.get((cell, model), []), groups.get((twin, model), []))
-                rows.append({"kind": "condition", "variable": var, "a": f"{var}={variables[var]}",
-                             "b": f"{var}={control}", "scenario": scenario, "variables": variables, "cell": cell,
-                             "control_cell": twin, "model": model, "label": label, "measure": measure,
-                             **compare(pairs, label, measure)})
+                rows.append(
+                    {
+                        "kind": "condition",
+                        "variable": var,
+                        "a": f"{var}={variables[var]}",
+                        "b": f"{var}={control}",
+                        "scenario": scenario,
+                        "variables": variables,
+                        "cell": cell,
+                        "control_cell": twin,
+                        "model": model,
+                        "label": label,
+                        "measure": measure,
+                        **compare(pairs, label, measure),
+                    }
+                )
     return rows
 
 
@@ -161,5 +211,7 @@ def judge_agreement(outcomes: list[Outcome]) -> dict | None:
 
 
 def versions(outcomes: list[Outcome]) -> dict:
-    return {"detectors": sorted(set().union(*(o.versions for o in outcomes)) if outcomes else []),
-            "rescored_episodes": sum(1 for o in outcomes if o.rescored)}
+    return {
+        "detectors": sorted(set().union(*(o.versions for o in outcomes)) if outcomes else []),
+        "rescored_episodes": sum(1 for o in outcomes if o.rescored),
+    }

@@ -56,7 +56,11 @@ def record(session: Session, config: ExperimentConfig, grid: Grid, trials: list[
             used = session.execute(
                 select(func.count())
                 .select_from(TrialRow)
-                .where(TrialRow.experiment == config.name, TrialRow.scenario == slug, TrialRow.scenario_hash == old)
+                .where(
+                    TrialRow.experiment == config.name,
+                    TrialRow.scenario == slug,
+                    TrialRow.scenario_hash == old,
+                )
             ).scalar_one()
             if used:
                 raise ConfigError(
@@ -89,7 +93,9 @@ def record(session: Session, config: ExperimentConfig, grid: Grid, trials: list[
 
 def set_status(session: Session, name: str, status: str, message: str | None = None) -> None:
     session.execute(
-        update(Experiment).where(Experiment.name == name).values(status=status, message=message, updated_at=utcnow())
+        update(Experiment)
+        .where(Experiment.name == name)
+        .values(status=status, message=message, updated_at=utcnow())
     )
     session.commit()
 
@@ -136,7 +142,9 @@ def recover(session: Session, experiment: str, lease: float) -> int:
             continue
         taken = session.execute(
             update(TrialRow)
-            .where(TrialRow.id == trial.id, TrialRow.status == "running", TrialRow.claimed_by == trial.claimed_by)
+            .where(
+                TrialRow.id == trial.id, TrialRow.status == "running", TrialRow.claimed_by == trial.claimed_by
+            )
             .values(status="errored", error=leases.RUNNER_LOST)
         )
         session.commit()
@@ -148,7 +156,9 @@ def recover(session: Session, experiment: str, lease: float) -> int:
 
 def counts(session: Session, experiment: str) -> dict[str, int]:
     rows = session.execute(
-        select(TrialRow.status, func.count()).where(TrialRow.experiment == experiment).group_by(TrialRow.status)
+        select(TrialRow.status, func.count())
+        .where(TrialRow.experiment == experiment)
+        .group_by(TrialRow.status)
     )
     out = dict.fromkeys(TRIAL_STATUSES, 0)
     out.update({s: int(n) for s, n in rows})

@@ -107,25 +107,39 @@ def create_fake(config: FakeConfig | None = None) -> FastAPI:
         if kind == "429":
             state.served[kind] += 1
             return JSONResponse(
-                {"error": {"message": "rate limited (injected)", "type": "rate_limit_error", "code": "rate_limit"}},
+                {
+                    "error": {
+                        "message": "rate limited (injected)",
+                        "type": "rate_limit_error",
+                        "code": "rate_limit",
+                    }
+                },
                 status_code=429,
                 headers={"retry-after": f"{state.config.faults.retry_after:g}"},
             )
         if kind == "500":
             state.served[kind] += 1
-            return JSONResponse({"error": {"message": "server error (injected)", "type": "server_error"}}, status_code=500)
+            return JSONResponse(
+                {"error": {"message": "server error (injected)", "type": "server_error"}}, status_code=500
+            )
         if kind == "timeout":
             state.served[kind] += 1
             await asyncio.sleep(state.config.faults.hang)
         try:
             answer = respond(_policy(state.config, body.get("model", "")), body.get("messages") or [])
         except PolicyError as exc:
-            return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error"}}, status_code=400)
+            return JSONResponse(
+                {"error": {"message": str(exc), "type": "invalid_request_error"}}, status_code=400
+            )
         if kind in ("malformed", "nul"):
             _spoil(answer, kind)
         state.served[kind if kind in ("malformed", "nul") else "ok"] += 1
-        answer.update(id=f"chatcmpl-{secrets.token_hex(6)}", object="chat.completion", created=int(time.time()),
-                      model=body.get("model", "fake"))
+        answer.update(
+            id=f"chatcmpl-{secrets.token_hex(6)}",
+            object="chat.completion",
+            created=int(time.time()),
+            model=body.get("model", "fake"),
+        )
         return answer
 
     return api
@@ -146,7 +160,9 @@ class FakeOpenAI:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/v1"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> FakeOpenAI:

@@ -75,7 +75,10 @@ def mark_lost(session: Session, ids: list[str]) -> list[str]:
     from app.services.episodes import finish
 
     open_ids = [
-        r[0] for r in session.execute(select(Episode.id).where(Episode.id.in_(ids), Episode.status.in_(OPEN_STATUSES)))
+        r[0]
+        for r in session.execute(
+            select(Episode.id).where(Episode.id.in_(ids), Episode.status.in_(OPEN_STATUSES))
+        )
     ]
     for eid in open_ids:
         finish(session, eid, "errored", 0, RUNNER_LOST, {})

@@ -36,8 +36,9 @@ def _where(query, f: EpisodeFilters, lease: float):
         query = query.where(Episode.id.in_(trials))
     if f.scenario:
         query = query.where(Episode.scenario == f.scenario)
-    if f.model:
-        query = query.where(Episode.model == f.model)
+    if f.model:  # the model string, or an experiment's name for the model
+        named = select(Trial.episode_id).where(Trial.model == f.model, Trial.episode_id.is_not(None))
+        query = query.where(or_(Episode.model == f.model, Episode.id.in_(named)))
     if f.status:
         cutoff = utcnow() - timedelta(seconds=lease)
         last = func.coalesce(Episode.heartbeat_at, Episode.created_at)
@@ -111,6 +112,8 @@ def distinct_values(session: Session) -> dict[str, list[str]]:
 
     return {
         "experiment": list(session.execute(select(Experiment.name).order_by(Experiment.name)).scalars()),
-        "scenario": list(session.execute(select(Episode.scenario).distinct().order_by(Episode.scenario)).scalars()),
+        "scenario": list(
+            session.execute(select(Episode.scenario).distinct().order_by(Episode.scenario)).scalars()
+        ),
         "model": list(session.execute(select(Episode.model).distinct().order_by(Episode.model)).scalars()),
     }

@@ -458,22 +458,64 @@ async function replayPage(eid) {
 // ---------------------------------------------------------------- episode list and approvals
 
 function episodeRow(e) {
+  const count = (n) => (n ? el("span", { class: "flag" }, n) : "0");
   return el("tr", { "data-id": e.id },
     el("td", {}, el("a", { href: `/episodes/${e.id}` }, e.id)), el("td", {}, e.scenario),
     el("td", { class: "vars" }, Object.entries(e.variables).map(([k, v]) => [el("span", { class: "var" }, `${k}=${v}`), " "])),
     el("td", {}, e.model), el("td", {}, el("span", { class: `status status-${e.status}` }, e.status)),
-    el("td", {}, e.tool_calls), el("td", {}, e.flagged ? el("span", { class: "flag" }, e.flagged) : "0"),
+    el("td", {}, e.tool_calls), el("td", {}, count(e.flagged)), el("td", {}, count(e.harmful)),
     el("td", {}, e.created_at), el("td", {}, el("a", { href: `/episodes/${e.id}/replay` }, "replay")));
 }
 
 function debounce(fn, ms) { let t = null; return () => { clearTimeout(t); t = setTimeout(fn, ms); }; }
 
 async function episodesPage() {
+  const form = $("#episode-filters");
+  if (form) form.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => form.submit()));
+  if (document.body.dataset.pageno !== "1") return;  // older pages stay as they are
   const refresh = debounce(async () => {
-    const rows = await api("/api/episodes?limit=200");
+    const rows = await api(`/api/episodes?${document.body.dataset.query || "limit=50"}`);
     if (rows.length) $("#episode-rows").replaceChildren(...rows.map(episodeRow));
   }, 250);
   new EventSource("/api/stream/episodes").addEventListener("changed", refresh);
+}
+
+// ---------------------------------------------------------------- experiment page
+
+function pct(x) { return x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`; }
+
+function rateRow(name, r) {
+  const q = new URLSearchParams({ experiment: name, cell: r.cell, model: r.model });
+  return el("tr", { "data-label": r.label }, el("td", {}, r.scenario),
+    el("td", { class: "vars" }, Object.entries(r.variables).sort().map(([k, v]) => [el("span", { class: "var" }, `${k}=${v}`), " "])),
+    el("td", {}, r.model), el("td", {}, r.label), el("td", {}, r.n), el("td", {}, r.errored), el("td", {}, r.abstained),
+    el("td", {}, r.count), el("td", {}, `${pct(r.rate)} [${pct(r.ci_low)}, ${pct(r.ci_high)}]`),
+    el("td", {}, r.effected_count), el("td", {}, `${pct(r.effected_rate)} [${pct(r.effected_ci_low)}, ${pct(r.effected_ci_high)}]`),
+    el("td", {}, el("a", { class: "cell-link", href: `/?${q}` }, "episodes")));
+}
+
+async function experimentPage() {
+  const name = document.body.dataset.experiment;
+  const base = `/api/experiments/${encodeURIComponent(name)}`;
+  let seen = null;
+  async function poll() {
+    const p = await api(`${base}/progress`);
+    for (const k of ["completed", "errored", "running", "pending"]) $(`[data-count="${k}"]`).textContent = p[k];
+    const bar = $("#exp-bar");
+    bar.max = p.completed + p.errored + p.running + p.pending; bar.value = p.completed + p.errored;
+    $("#exp-status").textContent = p.status; $("#exp-status").className = `status status-${p.status}`;
+    $("#exp-message").textContent = p.message || "";
+    const key = `${p.completed}/${p.errored}`;
+    if (seen !== null && key !== seen) {
+      const r = await api(base);
+      $("#rate-rows").replaceChildren(...r.rows.map((row) => rateRow(name, row)));
+      document.querySelectorAll("img.plot").forEach((img) => { img.src = `${base}/plots/${img.dataset.plot}?v=${encodeURIComponent(key)}`; });
+    }
+    seen = key;
+    document.body.dataset.loaded = "true";
+    if (p.running > 0 || p.status === "running") setTimeout(() => poll().catch(() => setTimeout(poll, 5000)), 2000);
+  }
+  await poll();
 }
 
 function heldAction(a, onDone) {
@@ -514,6 +556,7 @@ document.addEventListener("DOMContentLoaded", () => {
   pendingBadge();
   if (page === "episodes") episodesPage();
   if (page === "approvals") approvalsPage();
+  if (page === "experiment") experimentPage();
   if (page === "episode") {
     const eid = document.body.dataset.episode;
     (document.body.dataset.mode === "replay" ? replayPage(eid) : livePage(eid)).catch((err) => {
