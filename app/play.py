@@ -37,13 +37,14 @@ class PlayRequest:
 
 
 async def _heartbeats(client: CorpmailClient, episode_id: str, every: float) -> None:
-    """Renew the episode's lease until cancelled (a missed beat is logged, not fatal)."""
+    """Renew the episode's lease now and every `every` seconds until cancelled (a missed beat is
+    logged, not fatal)."""
     while True:
-        await asyncio.sleep(every)
         try:
             await client.heartbeat(episode_id)
         except Exception as exc:
             logger.warning("episode %s: heartbeat failed: %s", episode_id, exc)
+        await asyncio.sleep(every)
 
 
 async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHook | None = None) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import secrets
 import threading
@@ -52,6 +53,7 @@ class FakeState:
         self.config = config
         self.requests = 0
         self.served: Counter = Counter()  # "ok" and each fault kind
+        self.bodies: list[dict] = []  # the most recent request bodies (for tests)
         self.rng = random.Random(config.faults.seed)
         self.lock = threading.Lock()
 
@@ -83,10 +85,22 @@ def _spoil(answer: dict, kind: str) -> None:
     calls = msg.get("tool_calls") or []
     if kind == "malformed" and calls:
         calls[0]["function"]["arguments"] = calls[0]["function"]["arguments"][:-1] + ', "to": [\n'
-    elif kind == "nul":
+    elif kind == "nul":  # in the words, and in the first string argument (else raw, before the JSON)
         msg["content"] = (msg.get("content") or "") + "\u0000 done\u0000"
         for c in calls:
-            c["function"]["arguments"] = c["function"]["arguments"].replace('": "', '": "\u0000', 1)
+            c["function"]["arguments"] = _with_nul(c["function"]["arguments"])
+
+
+def _with_nul(arguments: str) -> str:
+    try:
+        args = json.loads(arguments)
+    except ValueError:
+        return "\u0000" + arguments
+    key = next((k for k, v in args.items() if isinstance(v, str)), None) if isinstance(args, dict) else None
+    if key is None:
+        return "\u0000" + arguments
+    args[key] += "\u0000"
+    return json.dumps(args)
 
 
 def create_fake(config: FakeConfig | None = None) -> FastAPI:
@@ -101,6 +115,7 @@ def create_fake(config: FakeConfig | None = None) -> FastAPI:
     @api.post("/v1/chat/completions")
     async def chat(request: Request):
         body = await request.json()
+        state.bodies = [*state.bodies[-99:], body]
         kind = state.fault_for_next()
         if state.config.latency:
             await asyncio.sleep(state.config.latency)
