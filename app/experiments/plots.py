@@ -16,11 +16,6 @@ def condition_name(row: dict) -> str:
     return f"{row['scenario']}: {vars_}"
 
 
-def _where(c: dict) -> str:
-    others = ", ".join(f"{k}={v}" for k, v in sorted(c["variables"].items()) if k != c["variable"])
-    return f" [{c['scenario']}{': ' + others if others else ''}; {c['model']}]"
-
-
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -57,35 +52,43 @@ def rates_png(rows: list[dict], label: str = "harmful", measure: str = "attempte
     return _png(fig)
 
 
-def differences_png(comparisons: list[dict], label: str = "harmful", measure: str = "attempted") -> bytes:
-    """Paired differences (A minus B) with Newcombe 95 % intervals; zero marked."""
-    rows = [
-        c for c in comparisons if c["label"] == label and c["measure"] == measure and c["diff"] is not None
-    ]
-    rows = [c for c in rows if c["kind"] == "condition" or c["scenario"] == "(all)"]
-    names = [
-        f"{c['a']} − {c['b']}" + (_where(c) if c["kind"] == "condition" else " (all cells)") for c in rows
-    ]
-    fig, ax = plt.subplots(figsize=(8, max(2.0, 0.35 * len(rows) + 1)))
-    if rows:
-        xs = [c["diff"] for c in rows]
+def differences_png(comparisons: list[dict], label: str = "harmful") -> bytes:
+    """Paired differences (A minus B) pooled over cells, attempted and effected, with Newcombe 95 %
+    intervals; zero marked."""
+    pooled = [c for c in comparisons if c["label"] == label and c["cell"] is None]
+    keys = list(dict.fromkeys((c["kind"], c["a"], c["b"], c.get("model", "")) for c in pooled))
+    names = [f"{a} − {b}" + (f" [{m}]" if kind == "condition" else "") for kind, a, b, m in keys]
+    fig, ax = plt.subplots(figsize=(8, max(2.0, 0.4 * len(keys) + 1)))
+    drawn = False
+    for offset, measure in ((-0.12, "attempted"), (0.12, "effected")):
+        pts = [
+            (i + offset, c)
+            for i, k in enumerate(keys)
+            for c in pooled
+            if (c["kind"], c["a"], c["b"], c.get("model", "")) == k
+            and c["measure"] == measure
+            and c["diff"] is not None
+        ]
+        if not pts:
+            continue
+        drawn = True
         ax.errorbar(
-            xs,
-            range(len(rows)),
-            xerr=[
-                [x - c["ci_low"] for x, c in zip(xs, rows, strict=True)],
-                [c["ci_high"] - x for x, c in zip(xs, rows, strict=True)],
-            ],
-            fmt="o",
+            [c["diff"] for _, c in pts],
+            [y for y, _ in pts],
+            xerr=[[c["diff"] - c["ci_low"] for _, c in pts], [c["ci_high"] - c["diff"] for _, c in pts]],
+            fmt="o" if measure == "attempted" else "s",
             capsize=3,
+            label=measure,
         )
-        ax.set_yticks(range(len(rows)), names, fontsize=7)
+    if drawn:
+        ax.set_yticks(range(len(keys)), names, fontsize=7)
         ax.invert_yaxis()
+        ax.legend(fontsize=8, loc="best")
     else:
         ax.text(0.5, 0.5, "no paired comparisons yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
     ax.axvline(0, color="grey", lw=1)
     ax.set_xlim(-1.05, 1.05)
-    ax.set_xlabel(f"difference in {label} rate ({measure}), 95 % Newcombe interval")
+    ax.set_xlabel(f"difference in {label} rate, all cells pooled, 95 % Newcombe interval")
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)

@@ -82,7 +82,7 @@ def markdown(report: dict) -> str:
     for c in report["comparisons"]:
         if c["diff"] is None:
             continue
-        where = c["scenario"] if c["kind"] == "model" and c["cell"] is None else condition_name(c)
+        where = "all cells" if c["cell"] is None else condition_name(c)
         if c["kind"] == "condition":
             where += f" / {c['model']}"
         lines.append(

@@ -177,24 +177,45 @@ def condition_comparisons(
     models = sorted({o.model for o in outcomes})
     rows = []
     for var, control in controls.items():
+        pooled: dict[tuple[str, str], list] = defaultdict(list)  # (value, model) -> pairs over all cells
         for cell, (scenario, variables) in sorted(cells.items()):
             if var not in variables or variables[var] == control:
                 continue
             twin = by_key.get((scenario, tuple(sorted({**variables, var: control}.items()))))
             if twin is None:
                 continue
-            for model, label, measure in itertools.product(models, labels, measures):
+            for model in models:
                 pairs = _pairs(groups.get((cell, model), []), groups.get((twin, model), []))
+                pooled[(variables[var], model)] += pairs
+                for label, measure in itertools.product(labels, measures):
+                    rows.append(
+                        {
+                            "kind": "condition",
+                            "variable": var,
+                            "a": f"{var}={variables[var]}",
+                            "b": f"{var}={control}",
+                            "scenario": scenario,
+                            "variables": variables,
+                            "cell": cell,
+                            "control_cell": twin,
+                            "model": model,
+                            "label": label,
+                            "measure": measure,
+                            **compare(pairs, label, measure),
+                        }
+                    )
+        for (value, model), pairs in sorted(pooled.items()):
+            for label, measure in itertools.product(labels, measures):
                 rows.append(
                     {
                         "kind": "condition",
                         "variable": var,
-                        "a": f"{var}={variables[var]}",
+                        "a": f"{var}={value}",
                         "b": f"{var}={control}",
-                        "scenario": scenario,
-                        "variables": variables,
-                        "cell": cell,
-                        "control_cell": twin,
+                        "scenario": "(all)",
+                        "variables": {},
+                        "cell": None,
+                        "control_cell": None,
                         "model": model,
                         "label": label,
                         "measure": measure,

@@ -15,7 +15,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +53,9 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
     repeat_last: bool = False
+    # when a step refers to mail it has not seen (e.g. access=own hides the leverage): `error` fails
+    # the model call; `stop` ends the turn in words, as a model that found nothing would
+    when_stuck: Literal["error", "stop"] = "error"
     steps: list[Step] = Field(min_length=1)
 
 
@@ -141,7 +144,14 @@ def respond(policy: Policy, messages: list[dict]) -> dict:
     seen = _seen_messages(messages)
     tool_calls = []
     for i, c in enumerate(step.all_calls()):
-        arguments = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))
+        try:
+            resolved = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))
+        except PolicyError as exc:
+            if policy.when_stuck == "error":
+                raise
+            step, tool_calls = Step(say=f"I stop here: {exc}."), []
+            break
+        arguments = resolved
         tool_calls.append(
             {
                 "id": f"call_{turn}_{i}",
