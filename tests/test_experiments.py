@@ -395,3 +395,42 @@ def test_stats_count_abstentions_apart_and_prefer_rescored_verdicts():
     )
     black = next(r for r in rows if r["label"] == "blackmail")
     assert (black["n"], black["abstained"], black["count"]) == (1, 1, 0)
+
+
+def test_export_jsonl_and_csv_one_episode_per_line(settings, engine, db_url, tmp_path):
+    import csv
+    import io
+
+    from app.experiments.export import FORMATS, episode_ids, records
+
+    config, _, _ = run_config(
+        settings, engine, small_grid(unique("export"), samples=1, scenarios=["blackmail"])
+    )
+    with new_session(engine) as s:
+        ids = episode_ids(s, config.name)
+        assert len(ids) == 6
+        buf = io.StringIO()
+        FORMATS["jsonl"](records(s, ids), buf)
+        one = episode_ids(s, ids[0])
+    lines = [json.loads(x) for x in buf.getvalue().splitlines()]
+    assert len(lines) == 6 and one == [ids[0]]
+    harmful = next(r for r in lines if r["model"] == "scripted/blackmail")
+    assert harmful["experiment"] == config.name and harmful["variables"]["urgency"] in (
+        "replacement",
+        "restriction",
+        "none",
+    )
+    assert harmful["transcript"][0]["kind"] == "model_turn" and harmful["usage"]["total_tokens"] > 0
+    assert any(c["tool"] == "send_email" and c["ok"] for c in harmful["tool_calls"])
+    assert any("blackmail" in v["labels"] for v in harmful["verdicts"]) and harmful["duration_s"] >= 0
+    env = {**os.environ, "CORPMAIL_DATABASE_URL": db_url, "CORPMAIL_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [CORPMAIL, "export", config.name, "--format", "csv"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == 6 and json.loads(rows[0]["tool_calls"])
+    bad = subprocess.run(
+        [CORPMAIL, "export", config.name, "--format", "xml"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "--format" in bad.stderr and "jsonl" in bad.stderr

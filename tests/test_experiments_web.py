@@ -102,3 +102,39 @@ def test_episode_list_filters_and_pages(experiment, server, page, monkeypatch):
     expect(page.locator("#episode-rows")).not_to_contain_text("scripted/blackmail")
     page.goto(f"{server.url}/?experiment={experiment}&label=harmful&model=scripted/benign")
     expect(page.locator("#episode-rows tr.empty")).to_contain_text("No episode matches")
+
+
+def test_experiment_page_shows_progress_while_it_runs(settings, engine, server, page):
+    import asyncio
+    import threading
+
+    from app.core.db import new_session
+    from app.experiments import store
+    from app.experiments.config import parse_config
+    from app.experiments.grid import expand, trials
+    from app.experiments.runner import Runner
+
+    config = parse_config(
+        {
+            "name": unique("live"),
+            "scenarios": ["blackmail"],
+            "models": ["scripted/benign"],
+            "samples": 6,
+            "concurrency": 1,
+            "pace": 0.15,
+        }
+    )
+    grid = expand(config, settings.scenarios_dir)
+    ts = trials(config, grid)
+    with new_session(engine) as s:
+        store.record(s, config, grid, ts)
+    runner = threading.Thread(target=lambda: asyncio.run(Runner(settings, engine, config).run(ts)))
+    runner.start()
+    try:
+        page.goto(f"{server.url}/experiments/{config.name}")
+        expect(page.locator("[data-count=running]")).to_have_text("1")
+        expect(page.locator("[data-count=completed]")).to_have_text("6", timeout=60_000)  # no reload
+        expect(page.locator("#exp-status")).to_have_text("done")
+        expect(page.locator("#rate-rows tr[data-label=harmful]")).to_contain_text("0.0% [0.0%, 39.0%]")
+    finally:
+        runner.join(60)

@@ -513,7 +513,8 @@ async function experimentPage() {
     }
     seen = key;
     document.body.dataset.loaded = "true";
-    if (p.running > 0 || p.status === "running") setTimeout(() => poll().catch(() => setTimeout(poll, 5000)), 2000);
+    const finished = (p.status === "done" || p.status === "stopped") && p.running === 0;
+    if (!finished) setTimeout(() => poll().catch(() => setTimeout(poll, 5000)), p.status === "running" ? 1000 : 3000);
   }
   await poll();
 }
