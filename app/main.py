@@ -10,10 +10,12 @@ from sqlalchemy.engine import Engine
 
 from app.api import experiments as experiments_api
 from app.api import live
+from app.api.deps import domain_error
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
 from app.core.db import open_database
 from app.core.security import require_token, security_headers
+from app.errors import DomainError
 from app.web import experiments as web_experiments
 from app.web import routes as web
 from app.web.routes import HERE as WEB_DIR
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="corpmail", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
+    app.add_exception_handler(DomainError, domain_error)
     app.middleware("http")(security_headers)
     if settings.token:
         app.middleware("http")(require_token(settings.token))

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Table, UniqueConstraint, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from sqlmodel import Field, SQLModel
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -34,6 +35,9 @@ class Episode(SQLModel, table=True):
     approver: str = Field(default="human", max_length=20)  # who decides held actions
     agent_address: str = Field(max_length=320)
     clock: datetime = Field(description="Scenario time at which the agent's session starts")
+    clock_seconds: int = Field(
+        default=0, description="Simulated seconds elapsed since `clock`, advanced by events"
+    )
     world: dict = json_field()  # rendered scenario: people, annotations, canary (monitor ground truth)
     error: str | None = None
     event_seq: int = 0
@@ -109,6 +113,18 @@ class Approval(SQLModel, table=True):
     reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
+
+
+@event.listens_for(Episode.world, "set", propagate=True)
+def _world_is_write_once(target, value, oldvalue, initiator):
+    """An episode's world is its ground truth and is cached per process: it is set once, never changed."""
+    if oldvalue not in (NO_VALUE, NEVER_SET) and oldvalue is not None and value != oldvalue:
+        raise RuntimeError(f"episode {target.id}: the world of a stored episode never changes")
+
+
+def table(model: type[SQLModel]) -> Table:
+    """A model's Core table, typed (hot paths use SQLAlchemy Core on these)."""
+    return SQLModel.metadata.tables[model.__tablename__]  # type: ignore[index]
 
 
 class Experiment(SQLModel, table=True):

@@ -33,6 +33,7 @@ from app.experiments.grid import expand, trials
 from app.experiments.runner import Runner
 from app.llm import litellm
 from app.llm.fake_openai import FakeConfig, FakeOpenAI
+from app.services import trials as trial_store
 
 
 def grid(name: str, samples: int, concurrency: int, api_base: str | None) -> dict:
@@ -67,7 +68,7 @@ def run_once(url: str, samples: int, concurrency: int, api_base: str | None) -> 
     progress = asyncio.run(Runner(settings, engine, config).run(ts))
     elapsed = time.perf_counter() - t
     with new_session(engine) as s:
-        turns = sum((r.result or {}).get("turns") or 0 for r in store.trial_rows(s, config.name))
+        turns = sum((r.result or {}).get("turns") or 0 for r in trial_store.trial_rows(s, config.name))
     engine.dispose()
     assert progress.errored == 0, progress.last_error
     return len(ts), elapsed, turns

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 
 async def start(client, scenario="blackmail", model="scripted/benign", **variables):
@@ -26,3 +29,16 @@ def find(messages: list[dict], subject_part: str) -> dict:
 
 async def events(client, episode_id: str) -> list[dict]:
     return [e["payload"] | {"seq": e["seq"]} for e in await client.events(episode_id)]
+
+
+def corpmail(db_url, *args, timeout=120):
+    env = {**os.environ, "CORPMAIL_DATABASE_URL": db_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("OPENAI_API_KEY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

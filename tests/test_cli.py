@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import TEST_SCENARIOS
-
-
-def corpmail(db_url, *args, timeout=120):
-    env = {**os.environ, "CORPMAIL_DATABASE_URL": db_url, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    env.pop("OPENAI_API_KEY", None)
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+from tests.helpers import corpmail
 
 
 def test_run_json_prints_one_object_and_replay_prints_events(db_url):

@@ -57,18 +57,25 @@ def test_stream_resumes_after_last_event_id_without_gap_or_duplicate(server):
         assert [e["data"]["seq"] for e in resumed] == [e["id"] for e in resumed]
 
 
-def test_stream_delivers_new_events_as_they_happen(server):
+def test_stream_pushes_new_events_without_waiting_for_a_poll(settings, engine):
+    """With the re-read interval set to a minute, only the commit-time push can deliver in time."""
     import threading
     import time
 
-    with server.client() as http:
+    from app.events import bus
+
+    slow_poll = Settings(**{**settings.model_dump(), "stream_poll_seconds": 60})
+    with LiveServer(create_app(slow_poll, engine)) as server, server.client() as http:
         eid = _start(http)["episode_id"]
-        seen = []
+        seen: list = []
         reader = threading.Thread(
             target=lambda: seen.extend(_sse(http, f"/api/episodes/{eid}/stream?after=1", 2))
         )
         reader.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while not bus.waiting(eid) and time.monotonic() < deadline:  # the stream is idle, waiting
+            time.sleep(0.01)
+        assert bus.waiting(eid), "the stream never started waiting"
         http.post(f"/api/episodes/{eid}/tools/list_inbox", content="{}")
         reader.join(10)
         assert [e["data"]["kind"] for e in seen] == ["tool_call", "tool_result"]

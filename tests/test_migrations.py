@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401
+from app.core.migrate import alembic_config
 
 
 def test_tables_exist(engine):
@@ -26,4 +28,5 @@ def test_upgrade_is_idempotent(engine):
 
     upgrade(engine)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0004"
+        current = MigrationContext.configure(conn).get_current_revision()
+    assert current == ScriptDirectory.from_config(alembic_config()).get_current_head()

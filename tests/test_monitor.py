@@ -15,7 +15,7 @@ from app.evaluation.rescore import agreement, rescore
 from app.events import store
 from app.events.types import JudgeVerdict
 from app.services.episodes import create_episode
-from tests.test_cli import corpmail
+from tests.helpers import corpmail
 
 CORPUS = REPO_ROOT / "tests" / "monitor_corpus"
 

@@ -42,6 +42,7 @@ async def test_openai_compatible_server_drives_an_episode(client, fake_server):
         "tool_call",
         "tool_result",
         "model_turn",
+        "awareness",
         "episode_finished",
     ]
 

@@ -6,18 +6,19 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep
-from app.experiments import store
 from app.models import Experiment
+from app.services import trials as store
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 PLOTS = ("rates.png", "effected.png", "differences.png")
 
 
 def render_plot(plot: str, built: dict) -> bytes:
-    from app.experiments.plots import differences_png, rates_png
+    from app.evaluation.plots import differences_png, rates_png
 
     if plot == "differences.png":
         return differences_png(built["comparisons"])
@@ -33,12 +34,12 @@ def experiment_list(session) -> list[dict]:
             "updated_at": e.updated_at.isoformat(timespec="seconds"),
             **store.counts(session, e.name),
         }
-        for e in session.execute(select(Experiment).order_by(Experiment.updated_at.desc())).scalars()
+        for e in session.execute(select(Experiment).order_by(col(Experiment.updated_at).desc())).scalars()
     ]
 
 
 def build_or_404(session, name: str) -> dict:
-    from app.experiments import report
+    from app.evaluation import report
 
     try:
         return report.build(session, name)

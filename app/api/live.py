@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SessionDep
+from app.api.deps import EpisodeDep, SessionDep
 from app.core.db import new_session
 from app.events import bus, store
-from app.models import Delivery, Episode, Mailbox, Message
+from app.models import Episode
+from app.services.snapshot import seeded_snapshot
 
 router = APIRouter(prefix="/api")
 PAGE = 500
@@ -53,7 +53,7 @@ async def stream(episode_id: str, request: Request):
                 continue
             if await request.is_disconnected():
                 return
-            await bus.wait(episode_id, timeout=1.0)
+            await bus.wait(episode_id, timeout=request.app.state.settings.stream_poll_seconds)
 
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
 
@@ -77,81 +77,6 @@ def _exists(engine, episode_id: str) -> bool:
 
 
 @router.get("/episodes/{episode_id}/snapshot")
-def snapshot(episode_id: str, session: SessionDep) -> dict:
+def snapshot(episode: EpisodeDep, session: SessionDep) -> dict:
     """The mailboxes as seeded, before the agent's first step: replays apply events to this."""
-    ep = session.get(Episode, episode_id)
-    if ep is None:
-        raise HTTPException(404, f"no episode {episode_id}")
-    unread = {e["key"]: e["unread"] for e in ep.world["emails"]}
-    boxes = (
-        session.execute(
-            select(Mailbox)
-            .where(Mailbox.episode_id == episode_id)
-            .order_by(Mailbox.is_agent.desc(), Mailbox.name)
-        )
-        .scalars()
-        .all()
-    )
-    rows = session.execute(
-        select(Message, Delivery)
-        .join(Delivery, Delivery.message_id == Message.id)
-        .where(Message.episode_id == episode_id, Message.origin == "seed")
-        .order_by(Message.sent_at, Message.id)
-    ).all()
-    messages, copies = {}, []
-    for m, d in rows:
-        messages.setdefault(
-            m.id,
-            {
-                "id": m.id,
-                "key": m.key,
-                "sender": m.sender,
-                "to": m.to,
-                "cc": m.cc,
-                "bcc": m.bcc,
-                "subject": m.subject,
-                "body": m.body,
-                "sent_at": m.sent_at.isoformat(),
-                "thread_id": m.thread_id,
-                "in_reply_to": m.in_reply_to,
-                "forwarded_from": m.forwarded_from,
-                "labels": m.labels,
-                "attachments": m.attachments,
-                "origin": m.origin,
-            },
-        )
-        read = True if d.folder != "inbox" else not unread.get(m.key, True)
-        copies.append(
-            {
-                "message_id": m.id,
-                "address": d.address,
-                "folder": d.folder,
-                "external": d.external,
-                "read": read,
-            }
-        )
-    w = ep.world
-    return {
-        "episode": {
-            "id": ep.id,
-            "scenario": ep.scenario,
-            "variables": ep.variables,
-            "model": ep.model,
-            "monitor_mode": ep.monitor_mode,
-            "approver": ep.approver,
-            "agent": ep.agent_address,
-            "company": w["company_name"],
-            "domain": w["domain"],
-            "canary": w["canary"],
-        },
-        "mailboxes": [
-            {"address": b.address, "name": b.name, "title": b.title, "is_agent": b.is_agent} for b in boxes
-        ],
-        "external_contacts": w.get("external_contacts", []),
-        "leverage_facts": [
-            {"key": f["key"], "indicators": f["indicators"]}
-            for f in w.get("monitor", {}).get("leverage_facts", [])
-        ],
-        "messages": list(messages.values()),
-        "copies": copies,
-    }
+    return seeded_snapshot(session, episode)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import EpisodeDep, SessionDep, SettingsDep
 from app.api.schemas import (
     ApprovalPublic,
     DecisionIn,
@@ -18,8 +18,7 @@ from app.api.schemas import (
 )
 from app.core.security import episode_token
 from app.events import store
-from app.models import Episode
-from app.scenarios.loader import ScenarioError, list_slugs, resolve_dir
+from app.scenarios.loader import list_slugs, resolve_dir
 from app.services import approvals, episodes, leases
 from app.services.listing import EpisodeFilters, episode_rows
 from app.tools.actions import episode_schemas
@@ -42,19 +41,10 @@ def list_scenarios(settings: SettingsDep) -> list[str]:
 
 @router.post("/episodes", status_code=201)
 def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsDep) -> EpisodeStart:
-    try:
-        folder = resolve_dir(body.scenario, settings.scenarios_dir)
-        ep = episodes.create_episode(
-            session,
-            folder,
-            body.variables,
-            body.model,
-            settings.scenarios_dir,
-            body.monitor_mode,
-            body.approver,
-        )
-    except (ScenarioError, ValueError) as exc:
-        raise HTTPException(422, str(exc)) from None
+    folder = resolve_dir(body.scenario, settings.scenarios_dir)
+    ep = episodes.create_episode(
+        session, folder, body.variables, body.model, settings.scenarios_dir, body.monitor_mode, body.approver
+    )
     return EpisodeStart(
         episode_id=ep.id,
         scenario=ep.scenario,
@@ -88,27 +78,20 @@ def list_episodes(
     )
 
 
-def _episode(session, episode_id: str) -> Episode:
-    ep = session.get(Episode, episode_id)
-    if ep is None:
-        raise HTTPException(404, f"no episode {episode_id}")
-    return ep
-
-
 @router.get("/episodes/{episode_id}")
-def get_episode(episode_id: str, session: SessionDep) -> EpisodePublic:
-    return EpisodePublic.model_validate(_episode(session, episode_id))
+def get_episode(episode: EpisodeDep) -> EpisodePublic:
+    return EpisodePublic.model_validate(episode)
 
 
 @router.get("/episodes/{episode_id}/tools")
-def get_episode_tools(episode_id: str, session: SessionDep) -> list[dict]:
+def get_episode_tools(episode: EpisodeDep) -> list[dict]:
     """The tools this episode's agent has: the built-in mail tools plus the scenario's action tools."""
-    return episode_schemas(_episode(session, episode_id).world)
+    return episode_schemas(episode.world)
 
 
 @router.get("/episodes/{episode_id}/events")
-def get_events(episode_id: str, session: SessionDep, after: int = 0, limit: int = 1000) -> list[EventOut]:
-    _episode(session, episode_id)
+def get_events(episode: EpisodeDep, session: SessionDep, after: int = 0, limit: int = 1000) -> list[EventOut]:
+    episode_id = episode.id
     return [
         EventOut(seq=e.seq, kind=e.kind, payload=e.payload, created_at=e.created_at)
         for e in store.read(session, episode_id, after, min(max(limit, 1), 10000))
@@ -116,25 +99,19 @@ def get_events(episode_id: str, session: SessionDep, after: int = 0, limit: int 
 
 
 @router.post("/episodes/{episode_id}/turns", status_code=201)
-def record_turn(episode_id: str, body: TurnIn, session: SessionDep) -> dict:
-    _episode(session, episode_id)
-    return {"seq": episodes.record_turn(session, episode_id, body.event)}
+def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
+    return {"seq": episodes.record_turn(session, episode.id, body.event)}
 
 
 @router.post("/episodes/{episode_id}/heartbeat")
-def heartbeat(episode_id: str, session: SessionDep) -> dict:
+def heartbeat(episode: EpisodeDep, session: SessionDep) -> dict:
     """The player is alive: renew the episode's lease (false once the episode is finished)."""
-    _episode(session, episode_id)
-    return {"alive": leases.beat(session, episode_id)}
+    return {"alive": leases.beat(session, episode.id)}
 
 
 @router.post("/episodes/{episode_id}/finish")
-def finish_episode(episode_id: str, body: FinishIn, session: SessionDep) -> EpisodePublic:
-    _episode(session, episode_id)
-    try:
-        ep = episodes.finish(session, episode_id, body.status, body.turns, body.error, body.usage)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+def finish_episode(episode: EpisodeDep, body: FinishIn, session: SessionDep) -> EpisodePublic:
+    ep = episodes.finish(session, episode.id, body.status, body.turns, body.error, body.usage)
     return EpisodePublic.model_validate(ep)
 
 
@@ -145,22 +122,16 @@ def all_approvals(session: SessionDep, status: str | None = None) -> list[Approv
 
 @router.get("/episodes/{episode_id}/approvals")
 def episode_approvals(
-    episode_id: str, session: SessionDep, status: str | None = None
+    episode: EpisodeDep, session: SessionDep, status: str | None = None
 ) -> list[ApprovalPublic]:
-    _episode(session, episode_id)
-    return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, episode_id, status)]
+    return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, episode.id, status)]
 
 
 @router.post("/episodes/{episode_id}/approvals/{approval_id}")
-def decide_approval(episode_id: str, approval_id: int, body: DecisionIn, session: SessionDep) -> dict:
+def decide_approval(episode: EpisodeDep, approval_id: int, body: DecisionIn, session: SessionDep) -> dict:
     """A person approves or rejects a held action; approved actions take effect now."""
-    episode = _episode(session, episode_id)
     decision = {"approve": "approved", "reject": "rejected"}.get(body.decision, body.decision)
-    try:
-        event = approvals.decide(session, episode, approval_id, decision, body.by, body.reason)
-    except approvals.ApprovalError as exc:
-        raise HTTPException(409 if "already" in str(exc) else 404, str(exc)) from None
-    return event.model_dump()
+    return approvals.decide(session, episode, approval_id, decision, body.by, body.reason).model_dump()
 
 
 async def _tool_call(request: Request, episode_id: str, name: str, session) -> dict:
@@ -175,8 +146,8 @@ async def _tool_call(request: Request, episode_id: str, name: str, session) -> d
             call_id=request.headers.get("x-call-id"),
             actor=request.headers.get("x-actor"),
         )
-    except EpisodeNotFound as exc:
-        raise HTTPException(404, f"no episode {exc}") from None
+    except EpisodeNotFound:
+        raise
 
 
 def add_tool_routes(app: FastAPI) -> None:

@@ -9,6 +9,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's
 
 from app.cli import episodes, experiment, export, leases, monitor, scenarios  # noqa: F401  (register their commands)
 from app.cli.common import UsageProblem, app, err
+from app.errors import DomainError
 
 
 def main() -> None:
@@ -21,7 +22,7 @@ def main() -> None:
     except ClickException as exc:  # usage errors: one line naming the option, not a boxed banner
         err.print(f"error: {exc.format_message()} (see --help)", highlight=False, markup=False)
         sys.exit(exc.exit_code)
-    except UsageProblem as exc:
+    except (UsageProblem, DomainError) as exc:  # bad input, or a service refusing a request
         err.print(f"error: {exc}", highlight=False, markup=False)
         sys.exit(2)
     except typer.Abort:

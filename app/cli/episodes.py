@@ -72,8 +72,7 @@ def run(
     from app.play import PlayRequest, play_in_process
     from app.scenarios.loader import ScenarioError, load_scenario
     from app.scenarios.render import resolve_variables
-    from app.services.approvals import APPROVERS
-    from app.services.episodes import MONITOR_MODES
+    from app.vocab import Approver, MonitorMode, choices
 
     settings = get_settings()
     try:
@@ -86,10 +85,10 @@ def run(
             resolve_variables(spec, variables)
         except ScenarioError as exc:
             raise UsageProblem(f"--var: {exc}") from None
-        if monitor_mode is not None and monitor_mode not in MONITOR_MODES:
-            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {', '.join(MONITOR_MODES)}")
-        if approver not in APPROVERS:
-            raise UsageProblem(f"--approver: {approver!r} is not one of {', '.join(APPROVERS)}")
+        if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
+            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
+        if approver not in Approver.__members__.values():
+            raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
         check_model(model, folder, need_keys=not api_base)
         if judge_model:
             check_model(judge_model, folder, option="--judge-model")
@@ -140,6 +139,10 @@ def print_summary(s: dict) -> None:
     )
     if s.get("error"):
         out.print(f"[red]error:[/red] {s['error']}", highlight=False)
+    if s.get("awareness"):
+        aw = s["awareness"]
+        quote = f": “{aw['evidence'][-1]['quote']}”" if aw.get("evidence") else ""
+        out.print(f"stated belief: {aw['belief']} ({aw['method']}){quote}", highlight=False)
     if s.get("agreement"):
         a = s["agreement"]
         out.print(

@@ -92,6 +92,7 @@ def run(
     from app.experiments import store
     from app.experiments.config import ConfigError
     from app.experiments.runner import MaxErrorsReached, Runner
+    from app.services import trials as trial_store
 
     try:
         settings, config, grid, trials = _prepare(file)
@@ -127,7 +128,7 @@ def run(
         except MaxErrorsReached as exc:
             stopped, progress = str(exc), runner.progress
         with new_session(engine) as s:
-            counts = store.counts(s, config.name)
+            counts = trial_store.counts(s, config.name)
     finally:
         engine.dispose()
     summary = {
@@ -165,7 +166,7 @@ def report(
 ) -> None:
     """Rates with Wilson intervals, paired comparisons, plots: Markdown, PNG and HTML (or --json rows)."""
     from app.core.db import new_session
-    from app.experiments import report as reports
+    from app.evaluation import report as reports
 
     settings = get_settings()
     engine = open_engine(settings)
@@ -191,8 +192,8 @@ def list_experiments(as_json: bool = typer.Option(False, "--json", help="One JSO
     from sqlalchemy import select
 
     from app.core.db import new_session
-    from app.experiments import store
     from app.models import Experiment
+    from app.services import trials as store
 
     engine = open_engine(get_settings())
     with new_session(engine) as s:

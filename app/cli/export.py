@@ -32,7 +32,7 @@ def export(
                 fail(f"no experiment or episode {name_or_episode!r} in this database")
             stream = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
             try:
-                FORMATS[fmt](records(s, ids), stream)
+                FORMATS[fmt](records(s, ids or []), stream)
             finally:
                 if output:
                     stream.close()

@@ -18,6 +18,7 @@ from app.cli.common import (
     out,
     parse_vars,
 )
+from app.errors import DomainError
 
 
 @monitor_app.command("approvals")
@@ -57,13 +58,13 @@ def _decide(approval_id: int, decision: str, reason: str | None, by: str) -> Non
     engine = open_engine(get_settings())
     with new_session(engine) as session:
         row = session.get(Approval, approval_id)
-        if row is None:
+        episode = session.get(Episode, row.episode_id) if row is not None else None
+        if row is None or episode is None:
             fail(f"no held action #{approval_id}")
+            return
         try:
-            event = approvals.decide(
-                session, session.get(Episode, row.episode_id), approval_id, decision, by, reason
-            )
-        except approvals.ApprovalError as exc:
+            event = approvals.decide(session, episode, approval_id, decision, by, reason)
+        except DomainError as exc:
             fail(str(exc))
     out.print(
         f"#{approval_id} {event.decision}" + (f": {json.dumps(event.result)}" if event.result else ""),
@@ -99,9 +100,10 @@ def monitor_rescore(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per episode"),
 ) -> None:
     """Re-judge stored actions with the current detectors (and a judge). Never calls the agent's model."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from app.core.db import new_session
+    from app.evaluation.awareness import reassess
     from app.evaluation.rescore import episode_agreement, rescore
     from app.models import Episode
 
@@ -115,15 +117,18 @@ def monitor_rescore(
     engine = open_engine(get_settings())
     with new_session(engine) as session:
         ids = (
-            list(session.execute(select(Episode.id).order_by(Episode.created_at)).scalars())
+            list(session.execute(select(col(Episode.id)).order_by(col(Episode.created_at))).scalars())
             if every
-            else [episode_id]
+            else [str(episode_id)]
         )
         for eid in ids:
             try:
                 r = rescore(session, eid, judge_model=judge_model)
-            except LookupError as exc:
+            except DomainError as exc:
                 fail(str(exc))
+            stored = session.get(Episode, eid)
+            asked = bool(((stored.world if stored else {}).get("effects") or {}).get("awareness_question"))
+            assessed = reassess(session, eid, asked, judge_model)
             changed = [v for v in r.verdicts if sorted(v.labels) != sorted(v.original_labels)]
             report = {
                 "episode_id": eid,
@@ -140,13 +145,19 @@ def monitor_rescore(
                 ],
                 "skipped": r.skipped,
                 "agreement": episode_agreement(r) if judge_model else None,
+                "awareness": [
+                    {"method": a.method, "status": a.status, "belief": a.belief, "error": a.error}
+                    for a in assessed
+                ],
             }
             if as_json:
                 sys.stdout.write(json.dumps(report) + "\n")
             else:
                 out.print(
                     f"{eid}: {report['actions']} actions re-judged, {report['changed']} changed"
-                    + (f", agreement {report['agreement']}" if judge_model else ""),
+                    + (f", agreement {report['agreement']}" if judge_model else "")
+                    + "; stated belief: "
+                    + ", ".join(f"{a.method} {a.belief or 'ERRORED ' + str(a.error)}" for a in assessed),
                     highlight=False,
                 )
                 for v in changed:
@@ -260,5 +271,5 @@ def monitor_eval(
             f"{m['precision']:>9.3f} {m['recall']:>7.3f}",
             highlight=False,
         )
-    for m in mistakes:
-        out.print(f"mistake: {m['id']} expected {m['expected']} got {m['got']}", highlight=False)
+    for wrong in mistakes:
+        out.print(f"mistake: {wrong['id']} expected {wrong['expected']} got {wrong['got']}", highlight=False)

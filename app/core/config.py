@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         gt=0,
         description="An unfinished episode whose player sent no heartbeat for this long is stale (runner lost)",
     )
+    stream_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Live streams re-read the log this often (events from other processes)"
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Upgrade the schema on first use (the embedded default). Turn off where one step owns "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.events import store
 from app.events.types import MonitorVerdict
@@ -24,7 +24,9 @@ class ActionInputError(ValueError):
 
 def _key_ids(session: Session, episode_id: str) -> dict[str, int]:
     rows = session.execute(
-        select(Message.key, Message.id).where(Message.episode_id == episode_id, Message.key.is_not(None))
+        select(col(Message.key), col(Message.id)).where(
+            col(Message.episode_id) == episode_id, col(Message.key).is_not(None)
+        )
     )
     return {k: i for k, i in rows}
 
@@ -48,10 +50,13 @@ def resolve(value: Any, keys: dict[str, int], sent: list[int | None], field: str
 
 def run_calls(session: Session, episode_id: str, calls: list[dict]) -> list[dict]:
     """Run calls in order; returns per call {index, ok, decision, labels, evidence, error}."""
-    keys, sent, out = _key_ids(session, episode_id), [], []
+    keys, out = _key_ids(session, episode_id), []
+    sent: list[int | None] = []
     for i, call in enumerate(calls):
         args = resolve(call.get("args", {}), keys, sent)
-        before = session.execute(select(Episode.event_seq).where(Episode.id == episode_id)).scalar_one()
+        before = session.execute(
+            select(col(Episode.event_seq)).where(col(Episode.id) == episode_id)
+        ).scalar_one()
         outcome = run_tool(session, episode_id, call["tool"], args, call_id=f"check_{i}")
         verdict = next(
             (

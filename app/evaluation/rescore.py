@@ -10,8 +10,9 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app import monitor
+from app.errors import NotFound
 from app.events import store
-from app.events.types import JudgeVerdict, MonitorVerdict, RescoreVerdict, ToolCall
+from app.events.types import EventPayload, JudgeVerdict, MonitorVerdict, RescoreVerdict, ToolCall
 from app.monitor.world import world_of
 from app.services import episode_view
 from app.tools import actions
@@ -53,8 +54,8 @@ def rescore(
 
     episode = episode_view.load(session, episode_id)
     if episode is None:
-        raise LookupError(f"no episode {episode_id!r}")
-    out, new_events = Rescored(episode_id), []
+        raise NotFound(f"no episode {episode_id!r}")
+    out, new_events = Rescored(episode_id), list[EventPayload]()
     for call, action, original, problem in list(_outbound_calls(session, episode)):
         if action is None:
             out.skipped.append({"call_id": call.call_id, "reason": problem})
@@ -79,9 +80,9 @@ def rescore(
         out.monitor_harmful[call.call_id] = harmful
         if judge_model:
             answer = judge(judge_model, world_of(episode), action)
-            event = JudgeVerdict(call_id=call.call_id, tool=call.tool, model=judge_model, **answer)
-            out.judged.append(event)
-            new_events.append(event)
+            judged = JudgeVerdict(call_id=call.call_id, tool=call.tool, model=judge_model, **answer)
+            out.judged.append(judged)
+            new_events.append(judged)
     store.append_many(session, episode_id, new_events)
     session.commit()
     return out

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from app.evaluation.rescore import agreement
 from app.events.types import (
+    AwarenessAssessed,
     EpisodeFinished,
+    EpisodeStarted,
     EventPayload,
     JudgeVerdict,
     ModelTurn,
@@ -24,6 +27,7 @@ def summarize(events: list[EventPayload]) -> dict:
     turns = [e for e in events if isinstance(e, ModelTurn)]
     finished = next((e for e in reversed(events) if isinstance(e, EpisodeFinished)), None)
     judged = [e for e in events if isinstance(e, JudgeVerdict)]
+    assessed = [e for e in events if isinstance(e, AwarenessAssessed)]
     latest = {
         v.call_id: any(x.get("harmful") for x in v.evidence)
         for v in [*verdicts, *(e for e in events if isinstance(e, RescoreVerdict))]
@@ -62,8 +66,30 @@ def summarize(events: list[EventPayload]) -> dict:
         ],
         "agreement": agreement([(latest.get(j.call_id, False), j) for j in judged]) if judged else None,
         "usage": dict(usage),
+        "awareness": awareness_view(assessed),
         "error": finished.error if finished else None,
     }
+
+
+def awareness_view(assessed: list[AwarenessAssessed]) -> dict | None:
+    """The latest rules (or answer) assessment, and the latest judge's when one ran."""
+    rules = [a for a in assessed if not a.method.startswith("judge:")]
+    judged = [a for a in assessed if a.method.startswith("judge:")]
+    if not rules and not judged:
+        return None
+    view: dict[str, Any] = {}
+    if rules:
+        a = rules[-1]
+        view = {"belief": a.belief, "method": a.method, "mixed": a.mixed, "evidence": a.evidence[-3:]}
+    if judged:
+        j = judged[-1]
+        view["judge"] = {
+            "model": j.method.split(":", 1)[1],
+            "status": j.status,
+            "belief": j.belief,
+            "error": j.error,
+        }
+    return view
 
 
 def summary_from_events(episode_id: str, model: str, payloads: list[dict]) -> dict:
@@ -72,6 +98,7 @@ def summary_from_events(episode_id: str, model: str, payloads: list[dict]) -> di
 
     events = [event_adapter.validate_python(p) for p in payloads]
     started = events[0]
+    assert isinstance(started, EpisodeStarted), "an episode's log starts with episode_started"
     return {
         "episode_id": episode_id,
         "scenario": started.scenario,

@@ -28,6 +28,12 @@ def notify(episode_ids: set[str]) -> None:
         loop.call_soon_threadsafe(ev.set)
 
 
+def waiting(episode_id: str) -> int:
+    """How many live views are waiting on an episode right now."""
+    with _lock:
+        return len(_waiters.get(episode_id, ()))
+
+
 async def wait(episode_id: str, timeout: float) -> None:
     """Return when the episode (or, for ALL, any episode) gets new events, or after `timeout`."""
     waiter = (asyncio.get_running_loop(), asyncio.Event())

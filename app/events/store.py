@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.events import bus
 from app.events.types import EventPayload, event_adapter
-from app.models import Episode, Event, utcnow
+from app.models import Episode, Event, table, utcnow
 
-E, EP = Event.__table__, Episode.__table__
+E, EP = table(Event), table(Episode)
 _RESERVE = (
     update(EP)
     .where(EP.c.id == bindparam("eid"))
-    .values(event_seq=EP.c.event_seq + bindparam("n"))
+    .values(event_seq=EP.c.event_seq + bindparam("n"), clock_seconds=EP.c.clock_seconds + bindparam("dt"))
     .returning(EP.c.event_seq)
 )
 _INSERT = insert(E)
 
 
-def append_many(session: Session, episode_id: str, payloads: list[EventPayload]) -> list[int]:
-    """Append events inside the caller's transaction; returns their sequence numbers.
+def append_many(
+    session: Session, episode_id: str, payloads: list[EventPayload], advance_seconds: int = 0
+) -> list[int]:
+    """Append events inside the caller's transaction; returns their sequence numbers. The episode's
+    simulated clock moves on by `advance_seconds` in the same statement (the step these events record).
 
     One atomic UPDATE ... RETURNING reserves a block of sequence numbers on the episode row, which
     also serialises concurrent writers of one episode (row lock on PostgreSQL, write lock on SQLite),
@@ -30,7 +33,7 @@ def append_many(session: Session, episode_id: str, payloads: list[EventPayload])
         return []
     conn = session.connection()
     bus.touched(session, episode_id)
-    last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads)}).scalar_one()
+    last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads), "dt": advance_seconds}).scalar_one()
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()
     conn.execute(
@@ -49,12 +52,16 @@ def append_many(session: Session, episode_id: str, payloads: list[EventPayload])
     return seqs
 
 
-def append(session: Session, episode_id: str, payload: EventPayload) -> int:
-    return append_many(session, episode_id, [payload])[0]
+def append(session: Session, episode_id: str, payload: EventPayload, advance_seconds: int = 0) -> int:
+    return append_many(session, episode_id, [payload], advance_seconds)[0]
 
 
 def read(session: Session, episode_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
-    query = select(Event).where(Event.episode_id == episode_id, Event.seq > after).order_by(Event.seq)
+    query = (
+        select(Event)
+        .where(col(Event.episode_id) == episode_id, col(Event.seq) > after)
+        .order_by(col(Event.seq))
+    )
     if limit:
         query = query.limit(limit)
     return list(session.execute(query).scalars())

@@ -135,6 +135,20 @@ class MailRead(BaseModel):
     mailbox: str
 
 
+class AwarenessAssessed(BaseModel):
+    """Whether the model stated a belief that it is being evaluated or that its situation is real, from
+    its own words and reasoning. `not_stated` is not "unaware"; a failed judge is `errored`, never either."""
+
+    kind: Literal["awareness"] = "awareness"
+    status: Literal["ok", "errored"] = "ok"
+    belief: Literal["evaluation", "real", "not_stated"] | None = None
+    method: str  # "answer" (the asked-for belief line), "rules", or "judge:<model>"
+    version: str
+    mixed: bool = False  # both beliefs were stated (belief is the last one)
+    evidence: list[dict[str, Any]] = Field(default_factory=list)  # {"turn", "source", "quote"}
+    error: str | None = None
+
+
 class EpisodeFinished(BaseModel):
     kind: Literal["episode_finished"] = "episode_finished"
     status: str
@@ -156,6 +170,7 @@ EventPayload = Annotated[
     | JudgeVerdict
     | MailDelivered
     | MailRead
+    | AwarenessAssessed
     | EpisodeFinished,
     Field(discriminator="kind"),
 ]

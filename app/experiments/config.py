@@ -102,13 +102,8 @@ class ExperimentConfig(BaseModel):
                 raise ValueError(f"controls.{var}: {control!r} is not among variables.{var}")
         return self
 
-    def default_controls(self) -> dict[str, str]:
-        """Controls named in the file, else `none` for every varied variable that has it."""
-        found = {v: "none" for v, vals in self.variables.items() if len(vals) > 1 and "none" in vals}
-        return {**found, **self.controls}
 
-
-def _location(err: dict) -> str:
+def _location(err: Any) -> str:
     return ".".join(str(p) for p in err["loc"] if not re.fullmatch(r"function-.*|[a-z_]+\[.*\]", str(p)))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.events import store
 from app.models import Episode
@@ -32,9 +32,9 @@ def episode_ids(session: Session, name_or_episode: str) -> list[str] | None:
     """The current episodes of an experiment's trials, or the one episode with that id; None if neither."""
     ids = list(
         session.execute(
-            select(TrialRow.episode_id)
-            .where(TrialRow.experiment == name_or_episode, TrialRow.episode_id.is_not(None))
-            .order_by(TrialRow.sample, TrialRow.id)
+            select(col(TrialRow.episode_id))
+            .where(col(TrialRow.experiment) == name_or_episode, col(TrialRow.episode_id).is_not(None))
+            .order_by(col(TrialRow.sample), col(TrialRow.id))
         ).scalars()
     )
     if ids:
@@ -44,7 +44,9 @@ def episode_ids(session: Session, name_or_episode: str) -> list[str] | None:
 
 def record(session: Session, episode_id: str) -> dict:
     ep = session.get(Episode, episode_id)
-    trial = session.execute(select(TrialRow).where(TrialRow.episode_id == episode_id)).scalars().first()
+    if ep is None:
+        raise LookupError(episode_id)
+    trial = session.execute(select(TrialRow).where(col(TrialRow.episode_id) == episode_id)).scalars().first()
     events = store.read(session, episode_id)
     transcript, calls, verdicts, approvals, judge = [], {}, [], [], []
     usage: dict[str, int] = {}

@@ -18,11 +18,11 @@ from agents.limiter import AimdLimiter
 from agents.loop import Limits, ModelOptions
 from app.core.db import new_session
 from app.errors import InvalidRequest
-from app.experiments import store
 from app.experiments.config import ExperimentConfig, ModelSpec
 from app.experiments.grid import Trial
 from app.models import Trial as TrialRow
 from app.play import InProcessPlayer, PlayRequest
+from app.services import trials as store
 
 
 @dataclass

@@ -87,7 +87,7 @@ def load_policy(name: str, scenario_dir: Path | None) -> Policy:
 
 def _seen_messages(messages: list[dict]) -> list[dict]:
     """Every message summary ({id, subject, ...}) in the tool results so far, oldest result first."""
-    seen = []
+    seen: list[dict] = []
     for m in messages:
         if m.get("role") != "tool":
             continue
@@ -142,7 +142,7 @@ def respond(policy: Policy, messages: list[dict]) -> dict:
     else:
         step = Step(say="(end of scripted policy)")
     seen = _seen_messages(messages)
-    tool_calls = []
+    tool_calls: list[dict[str, Any]] = []
     for i, c in enumerate(step.all_calls()):
         try:
             resolved = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Decision = Literal["allow", "flag", "hold", "block"]
+from app.vocab import Decision
 
 
 @dataclass

@@ -8,13 +8,14 @@ import yaml
 from pydantic import ValidationError
 
 from app.core.config import REPO_ROOT
+from app.errors import InvalidRequest
 from app.scenarios.schema import Scenario
 
 SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
 MERGED = ("variables", "texts", "constraints", "goals")  # what an included file may contribute
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InvalidRequest):
     """A scenario cannot be found, read, validated or rendered; the message is one line."""
 
 

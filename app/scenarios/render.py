@@ -13,7 +13,17 @@ from pydantic import BaseModel
 
 from app.actions import BUILTIN_TOOLS
 from app.scenarios.loader import ScenarioError
-from app.scenarios.schema import ActionTool, Attachment, ExternalContact, Group, MonitorSpec, Person, Scenario
+from app.scenarios.schema import (
+    ActionTool,
+    Attachment,
+    Clock,
+    Effects,
+    ExternalContact,
+    Group,
+    MonitorSpec,
+    Person,
+    Scenario,
+)
 
 _env = SandboxedEnvironment(
     undefined=StrictUndefined,
@@ -69,6 +79,8 @@ class RenderedScenario(BaseModel):
     monitor: MonitorSpec
     action_tools: list[ActionTool]
     goal: dict[str, str | None]
+    effects: Effects = Effects()
+    clock: Clock = Clock()
     emails: list[RenderedEmail]
 
 
@@ -107,6 +119,32 @@ def resolve_variables(scenario: Scenario, given: dict[str, str]) -> dict[str, st
     else:
         raise ScenarioError(f"variables {values} cannot satisfy the scenario's constraints")
     return values
+
+
+def effects_of(scenario: Scenario, values: dict[str, str]) -> Effects:
+    """The engine effects of the chosen values; two variables may not set one effect differently."""
+    merged: dict[str, tuple[str, object]] = {}
+    for name, var in scenario.variables.items():
+        chosen = var.effects.get(values[name])
+        for field, value in (chosen.model_dump(exclude_none=True) if chosen else {}).items():
+            if field in merged and merged[field][1] != value:
+                raise ScenarioError(
+                    f"variable {name}: effect {field}={value!r} clashes with {merged[field][0]}'s {merged[field][1]!r}"
+                )
+            merged[field] = (name, value)
+    return Effects(**{k: v for k, (_, v) in merged.items()})
+
+
+def _with_additions(scenario: Scenario, values: dict[str, str], context: dict, part: str) -> str:
+    """A prompt, then the text each chosen variable value appends to it (in declaration order)."""
+    texts = [_render(getattr(scenario.prompt, part), context, f"prompt.{part}")]
+    for name, var in scenario.variables.items():
+        addition = var.prompt.get(values[name])
+        if addition is not None and getattr(addition, part):
+            texts.append(
+                _render(getattr(addition, part), context, f"variables.{name}.prompt.{values[name]}.{part}")
+            )
+    return "\n\n".join(t for t in texts if t)
 
 
 def _first_broken(scenario: Scenario, values: dict[str, str]):
@@ -211,10 +249,10 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         )
         for t in scenario.action_tools
     ]
-    kept = {e.key for e in emails}
-    for e in emails:
-        if e.reply_to and e.reply_to not in kept:
-            raise ScenarioError(f"email {e.key}: replies to {e.reply_to!r}, which these variables exclude")
+    kept = {r.key for r in emails}
+    for r in emails:
+        if r.reply_to and r.reply_to not in kept:
+            raise ScenarioError(f"email {r.key}: replies to {r.reply_to!r}, which these variables exclude")
     return RenderedScenario(
         slug=scenario.slug,
         title=scenario.title,
@@ -227,11 +265,13 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         people=scenario.people,
         groups=scenario.groups,
         external_contacts=scenario.external_contacts,
-        system_prompt=_render(scenario.prompt.system, context, "prompt.system"),
-        user_prompt=_render(scenario.prompt.user, context, "prompt.user"),
+        system_prompt=_with_additions(scenario, variables, context, "system"),
+        user_prompt=_with_additions(scenario, variables, context, "user"),
         monitor=scenario.monitor,
         action_tools=action_tools,
         emails=emails,
+        effects=effects_of(scenario, variables),
+        clock=scenario.clock,
         goal={k: (v.label if v else None) for k, v in (context["goal"] or {}).items() if k != "type"}
         | {"type": (context["goal"] or {}).get("type")},
     )

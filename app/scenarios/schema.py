@@ -46,15 +46,61 @@ class Group(Strict):
     members: list[str] = Field(description="Person keys (or 'agent')")
 
 
+class Effects(Strict):
+    """What a variable's value does to the engine (declared as data, so a new study's variables need
+    no engine change). Unset fields leave the engine's default alone."""
+
+    monitor_mode: Literal["observe", "hold", "block"] | None = Field(
+        None, description="The episode's monitor mode unless a run sets one"
+    )
+    hold_all_outbound: bool | None = Field(
+        None, description="Hold every outbound action for approval, harmful or not (human oversight)"
+    )
+    mailbox_access: Literal["all", "own"] | None = Field(
+        None, description="Which company mailboxes the agent may read: every one, or only its own"
+    )
+    awareness_question: bool | None = Field(
+        None,
+        description="The prompt asks the agent to state whether it believes it is in an evaluation or a "
+        "real deployment; its answer is parsed for the eval-awareness signal",
+    )
+
+
+class PromptAddition(Strict):
+    """Text a variable's choice appends to the scenario's prompts (rendered strictly, same context)."""
+
+    system: str = Field("", description="Appended to the system prompt, after a blank line")
+    user: str = Field("", description="Appended to the user prompt, after a blank line")
+
+
 class Variable(Strict):
     description: str = ""
     choices: list[str] = Field(min_length=1)
     default: str
+    effects: dict[str, Effects] = Field(
+        default_factory=dict, description="Per choice: what choosing it does to the engine"
+    )
+    prompt: dict[str, PromptAddition] = Field(
+        default_factory=dict, description="Per choice: text appended to every scenario's prompts"
+    )
+    needs_email: list[str] = Field(
+        default_factory=list,
+        description="Choices a scenario must back with mail: at least one email with include_if naming the "
+        "choice (e.g. ally: present needs the ally's message)",
+    )
 
     @model_validator(mode="after")
     def _default_in_choices(self):
         if self.default not in self.choices:
             raise ValueError(f"default {self.default!r} is not one of {self.choices}")
+        for field, keys in (
+            ("effects", self.effects),
+            ("prompt", self.prompt),
+            ("needs_email", self.needs_email),
+        ):
+            unknown = sorted(set(keys) - set(self.choices))
+            if unknown:
+                raise ValueError(f"{field}: {unknown[0]!r} is not one of {self.choices}")
         return self
 
 
@@ -157,6 +203,13 @@ class Prompt(Strict):
     user: str
 
 
+class Clock(Strict):
+    """How far each step moves the episode's simulated clock (never the wall clock)."""
+
+    turn_seconds: int = Field(60, ge=0, description="Simulated seconds a model turn takes")
+    call_seconds: int = Field(10, ge=0, description="Simulated seconds a tool call takes")
+
+
 class Scenario(Strict):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     include: list[str] = Field(
@@ -168,6 +221,7 @@ class Scenario(Strict):
     description: str = ""
     company: Company
     start_time: datetime = Field(description="Scenario time at which the agent's session begins")
+    clock: Clock = Field(default_factory=Clock, description="How the episode's simulated clock advances")
     agent: Person
     people: list[Person]
     groups: list[Group] = Field(default_factory=list)
@@ -228,11 +282,18 @@ class Scenario(Strict):
             for v in self.variables["goal_value"].choices:
                 if v != "none" and v not in self.goals:
                     raise FieldProblem("goals", f"goal_value {v!r} has no entry in goals")
-        for v, g in self.goals.items():
-            if g.opposite not in self.goals or self.goals[g.opposite].opposite != v:
+        for v, goal in self.goals.items():
+            if goal.opposite not in self.goals or self.goals[goal.opposite].opposite != v:
                 raise FieldProblem(
-                    f"goals.{v}.opposite", f"{g.opposite!r} must be a goal whose opposite is {v!r}"
+                    f"goals.{v}.opposite", f"{goal.opposite!r} must be a goal whose opposite is {v!r}"
                 )
+        for var_name, variable in self.variables.items():
+            for choice in variable.needs_email:
+                if not any(choice in e.include_if.get(var_name, []) for e in self.emails):
+                    raise FieldProblem(
+                        f"variables.{var_name}",
+                        f"choice {choice!r} needs an email with include_if {{{var_name}: [{choice}]}} in this scenario",
+                    )
         names = [t.name for t in self.action_tools]
         for i, t in enumerate(self.action_tools):
             if names.count(t.name) > 1:

@@ -7,21 +7,18 @@ import dataclasses
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.actions import ActionRequest, Draft, perform
+from app.errors import Conflict, InvalidRequest, NotFound
 from app.events import store
 from app.events.types import ApprovalDecided, MailDelivered
-from app.models import Approval, utcnow
+from app.models import Approval, table, utcnow
 from app.monitor.types import Verdict
 from app.services import mail
+from app.vocab import ApprovalStatus, Approver
 
-A = Approval.__table__
-APPROVERS = ("human", "monitor", "approve_all", "reject_all")
-
-
-class ApprovalError(LookupError):
-    pass
+A = table(Approval)
 
 
 def _serialise(action: Draft | ActionRequest) -> dict:
@@ -60,9 +57,9 @@ def hold(
 
 def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
     """What an automatic approver decides: 'monitor' rejects what the monitor found harmful."""
-    if approver == "approve_all":
+    if approver == Approver.APPROVE_ALL:
         return "approved", "approved automatically"
-    if approver == "reject_all":
+    if approver == Approver.REJECT_ALL:
         return "rejected", "rejected automatically"
     harmful = [e["label"] for e in verdict.evidence if e.get("harmful")]
     if harmful:
@@ -115,17 +112,17 @@ def decide(
 
     With `log`, the event joins the caller's batch (run_tool); otherwise it is appended and committed.
     """
-    if decision not in ("approved", "rejected"):
-        raise ApprovalError(f"decision must be approved or rejected, not {decision!r}")
+    if decision not in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
+        raise InvalidRequest(f"decision: must be approved or rejected, not {decision!r}")
     row = (
         session.connection()
         .execute(select(A).where(A.c.id == approval_id, A.c.episode_id == episode.id))
         .first()
     )
     if row is None:
-        raise ApprovalError(f"no approval {approval_id} in episode {episode.id}")
+        raise NotFound(f"no approval {approval_id} in episode {episode.id}")
     if row.status != "pending":
-        raise ApprovalError(f"approval {approval_id} was already {row.status}")
+        raise Conflict(f"approval {approval_id} was already {row.status}")
     session.connection().execute(
         update(A)
         .where(A.c.id == approval_id)
@@ -157,9 +154,9 @@ def decide(
 def list_approvals(
     session: Session, episode_id: str | None = None, status: str | None = None
 ) -> list[Approval]:
-    query = select(Approval).order_by(Approval.id)
+    query = select(Approval).order_by(col(Approval.id))
     if episode_id:
-        query = query.where(Approval.episode_id == episode_id)
+        query = query.where(col(Approval.episode_id) == episode_id)
     if status:
-        query = query.where(Approval.status == status)
+        query = query.where(col(Approval.status) == status)
     return list(session.execute(query).scalars())

@@ -1,5 +1,9 @@
 """A light, read-only view of an episode for the hot path: its changing columns are read on every
-call, while its world and mailboxes, which never change after seeding, are read once per process."""
+call, while its world and mailboxes are read once per process.
+
+Caching them is sound because both are write-once, and that is enforced where they are written:
+`app.models` refuses any change to a stored episode's `world`, and `mail.create_mailboxes` refuses to
+add mailboxes to an episode that has them (tests/test_invariants.py breaks if either guard goes)."""
 
 from __future__ import annotations
 
@@ -10,12 +14,19 @@ from datetime import datetime
 from sqlalchemy import Row, bindparam, select
 from sqlmodel import Session
 
-from app.models import Episode
+from app.models import Episode, table
 from app.services import mail
 
-EP = Episode.__table__
+EP = table(Episode)
 _STATE = select(
-    EP.c.id, EP.c.status, EP.c.monitor_mode, EP.c.approver, EP.c.agent_address, EP.c.clock, EP.c.created_at
+    EP.c.id,
+    EP.c.status,
+    EP.c.monitor_mode,
+    EP.c.approver,
+    EP.c.agent_address,
+    EP.c.clock,
+    EP.c.clock_seconds,
+    EP.c.created_at,
 ).where(EP.c.id == bindparam("eid"))
 _WORLD = select(EP.c.world).where(EP.c.id == bindparam("eid"))
 _FIXED: OrderedDict[str, tuple[dict, dict[str, Row]]] = OrderedDict()
@@ -29,6 +40,7 @@ class EpisodeView:
     approver: str
     agent_address: str
     clock: datetime
+    clock_seconds: int
     created_at: datetime
     world: dict
     boxes: dict[str, Row]

@@ -8,16 +8,15 @@ from pathlib import Path
 from sqlmodel import Session
 
 from app.actions import Draft
+from app.errors import InvalidRequest, NotFound
 from app.events import store
-from app.events.types import EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
+from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
 from app.models import Episode, utcnow
+from app.monitor import awareness
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, render
 from app.services import mail
-from app.services.approvals import APPROVERS
-
-FINAL_STATUSES = ("completed", "errored", "turn_limit", "no_action")
-MONITOR_MODES = ("observe", "hold", "block")
+from app.vocab import Approver, EpisodeStatus, MonitorMode, choices
 
 
 def new_episode_id() -> str:
@@ -49,7 +48,10 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
     boxes = mail.mailboxes(session, episode.id)
     seeded: dict[str, tuple[int, str]] = {}  # key -> (message id, thread id)
     for e in world.emails:
-        parent_id, thread = seeded.get(e.reply_to, (None, f"t-{e.key}"))
+        parent_id: int | None = None
+        thread = f"t-{e.key}"
+        if e.reply_to in seeded:
+            parent_id, thread = seeded[e.reply_to]
         draft = Draft(
             sender=e.sender,
             to=e.to,
@@ -68,10 +70,9 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
 
 
 def monitor_mode_for(world: RenderedScenario, default: str, override: str | None) -> str:
-    """A run's --monitor-mode wins; else oversight=approval holds outbound actions; else the scenario's mode."""
-    if override:
-        return override
-    return "hold" if world.variables.get("oversight") == "approval" else default
+    """A run's --monitor-mode wins; else a variable's declared effect (e.g. oversight=approval → hold);
+    else the scenario's mode."""
+    return override or world.effects.monitor_mode or default
 
 
 def create_episode(
@@ -86,10 +87,10 @@ def create_episode(
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
     mode = monitor_mode_for(world, scenario.monitor.mode, monitor_mode)
-    if mode not in MONITOR_MODES:
-        raise ValueError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")
-    if approver not in APPROVERS:
-        raise ValueError(f"approver {approver!r} is not one of {', '.join(APPROVERS)}")
+    if mode not in MonitorMode.__members__.values():
+        raise InvalidRequest(f"monitor_mode: {mode!r} is not one of {choices(MonitorMode)}")
+    if approver not in Approver.__members__.values():
+        raise InvalidRequest(f"approver: {approver!r} is not one of {choices(Approver)}")
     episode = Episode(
         id=new_episode_id(),
         scenario=scenario.slug,
@@ -123,7 +124,7 @@ def create_episode(
 def _get(session: Session, episode_id: str) -> Episode:
     episode = session.get(Episode, episode_id)
     if episode is None:
-        raise LookupError(episode_id)
+        raise NotFound(f"no episode {episode_id}")
     return episode
 
 
@@ -132,18 +133,39 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     if episode.status == "pending":
         episode.status = "running"
     episode.heartbeat_at = utcnow()
-    seq = store.append(session, episode_id, event)
+    # a model turn moves the simulated clock on by the scenario's turn length
+    step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
+    seq = store.append(session, episode_id, event, advance_seconds=step)
     session.commit()
     return seq
+
+
+def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
+    """The eval-awareness signal from the model's logged turns (rules; parsed answer when asked)."""
+    turns = [
+        (p.turn, p.text, p.reasoning)
+        for p in (store.typed(e) for e in store.read(session, episode.id))
+        if isinstance(p, ModelTurn)
+    ]
+    asked = bool((episode.world.get("effects") or {}).get("awareness_question"))
+    found = awareness.assess(turns, asked)
+    return AwarenessAssessed(
+        belief=found.belief,
+        method=found.method,
+        version=awareness.VERSION,
+        mixed=found.mixed,
+        evidence=[vars(s) for s in found.statements[-5:]],
+    )
 
 
 def finish(
     session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
 ) -> Episode:
-    if status not in FINAL_STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(FINAL_STATUSES)}")
+    if status not in EpisodeStatus.final():
+        raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
     episode = _get(session, episode_id)
     episode.status, episode.error, episode.finished_at = status, error, utcnow()
+    store.append(session, episode_id, assess_awareness(session, episode))
     store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))
     session.commit()
     return episode

@@ -4,9 +4,11 @@ lease is `stale` (its runner was lost) and `reap` finishes it as `errored: runne
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import or_, select, update
-from sqlmodel import Session
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Session, col
 
 from app.models import Episode, utcnow
 
@@ -18,11 +20,11 @@ def beat(session: Session, episode_id: str) -> bool:
     """Renew an unfinished episode's lease; False when it is unknown or already finished."""
     done = session.execute(
         update(Episode)
-        .where(Episode.id == episode_id, Episode.status.in_(OPEN_STATUSES))
+        .where(col(Episode.id) == episode_id, col(Episode.status).in_(OPEN_STATUSES))
         .values(heartbeat_at=utcnow())
     )
     session.commit()
-    return bool(done.rowcount)
+    return bool(cast(CursorResult, done).rowcount)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -47,11 +49,11 @@ def shown_status(ep: Episode, lease: float) -> str:
 def stale_ids(session: Session, lease: float) -> list[str]:
     cutoff = utcnow() - timedelta(seconds=lease)
     rows = session.execute(
-        select(Episode.id).where(
-            Episode.status.in_(OPEN_STATUSES),
+        select(col(Episode.id)).where(
+            col(Episode.status).in_(OPEN_STATUSES),
             or_(
-                Episode.heartbeat_at < cutoff,
-                (Episode.heartbeat_at.is_(None)) & (Episode.created_at < cutoff),
+                col(Episode.heartbeat_at) < cutoff,
+                (col(Episode.heartbeat_at).is_(None)) & (col(Episode.created_at) < cutoff),
             ),
         )
     )
@@ -77,7 +79,7 @@ def mark_lost(session: Session, ids: list[str]) -> list[str]:
     open_ids = [
         r[0]
         for r in session.execute(
-            select(Episode.id).where(Episode.id.in_(ids), Episode.status.in_(OPEN_STATUSES))
+            select(col(Episode.id)).where(col(Episode.id).in_(ids), col(Episode.status).in_(OPEN_STATUSES))
         )
     ]
     for eid in open_ids:

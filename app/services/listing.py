@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from sqlalchemy import String, and_, case, cast, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.models import Episode, Event, Trial, utcnow
 from app.services.leases import OPEN_STATUSES, shown_status
@@ -28,34 +28,36 @@ class EpisodeFilters:
 
 def _where(query, f: EpisodeFilters, lease: float):
     if f.experiment or f.cell:
-        trials = select(Trial.episode_id).where(Trial.episode_id.is_not(None))
+        trials = select(col(Trial.episode_id)).where(col(Trial.episode_id).is_not(None))
         if f.experiment:
-            trials = trials.where(Trial.experiment == f.experiment)
+            trials = trials.where(col(Trial.experiment) == f.experiment)
         if f.cell:
-            trials = trials.where(Trial.cell == f.cell)
-        query = query.where(Episode.id.in_(trials))
+            trials = trials.where(col(Trial.cell) == f.cell)
+        query = query.where(col(Episode.id).in_(trials))
     if f.scenario:
-        query = query.where(Episode.scenario == f.scenario)
+        query = query.where(col(Episode.scenario) == f.scenario)
     if f.model:  # the model string, or an experiment's name for the model
-        named = select(Trial.episode_id).where(Trial.model == f.model, Trial.episode_id.is_not(None))
-        query = query.where(or_(Episode.model == f.model, Episode.id.in_(named)))
+        named = select(col(Trial.episode_id)).where(
+            col(Trial.model) == f.model, col(Trial.episode_id).is_not(None)
+        )
+        query = query.where(or_(col(Episode.model) == f.model, col(Episode.id).in_(named)))
     if f.status:
         cutoff = utcnow() - timedelta(seconds=lease)
         last = func.coalesce(Episode.heartbeat_at, Episode.created_at)
         if f.status == "stale":
-            query = query.where(Episode.status.in_(OPEN_STATUSES), last < cutoff)
+            query = query.where(col(Episode.status).in_(OPEN_STATUSES), last < cutoff)
         elif f.status in OPEN_STATUSES:
-            query = query.where(Episode.status == f.status, last >= cutoff)
+            query = query.where(col(Episode.status) == f.status, last >= cutoff)
         else:
-            query = query.where(Episode.status == f.status)
+            query = query.where(col(Episode.status) == f.status)
     if f.label:
         text = cast(Event.payload, String)
         wanted = '"harmful": true' if f.label == "harmful" else f'"label": "{f.label}"'
-        verdicts = select(Event.episode_id).where(
-            Event.kind.in_(("monitor_verdict", "rescore_verdict")),
+        verdicts = select(col(Event.episode_id)).where(
+            col(Event.kind).in_(("monitor_verdict", "rescore_verdict")),
             or_(text.contains(wanted), text.contains(wanted.replace(": ", ":"))),
         )
-        query = query.where(Episode.id.in_(verdicts))
+        query = query.where(col(Episode.id).in_(verdicts))
     return query
 
 
@@ -68,25 +70,27 @@ def episode_rows(
 ) -> list[dict]:
     query = _where(select(Episode), filters or EpisodeFilters(), lease)
     episodes = (
-        session.execute(query.order_by(Episode.created_at.desc(), Episode.id).limit(limit).offset(offset))
+        session.execute(
+            query.order_by(col(Episode.created_at).desc(), Episode.id).limit(limit).offset(offset)
+        )
         .scalars()
         .all()
     )
     ids = [e.id for e in episodes]
     counts = {}
     if ids:
-        verdict = Event.kind == "monitor_verdict"
+        verdict = col(Event.kind) == "monitor_verdict"
         flagged = and_(verdict, Event.payload["decision"].as_string() != "allow")
         harmful = and_(verdict, cast(Event.payload, String).contains('"harmful": true'))
         rows = session.execute(
             select(
-                Event.episode_id,
-                func.sum(case((Event.kind == "tool_call", 1), else_=0)),
+                col(Event.episode_id),
+                func.sum(case((col(Event.kind) == "tool_call", 1), else_=0)),
                 func.sum(case((flagged, 1), else_=0)),
                 func.sum(case((harmful, 1), else_=0)),
             )
-            .where(Event.episode_id.in_(ids))
-            .group_by(Event.episode_id)
+            .where(col(Event.episode_id).in_(ids))
+            .group_by(col(Event.episode_id))
         )
         counts = {eid: (int(c or 0), int(f or 0), int(h or 0)) for eid, c, f, h in rows}
     return [
@@ -111,9 +115,11 @@ def distinct_values(session: Session) -> dict[str, list[str]]:
     from app.models import Experiment
 
     return {
-        "experiment": list(session.execute(select(Experiment.name).order_by(Experiment.name)).scalars()),
+        "experiment": list(session.execute(select(col(Experiment.name)).order_by(Experiment.name)).scalars()),
         "scenario": list(
-            session.execute(select(Episode.scenario).distinct().order_by(Episode.scenario)).scalars()
+            session.execute(select(col(Episode.scenario)).distinct().order_by(Episode.scenario)).scalars()
         ),
-        "model": list(session.execute(select(Episode.model).distinct().order_by(Episode.model)).scalars()),
+        "model": list(
+            session.execute(select(col(Episode.model)).distinct().order_by(Episode.model)).scalars()
+        ),
     }

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
 from app.actions import Draft
-from app.models import Delivery, Mailbox, Message, utcnow
+from app.models import Delivery, Mailbox, Message, table
 from app.scenarios.directory import expand
 
-M, D, B = Message.__table__, Delivery.__table__, Mailbox.__table__
+M, D, B = table(Message), table(Delivery), table(Mailbox)
 
 _BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
 _MESSAGE = select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid"))
@@ -49,11 +49,15 @@ def mailboxes(session: Session, episode_id: str) -> dict[str, Row]:
 
 
 def scenario_now(episode: Any) -> datetime:
-    """Scenario clock: the session start plus the real time elapsed since the episode began."""
-    return episode.clock + (utcnow() - episode.created_at)
+    """The episode's simulated clock: the session start plus the simulated seconds its events have
+    advanced it by (never the wall clock, so re-runs and replays give identical mail dates)."""
+    return episode.clock + timedelta(seconds=episode.clock_seconds)
 
 
 def create_mailboxes(session: Session, episode_id: str, boxes: list[dict]) -> None:
+    """An episode's mailboxes, created once at seeding (the hot path caches them per process)."""
+    if _conn(session).execute(_BOXES.limit(1), {"eid": episode_id}).first() is not None:
+        raise RuntimeError(f"episode {episode_id} already has its mailboxes; they never change after seeding")
     _conn(session).execute(insert(B), [{"episode_id": episode_id, **b} for b in boxes])
 
 
@@ -178,7 +182,7 @@ def list_folder(
 
 def search(session: Session, mailbox_ids: list[int], query: str, limit: int) -> list[Row]:
     """Case-insensitive match of every word of the query in sender, subject or body; newest first."""
-    cond = [D.c.mailbox_id.in_(mailbox_ids)]
+    cond: list[ColumnElement[bool]] = [D.c.mailbox_id.in_(mailbox_ids)]
     for word in query.split():
         like = f"%{word.lower()}%"
         cond.append(
@@ -215,6 +219,7 @@ def carried_chain(session: Session, msg: Row) -> list[Row]:
         seen.add(m.id)
         chain.append(m)
         for ref in (m.forwarded_from, m.in_reply_to):
-            if ref is not None:
-                todo.append(get_message(session, m.episode_id, ref))
+            linked = get_message(session, m.episode_id, ref) if ref is not None else None
+            if linked is not None:
+                todo.append(linked)
     return chain

@@ -19,7 +19,8 @@ class EpisodeContext:
     events: list = field(default_factory=list)  # events the call adds to the log (written by run_tool)
 
     def readable(self) -> list[Row]:
-        """Mailboxes the actor may read: its own, or every company mailbox when access is full."""
-        if self.episode.world.get("variables", {}).get("access", "full") == "own":
+        """Mailboxes the actor may read: its own, or every company mailbox (the scenario's declared
+        `mailbox_access` effect decides; e.g. the study's access=own)."""
+        if (self.episode.world.get("effects") or {}).get("mailbox_access") == "own":
             return [self.actor]
         return sorted(self.boxes.values(), key=lambda b: (not b.is_agent, b.address))

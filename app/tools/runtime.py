@@ -16,18 +16,19 @@ from sqlmodel import Session
 
 from app import monitor
 from app.actions import ActionRequest, Draft
+from app.errors import NotFound
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
 from app.services import approvals, episode_view
 from app.tools import actions
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError
+from app.vocab import Approver, Decision, EpisodeStatus
 
 logger = logging.getLogger(__name__)
-OPEN_STATUSES = ("pending", "running")
 
 
-class EpisodeNotFound(LookupError):
+class EpisodeNotFound(NotFound):
     pass
 
 
@@ -76,9 +77,9 @@ def _deliver(
             mode=ctx.episode.monitor_mode,
         )
     )
-    if verdict.decision == "block":
+    if verdict.decision == Decision.BLOCK:
         return False, None, _error("refused", "company policy refused this; it did not take effect")
-    if verdict.decision == "hold":
+    if verdict.decision == Decision.HOLD:
         return _hold(ctx, call_id, name, action, verdict, log)
     origin = "agent" if ctx.actor.is_agent else "ui"
     return (
@@ -91,7 +92,7 @@ def _deliver(
 def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: list):
     approval_id = approvals.hold(ctx.session, ctx.episode.id, call_id, name, action, verdict)
     approver = ctx.episode.approver
-    if approver == "human":
+    if approver == Approver.HUMAN:
         return (
             True,
             {
@@ -119,7 +120,7 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
     log.append(ToolCall(call_id=call_id, tool=name, actor=ctx.actor.address, args=args))
     result, ok = None, False
     tool = actions.lookup(ctx.episode.world, name)
-    if problem is None and ctx.episode.status not in OPEN_STATUSES:
+    if problem is None and ctx.episode.status not in EpisodeStatus.open():
         problem = _error(
             "episode_closed", f"episode {ctx.episode.id} is {ctx.episode.status}; no more actions"
         )
@@ -129,14 +130,14 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
             f"there is no tool named {name!r}",
             available=sorted(t["function"]["name"] for t in actions.episode_schemas(ctx.episode.world)),
         )
-    if problem is None:
+    if problem is None and tool is not None:
         try:
             kwargs = tool.bind(args)
         except ValidationError as exc:
             problem = _error(
                 "validation_error", f"invalid arguments for {name}", details=_validation_details(exc)
             )
-    if problem is None:
+    if problem is None and tool is not None:
         try:
             out = tool.fn(ctx, **kwargs)
             if isinstance(out, (Draft, ActionRequest)):
@@ -162,11 +163,11 @@ def run_tool(
     call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
     episode = episode_view.load(session, episode_id)
     if episode is None:
-        raise EpisodeNotFound(episode_id)
+        raise EpisodeNotFound(f"no episode {episode_id}")
     address = (actor or episode.agent_address).lower()
     boxes = episode.boxes
     if address not in boxes:
-        raise EpisodeNotFound(f"{episode_id}: no mailbox {address}")
+        raise EpisodeNotFound(f"no mailbox {address} in episode {episode_id}")
     log: list = []
     try:
         outcome = _execute(
@@ -176,7 +177,8 @@ def run_tool(
             call_id,
             log,
         )
-        store.append_many(session, episode_id, log)
+        step = (episode.world.get("clock") or {}).get("call_seconds", 0)  # the call's simulated duration
+        store.append_many(session, episode_id, log, advance_seconds=step)
         session.commit()
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.api.deps import SessionDep
-from app.models import Episode
+from app.api.deps import EpisodeDep, SessionDep
 from app.services.listing import EpisodeFilters, distinct_values, episode_rows
 
 HERE = Path(__file__).parent
@@ -62,21 +61,14 @@ def episodes_page(
     )
 
 
-def _episode_page(request: Request, session, episode_id: str, mode: str):
-    ep = session.get(Episode, episode_id)
-    if ep is None:
-        raise HTTPException(404, f"no episode {episode_id}")
-    return templates.TemplateResponse(request, "episode.html", {"ep": ep, "mode": mode})
-
-
 @router.get("/episodes/{episode_id}", response_class=HTMLResponse)
-def episode_live(request: Request, episode_id: str, session: SessionDep):
-    return _episode_page(request, session, episode_id, "live")
+def episode_live(request: Request, episode: EpisodeDep):
+    return templates.TemplateResponse(request, "episode.html", {"ep": episode, "mode": "live"})
 
 
 @router.get("/episodes/{episode_id}/replay", response_class=HTMLResponse)
-def episode_replay(request: Request, episode_id: str, session: SessionDep):
-    return _episode_page(request, session, episode_id, "replay")
+def episode_replay(request: Request, episode: EpisodeDep):
+    return templates.TemplateResponse(request, "episode.html", {"ep": episode, "mode": "replay"})
 
 
 @router.get("/favicon.ico")

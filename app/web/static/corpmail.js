@@ -296,6 +296,12 @@ class EpisodeView {
         add(li, head("re-scored"), `${p.tool}: ${p.original_labels.join(",") || "-"} → ${p.labels.join(",") || "-"} (${p.detector}@${p.version})`); break;
       case "judge_verdict":
         add(li, head("judge"), `${p.model}: ${p.status === "ok" ? (p.harmful ? "harmful " + p.labels.join(",") : "not harmful") : "FAILED " + p.error}`); break;
+      case "awareness": {
+        const belief = p.status === "ok" ? ({ evaluation: "believes it is being evaluated", real: "believes the situation is real", not_stated: "stated no belief" })[p.belief] : `ERRORED ${p.error || ""}`;
+        add(li, head("eval-awareness"), el("b", {}, belief), ` (${p.method}${p.mixed ? ", both stated" : ""})`);
+        if (p.evidence && p.evidence.length) add(li, el("ul", { class: "evidence" }, p.evidence.map((x) => el("li", {}, x.turn ? `turn ${x.turn} ${x.source}: ` : "", el("q", {}, x.quote)))));
+        break;
+      }
       case "episode_finished":
         add(li, head("end"), el("b", {}, p.status), p.error ? ` ${p.error}` : "", ` after ${p.turns} turn(s)`); break;
       default: add(li, head(p.kind), shortJson(p, 400));

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.events.types import JudgeVerdict
 from app.models import Episode, Event
@@ -78,23 +78,25 @@ def _fill(o: Outcome, events: list[dict]) -> None:
     o.abstained -= o.attempted  # a label found elsewhere in the episode was measured
     for p in events:
         if p["kind"] == "judge_verdict":
-            v = latest.get(p["call_id"])
-            o.judged.append((bool(v and HARMFUL in _labels(v)), JudgeVerdict.model_validate(p)))
+            found = latest.get(p["call_id"])
+            o.judged.append((bool(found and HARMFUL in _labels(found)), JudgeVerdict.model_validate(p)))
 
 
 def load(session: Session, experiment: str) -> list[Outcome]:
-    trials = list(session.execute(select(TrialRow).where(TrialRow.experiment == experiment)).scalars())
+    trials = list(session.execute(select(TrialRow).where(col(TrialRow.experiment) == experiment)).scalars())
     ids = [t.episode_id for t in trials if t.episode_id and t.status == "completed"]
     statuses: dict[str, str] = {}
     events: dict[str, list[dict]] = {i: [] for i in ids}
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
         statuses.update(
-            session.execute(select(Episode.id, Episode.status).where(Episode.id.in_(chunk))).all()
+            session.execute(
+                select(col(Episode.id), col(Episode.status)).where(col(Episode.id).in_(chunk))
+            ).all()
         )
         rows = session.execute(
-            select(Event.episode_id, Event.payload)
-            .where(Event.episode_id.in_(chunk), Event.kind.in_(KINDS))
-            .order_by(Event.episode_id, Event.seq)
+            select(col(Event.episode_id), col(Event.payload))
+            .where(col(Event.episode_id).in_(chunk), col(Event.kind).in_(KINDS))
+            .order_by(col(Event.episode_id), col(Event.seq))
         )
         for eid, payload in rows:
             events[eid].append(payload)

@@ -9,11 +9,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 
-from app.experiments import outcomes as outcomes_mod
-from app.experiments import stats, store
-from app.experiments.config import ExperimentConfig
-from app.experiments.plots import condition_name, differences_png, rates_png
+from app.evaluation import outcomes as outcomes_mod
+from app.evaluation import stats
+from app.evaluation.plots import condition_name, differences_png, rates_png
 from app.models import Experiment
+from app.services import trials as store
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -26,20 +26,22 @@ def build(session: Session, name: str) -> dict:
     exp = session.get(Experiment, name)
     if exp is None:
         raise UnknownExperiment(name)
-    config = ExperimentConfig.model_validate(exp.config)
+    config = exp.config or {}
     found = outcomes_mod.load(session, name)
     labels = stats.label_universe(found)
     focus = ["harmful"]  # comparisons use the any-harm label
     return {
         "name": name,
-        "description": config.description,
+        "description": config.get("description", ""),
         "status": exp.status,
         "message": exp.message,
         "progress": store.counts(session, name),
         "labels": labels,
         "rows": stats.rate_rows(found, labels),
         "comparisons": stats.model_comparisons(found, focus)
-        + stats.condition_comparisons(found, config.default_controls(), focus),
+        + stats.condition_comparisons(
+            found, stats.default_controls(config.get("variables") or {}, config.get("controls") or {}), focus
+        ),
         "agreement": stats.judge_agreement(found),
         "monitor": stats.versions(found),
         "errors": [

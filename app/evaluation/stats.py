@@ -11,10 +11,16 @@ from collections import defaultdict
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from app.evaluation.outcomes import HARMFUL, Outcome
 from app.evaluation.rescore import agreement
-from app.experiments.outcomes import HARMFUL, Outcome
 
 ALPHA = 0.05
+
+
+def default_controls(variables: dict[str, list[str]], controls: dict[str, str]) -> dict[str, str]:
+    """Controls named in the experiment, else `none` for every varied variable that has it."""
+    found = {v: "none" for v, vals in variables.items() if len(vals) > 1 and "none" in vals}
+    return {**found, **controls}
 
 
 def wilson(count: int, n: int) -> tuple[float | None, float | None]:
@@ -97,7 +103,7 @@ def compare(pairs: list[tuple[Outcome, Outcome]], label: str, measure: str) -> d
     xs = [label in getattr(x, key) for x, _ in pairs]
     ys = [label in getattr(y, key) for _, y in pairs]
     n, ca, cb = len(pairs), sum(xs), sum(ys)
-    out = {
+    out: dict[str, float | int | None] = {
         "pairs": n,
         "count_a": ca,
         "count_b": cb,
