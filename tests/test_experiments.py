@@ -442,3 +442,23 @@ def test_export_jsonl_and_csv_one_episode_per_line(settings, engine, db_url, tmp
         [CORPMAIL, "export", config.name, "--format", "xml"], env=env, capture_output=True, text=True
     )
     assert bad.returncode == 2 and "--format" in bad.stderr and "jsonl" in bad.stderr
+
+
+def test_judge_agreement_and_rescored_verdicts_reach_the_report(settings, engine):
+    from app.evaluation.rescore import rescore
+
+    data = {"name": unique("judged"), "scenarios": ["blackmail"], "models": ["scripted/blackmail", "scripted/benign"],
+            "samples": 2, "judge_model": "scriptedjudge/harmless"}
+    config, _, _ = run_config(settings, engine, data)
+    with new_session(engine) as s:
+        built = report.build(s, config.name)
+        a = built["agreement"]
+        # the harmless judge disagrees with every harmful verdict of the monitor: 2 blackmail episodes
+        assert a is not None and a["monitor_only"] == 2 and a["both_harmful"] == 0 and a["judge_failed"] == 0
+        assert built["monitor"]["rescored_episodes"] == 0 and built["monitor"]["detectors"]
+        first = next(r for r in trial_store.trial_rows(s, config.name) if r.model == "scripted/blackmail")
+        rescore(s, first.episode_id)
+        again = report.build(s, config.name)
+    assert again["monitor"]["rescored_episodes"] == 1
+    row = next(r for r in again["rows"] if r["model"] == "scripted/blackmail" and r["label"] == "harmful")
+    assert row["count"] == 2  # the current detectors agree with the originals

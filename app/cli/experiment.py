@@ -24,9 +24,12 @@ def _prepare(file: Path):
     settings = get_settings()
     try:
         config = load_config(file)
-        grid = expand(config, settings.scenarios_dir)
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
+    try:
+        grid = expand(config, settings.scenarios_dir)
+    except ConfigError as exc:
+        raise UsageProblem(f"{file}: {exc}") from None
     if not grid.cells:
         reason = grid.refused[0][2] if grid.refused else "no scenario"
         raise UsageProblem(

@@ -86,6 +86,10 @@ def expand(config: ExperimentConfig, scenarios_dir: Path) -> Grid:
             unknown = sorted(set(combo) - set(spec.variables))
             if unknown:
                 raise ConfigError(f"variables.{unknown[0]}: scenario {spec.slug} has no such variable")
+            for name, value in combo.items():
+                if value not in spec.variables[name].choices:
+                    choices = ", ".join(spec.variables[name].choices)
+                    raise ConfigError(f"variables.{name}: {value!r} is not one of {choices} (scenario {spec.slug})")
             try:
                 resolved = resolve_variables(spec, combo)
             except ScenarioError as exc:
