@@ -504,6 +504,7 @@ async function experimentPage() {
   const name = document.body.dataset.experiment;
   const base = `/api/experiments/${encodeURIComponent(name)}`;
   let seen = null;
+  let built = Date.now();
   async function poll() {
     const p = await api(`${base}/progress`);
     for (const k of ["completed", "errored", "running", "pending"]) $(`[data-count="${k}"]`).textContent = p[k];
@@ -512,14 +513,17 @@ async function experimentPage() {
     $("#exp-status").textContent = p.status; $("#exp-status").className = `status status-${p.status}`;
     $("#exp-message").textContent = p.message || "";
     const key = `${p.completed}/${p.errored}`;
-    if (seen !== null && key !== seen) {
+    const finished = (p.status === "done" || p.status === "stopped") && p.running === 0;
+    // the table and plots are rebuilt from every episode's log: at most every 10 s while running
+    if (seen !== null && key !== seen && (finished || Date.now() - built > 10000)) {
+      built = Date.now();
       const r = await api(base);
       $("#rate-rows").replaceChildren(...r.rows.map((row) => rateRow(name, row)));
       document.querySelectorAll("img.plot").forEach((img) => { img.src = `${base}/plots/${img.dataset.plot}?v=${encodeURIComponent(key)}`; });
+      seen = key;
     }
-    seen = key;
+    if (seen === null) seen = key;  // the table as the server rendered it
     document.body.dataset.loaded = "true";
-    const finished = (p.status === "done" || p.status === "stopped") && p.running === 0;
     if (!finished) setTimeout(() => poll().catch(() => setTimeout(poll, 5000)), p.status === "running" ? 1000 : 3000);
   }
   await poll();
