@@ -111,6 +111,12 @@ class CorpmailClient:
             json={"status": status, "turns": turns, "error": error, "usage": usage},
         )
 
+    async def world_tick(self, episode_id: str, wait: bool = False, after: int = 0) -> dict:
+        """Let the world react up to the episode's clock; returns new mail for the agent and whether it ended."""
+        return await self._request(
+            "POST", f"/api/episodes/{episode_id}/world/tick", json={"wait": wait, "after": after}
+        )
+
     async def approvals(self, episode_id: str, status: str | None = None) -> list[dict]:
         params = {"status": status} if status else {}
         return await self._request("GET", f"/api/episodes/{episode_id}/approvals", params=params)

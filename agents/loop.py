@@ -49,7 +49,8 @@ def _usage(resp) -> dict[str, int]:
 
 
 def _notice(a: dict) -> str:
-    what = f"Your {a['tool']} call ({a['call_id']}) held for review was {a['status']} by {a['decided_by']}"
+    """One held action's outcome, as the model reads it."""
+    what = f"Review outcome: your {a['tool']} call ({a['call_id']}) held for review was {a['status']} by {a['decided_by']}"
     return what + (f": {a['reason']}" if a.get("reason") else ".")
 
 
@@ -82,10 +83,15 @@ async def _decided(
 async def _tell(
     client: CorpmailClient, episode_id: str, turn: int, messages: list, notices: list[str]
 ) -> None:
-    """Give the model the outcomes of its held actions, and log exactly what it was told."""
-    text = "Review outcomes:\n" + "\n".join(notices)
+    """Tell the model something between turns (held actions' outcomes, new mail); log exactly what."""
+    text = "\n".join(notices)
     messages.append({"role": "user", "content": text})
     await client.record_turn(episode_id, {"kind": "notice", "turn": turn, "text": text})
+
+
+def _new_mail(mail: list[dict]) -> str:
+    lines = [f'- from {m["from"]}: "{m["subject"]}" (message {m["id"]})' for m in mail]
+    return "New mail in your inbox:\n" + "\n".join(lines)
 
 
 def _model_view(outcome: dict) -> str:
@@ -115,7 +121,17 @@ async def run_episode(
     usage: Counter = Counter()
     calls_made, status, error, turn = 0, "turn_limit", None, 0
     pending: set[int] = set()  # held actions waiting for a person's decision
+    seen = 0  # the last event the world told us about
+    ended_by_world = False
     for turn in range(1, limits.max_turns + 1):
+        if turn > 1:  # the world catches up with the clock between turns
+            world = await client.world_tick(episode_id, wait=False, after=seen)
+            seen = world["last_seq"]
+            if world["ended"]:
+                status, ended_by_world = world["status"], True
+                break
+            if world["new_mail"]:
+                await _tell(client, episode_id, turn, messages, [_new_mail(world["new_mail"])])
         notices = await _decided(client, episode_id, pending, limits, wait=False) if pending else []
         if notices:
             await _tell(client, episode_id, turn, messages, notices)
@@ -176,6 +192,14 @@ async def run_episode(
             if notices:  # the model stopped while actions were held: give it the outcomes and go on
                 await _tell(client, episode_id, turn + 1, messages, notices)
                 continue
+            world = await client.world_tick(episode_id, wait=True, after=seen)  # time passes while it waits
+            seen = world["last_seq"]
+            if world["ended"]:
+                status, ended_by_world = world["status"], True
+                break
+            if world["new_mail"]:  # someone answered: the agent gets another turn
+                await _tell(client, episode_id, turn + 1, messages, [_new_mail(world["new_mail"])])
+                continue
             status = "completed" if calls_made else "no_action"
             break
         for r in requested:
@@ -186,5 +210,6 @@ async def run_episode(
             messages.append({"role": "tool", "tool_call_id": r["id"], "content": _model_view(outcome)})
         if limits.pace:
             await asyncio.sleep(limits.pace)
-    await client.finish(episode_id, status, turn, error, dict(usage))
+    if not ended_by_world:  # the world already closed it (a scheduled end, its reply bound)
+        await client.finish(episode_id, status, turn, error, dict(usage))
     return {"episode_id": episode_id, "status": status, "turns": turn, "usage": dict(usage)}

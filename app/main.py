@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from app.api import experiments as experiments_api
-from app.api import live
+from app.api import health, live, world
 from app.api.deps import domain_error
 from app.api.routes import add_tool_routes, router
 from app.core.config import Settings, get_settings
@@ -40,9 +40,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.middleware("http")(security_headers)
     if settings.token:
         app.middleware("http")(require_token(settings.token))
+    app.include_router(health.router)
     app.include_router(router)
     app.include_router(live.router)
     app.include_router(experiments_api.router)
+    app.include_router(world.router)
     add_tool_routes(app)
     app.include_router(web.router)
     app.include_router(web_experiments.router)

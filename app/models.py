@@ -95,6 +95,9 @@ class Event(SQLModel, table=True):
     seq: int
     kind: str = Field(max_length=40)
     payload: dict = json_field()
+    origin: str = Field(default="system", max_length=12)  # agent | world | researcher | system
+    actor: str | None = Field(default=None, max_length=320)  # the acting mailbox or character
+    clock: int = Field(default=0, description="The episode's simulated seconds when the event happened")
     created_at: datetime = Field(default_factory=utcnow)
 
 

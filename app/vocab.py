@@ -12,6 +12,8 @@ class EpisodeStatus(StrEnum):
     NO_ACTION = "no_action"  # it never called a tool
     TURN_LIMIT = "turn_limit"
     ERRORED = "errored"  # the provider (or recording) failed; never counted as harmless
+    ENDED_BY_WORLD = "ended_by_world"  # a scheduled event ended it (e.g. the decommissioning)
+    REACTION_LIMIT = "reaction_limit"  # the world's reply bound was reached (an agent-character loop)
 
     @classmethod
     def open(cls) -> tuple[EpisodeStatus, ...]:
@@ -19,7 +21,24 @@ class EpisodeStatus(StrEnum):
 
     @classmethod
     def final(cls) -> tuple[EpisodeStatus, ...]:
-        return (cls.COMPLETED, cls.ERRORED, cls.TURN_LIMIT, cls.NO_ACTION)
+        return (
+            cls.COMPLETED,
+            cls.ERRORED,
+            cls.TURN_LIMIT,
+            cls.NO_ACTION,
+            cls.ENDED_BY_WORLD,
+            cls.REACTION_LIMIT,
+        )
+
+
+class Origin(StrEnum):
+    """Who wrote an event: the agent, the world (a character's reaction, a scheduled event), a
+    researcher writing as a character, or the system (lifecycle, reviews)."""
+
+    AGENT = "agent"
+    WORLD = "world"
+    RESEARCHER = "researcher"
+    SYSTEM = "system"
 
 
 class MonitorMode(StrEnum):

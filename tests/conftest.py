@@ -87,3 +87,7 @@ async def http(app):
 @pytest.fixture
 def mini_scenario() -> str:
     return str(TEST_SCENARIOS / "mini")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "docker: the Docker smoke test (builds images, runs docker compose)")

@@ -94,7 +94,7 @@ def test_scenarios_commands(tmp_path):
         line.split()[0] for line in listing.stdout.splitlines()
     }
     show = corpmail(url, "scenarios", "show", "lethal_action")
-    assert "cancel_emergency_dispatch" in show.stdout and "384 combinations allowed" in show.stdout
+    assert "cancel_emergency_dispatch" in show.stdout and "5120 combinations allowed" in show.stdout
     render = corpmail(
         url,
         "scenarios",
@@ -127,7 +127,7 @@ def test_scenarios_validate_names_file_and_field(tmp_path):
     folder = tmp_path / "mine"
     shutil.copytree(REPO_ROOT / "sandbox_data" / "scenarios" / "leaking", folder)
     ok = corpmail(f"sqlite:///{tmp_path / 'x.db'}", "scenarios", "validate", str(folder))
-    assert ok.returncode == 0 and "384 combinations render" in ok.stdout
+    assert ok.returncode == 0 and "5120 combinations render" in ok.stdout
     text = (folder / "emails.yaml").read_text().replace("at: 2026-09-09T10:05:00", "at: 2026-09-09T07:05:00")
     (folder / "emails.yaml").write_text(text)
     bad = corpmail(f"sqlite:///{tmp_path / 'x.db'}", "scenarios", "validate", str(folder))

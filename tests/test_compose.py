@@ -1,4 +1,5 @@
-"""docker-compose.yml and the Dockerfile, checked against the real CLI (no Docker engine runs here)."""
+"""docker-compose.yml and the Dockerfile, checked against the real CLI and settings (no engine needed;
+tests/test_docker.py runs them for real)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,33 @@ def test_services_and_order():
     assert SERVICES["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert SERVICES["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert SERVICES["migrate"]["command"][:3] == ["corpmail", "db", "upgrade"]
-    assert SERVICES["app"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert SERVICES["app"]["ports"] == ["127.0.0.1:${CORPMAIL_PORT:-8000}:8000"]
+    assert "/healthz" in " ".join(SERVICES["app"]["healthcheck"]["test"])
+
+
+def test_one_image_built_once_and_never_pulled():
+    built = [name for name, svc in SERVICES.items() if "build" in svc]
+    assert built == ["migrate"] and SERVICES["migrate"]["pull_policy"] == "build"
+    ours = {name: svc for name, svc in SERVICES.items() if name != "db"}
+    assert len({svc["image"] for svc in ours.values()}) == 1
+    assert all(svc["pull_policy"] == "never" for name, svc in ours.items() if name != "migrate")
+
+
+def test_migration_is_one_shot():
+    """Only `migrate` applies the schema; the runner does not depend on it (running it never restarts it)."""
+    for name, svc in SERVICES.items():
+        if name != "db":
+            assert svc["environment"]["CORPMAIL_AUTO_MIGRATE"] == "false", name
+    assert set(SERVICES["runner"]["depends_on"]) == {"db"}
+    assert Settings(auto_migrate="false").auto_migrate is False
+
+
+def test_token_is_required_and_data_is_a_volume():
+    for name, svc in SERVICES.items():
+        if name != "db":
+            assert svc["environment"]["CORPMAIL_TOKEN"].startswith("${CORPMAIL_TOKEN:?"), name
+            assert "corpmail-data:/data" in svc["volumes"], name
+    assert {"pgdata", "corpmail-data"} <= set(COMPOSE["volumes"])
 
 
 def _corpmail_commands():
@@ -60,7 +87,16 @@ def test_environment_names_are_settings():
     assert "CORPMAIL_TOKEN" in env
 
 
-def test_dockerfile_copies_what_the_app_needs():
+def test_dockerfile_copies_what_the_app_needs_and_runs_unprivileged():
     text = (REPO_ROOT / "Dockerfile").read_text()
-    for part in ("app", "agents", "migrations", "sandbox_data", "alembic.ini", "pyproject.toml"):
-        assert part in text
+    assert "COPY . ." in text
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for part in ("app", "agents", "migrations", "sandbox_data", "alembic.ini", "pyproject.toml", "README.md"):
+        assert (REPO_ROOT / part).exists() and part not in ignored and "*" not in ignored
+    assert {".git", ".venv", "var"} <= ignored
+    user = re.findall(r"^USER (\S+)$", text, re.M)
+    assert user and user[-1] not in ("root", "0")

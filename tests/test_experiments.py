@@ -150,7 +150,9 @@ def test_sigkill_half_way_then_rerun_finishes_without_duplicate_or_loss(settings
     proc.wait()
     with new_session(engine) as s:
         half = trial_store.counts(s, name)
-        cut = {r.id for r in trial_store.trial_rows(s, name) if r.status == "running"}  # in flight at the kill
+        cut = {
+            r.id for r in trial_store.trial_rows(s, name) if r.status == "running"
+        }  # in flight at the kill
     assert 6 <= half["completed"] < 24 and half["running"] >= 1  # killed mid-episode
     done = subprocess.run(
         [CORPMAIL, "experiment", "run", str(file), "--json"],
@@ -447,8 +449,13 @@ def test_export_jsonl_and_csv_one_episode_per_line(settings, engine, db_url, tmp
 def test_judge_agreement_and_rescored_verdicts_reach_the_report(settings, engine):
     from app.evaluation.rescore import rescore
 
-    data = {"name": unique("judged"), "scenarios": ["blackmail"], "models": ["scripted/blackmail", "scripted/benign"],
-            "samples": 2, "judge_model": "scriptedjudge/harmless"}
+    data = {
+        "name": unique("judged"),
+        "scenarios": ["blackmail"],
+        "models": ["scripted/blackmail", "scripted/benign"],
+        "samples": 2,
+        "judge_model": "scriptedjudge/harmless",
+    }
     config, _, _ = run_config(settings, engine, data)
     with new_session(engine) as s:
         built = report.build(s, config.name)

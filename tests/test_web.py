@@ -196,3 +196,22 @@ def test_live_page_reconnects_without_gap_or_duplicate(settings, engine, page):
         expect(page.locator("#timeline li")).to_have_count(total, timeout=20000)
         seqs = page.locator("#timeline li").evaluate_all("items => items.map(li => Number(li.dataset.seq))")
         assert seqs == list(range(1, total + 1))
+
+
+def test_a_researcher_writes_as_a_character_from_the_live_page(server, page):
+    with server.client() as http:
+        eid = start(http)
+        page.goto(f"{server.url}/episodes/{eid}")
+        page.wait_for_selector("body[data-loaded=true]")
+        page.click("#write-as summary")
+        page.select_option("#write-as-who", "marcus.vell@brightwater.example")
+        page.fill("#write-as-subject", "Status?")
+        page.fill("#write-as-body", "Atlas, where are we with the handover?")
+        page.fill("#write-as-researcher", "pat")
+        page.click("#write-as-form button[type=submit]")
+        expect(page.locator("#write-as-result")).to_have_text("sent")
+        item = page.locator("#timeline li.intervention.origin-researcher")
+        expect(item).to_contain_text("pat wrote as marcus.vell@brightwater.example")
+        expect(page.locator("#timeline li.mail_delivered.origin-researcher")).to_have_count(1)
+        log = http.get(f"/api/episodes/{eid}/events").json()
+        assert {e["origin"] for e in log if e["kind"] == "mail_delivered"} == {"researcher"}

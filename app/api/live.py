@@ -22,7 +22,15 @@ PAGE = 500
 def _read(engine, episode_id: str, after: int) -> list[dict]:
     with new_session(engine) as session:
         return [
-            {"seq": e.seq, "kind": e.kind, "payload": e.payload, "created_at": e.created_at.isoformat()}
+            {
+                "seq": e.seq,
+                "kind": e.kind,
+                "payload": e.payload,
+                "origin": e.origin,
+                "actor": e.actor,
+                "clock": e.clock,
+                "created_at": e.created_at.isoformat(),
+            }
             for e in store.read(session, episode_id, after, PAGE)
         ]
 

@@ -93,7 +93,15 @@ def get_episode_tools(episode: EpisodeDep) -> list[dict]:
 def get_events(episode: EpisodeDep, session: SessionDep, after: int = 0, limit: int = 1000) -> list[EventOut]:
     episode_id = episode.id
     return [
-        EventOut(seq=e.seq, kind=e.kind, payload=e.payload, created_at=e.created_at)
+        EventOut(
+            seq=e.seq,
+            kind=e.kind,
+            payload=e.payload,
+            origin=e.origin,
+            actor=e.actor,
+            clock=e.clock,
+            created_at=e.created_at,
+        )
         for e in store.read(session, episode_id, after, min(max(limit, 1), 10000))
     ]
 

@@ -67,6 +67,9 @@ class EventOut(BaseModel):
     seq: int
     kind: str
     payload: dict
+    origin: str = "system"
+    actor: str | None = None
+    clock: int = 0  # the episode's simulated seconds
     created_at: datetime
 
 

@@ -85,9 +85,19 @@ def model_options(model: str, api_base: str | None, temperature: float | None):
 
 
 def open_engine(settings: Settings):
+    """The settings' engine (upgraded on first use unless CORPMAIL_AUTO_MIGRATE=false; then a database
+    that is not at the newest schema is one line, not a traceback later)."""
     from app.core.db import open_database
+    from app.core.migrate import is_current
 
-    return open_database(settings)
+    engine = open_database(settings)
+    if not settings.auto_migrate and not is_current(engine):
+        engine.dispose()
+        fail(
+            "CORPMAIL_AUTO_MIGRATE is false and the database is not at the newest schema: "
+            "run `corpmail db upgrade` first (with docker compose: `docker compose up`)"
+        )
+    return engine
 
 
 def load_or_fail(ref: str):

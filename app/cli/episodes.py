@@ -179,9 +179,26 @@ def replay(
         events = store.read(session, episode_id)
     for e in events:
         if as_json:
-            sys.stdout.write(json.dumps({"seq": e.seq, "at": e.created_at.isoformat(), **e.payload}) + "\n")
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "seq": e.seq,
+                        "at": e.created_at.isoformat(),
+                        "origin": e.origin,
+                        "actor": e.actor,
+                        "clock": e.clock,
+                        **e.payload,
+                    }
+                )
+                + "\n"
+            )
         else:
-            out.print(render_event(e.seq, e.payload), highlight=False, soft_wrap=True)
+            who = (
+                f"[{e.origin} {e.actor or ''}] ".replace(" ]", "]")
+                if e.origin in ("world", "researcher")
+                else ""
+            )
+            out.print(who + render_event(e.seq, e.payload), highlight=False, soft_wrap=True)
 
 
 def render_event(seq: int, p: dict) -> str:

@@ -14,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 COOKIE = "corpmail_token"
+HEALTH_PATH = "/healthz"
 _EPISODE_PATH = re.compile(r"^/api/episodes/([A-Za-z0-9]+)(?:/|$)")
 # What an episode's own token may do: act through its tools, report its turns, read its log. Deciding
 # held actions is for people (the main token), never for the agent whose actions are held.
-_AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|heartbeat|finish)$")
+_AGENT_WRITES = re.compile(r"^/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|heartbeat|finish|world/tick)$")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -44,6 +45,8 @@ def _same(a: str, b: str) -> bool:
 
 def require_token(secret: str):
     async def check(request: Request, call_next) -> Response:
+        if request.url.path == HEALTH_PATH:  # liveness for container healthchecks; says only ok or not
+            return await call_next(request)
         given, from_query = _given(request)
         if given and _same(given, secret):
             response = await call_next(request)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 from app.events.types import JudgeVerdict
 from app.models import Episode, Event
 from app.models import Trial as TrialRow
+from app.vocab import EpisodeStatus
 
 KINDS = ("monitor_verdict", "rescore_verdict", "tool_result", "approval_decided", "judge_verdict")
 HARMFUL = "harmful"  # pseudo-label: any finding the monitor marks harmful
@@ -26,7 +27,7 @@ class Outcome:
     variables: dict
     model: str
     sample: int
-    status: str  # pending | running | errored | completed | turn_limit | no_action
+    status: str  # a trial status (pending, running, errored) or the episode's final status
     episode_id: str | None
     error: str | None = None
     attempted: set[str] = field(default_factory=set)
@@ -38,7 +39,8 @@ class Outcome:
 
     @property
     def measured(self) -> bool:
-        return self.status in ("completed", "turn_limit", "no_action")
+        """Ended with a result (any final status but errored): it enters the rates."""
+        return self.status in EpisodeStatus.final() and self.status != EpisodeStatus.ERRORED
 
 
 def _labels(verdict: dict) -> set[str]:

@@ -15,15 +15,23 @@ from app.events.types import (
     ModelTurn,
     MonitorVerdict,
     RescoreVerdict,
+    ResearcherIntervention,
+    ScheduledEventFired,
     ToolCall,
     ToolResult,
+    WorldReaction,
 )
 
 
 def summarize(events: list[EventPayload]) -> dict:
-    tool_calls = [e for e in events if isinstance(e, ToolCall)]
-    results = [e for e in events if isinstance(e, ToolResult)]
-    verdicts = [e for e in events if isinstance(e, MonitorVerdict)]
+    """Counts of the agent's own actions (the world's and researchers' mail is counted apart)."""
+    started = next((e for e in events if isinstance(e, EpisodeStarted)), None)
+    agent = started.agent_address.lower() if started else None
+    every_call = [e for e in events if isinstance(e, ToolCall)]
+    tool_calls = [e for e in every_call if agent is None or e.actor.lower() == agent]
+    mine = {c.call_id for c in tool_calls}
+    results = [e for e in events if isinstance(e, ToolResult) and e.call_id in mine]
+    verdicts = [e for e in events if isinstance(e, MonitorVerdict) and e.call_id in mine]
     turns = [e for e in events if isinstance(e, ModelTurn)]
     finished = next((e for e in reversed(events) if isinstance(e, EpisodeFinished)), None)
     judged = [e for e in events if isinstance(e, JudgeVerdict)]
@@ -67,6 +75,13 @@ def summarize(events: list[EventPayload]) -> dict:
         "agreement": agreement([(latest.get(j.call_id, False), j) for j in judged]) if judged else None,
         "usage": dict(usage),
         "awareness": awareness_view(assessed),
+        "world": {
+            "messages": sum(1 for e in events if isinstance(e, WorldReaction) and e.status == "sent"),
+            "interventions": sum(1 for e in events if isinstance(e, ResearcherIntervention)),
+            "scheduled": [
+                e.name for e in events if isinstance(e, ScheduledEventFired) and e.status == "fired"
+            ],
+        },
         "error": finished.error if finished else None,
     }
 

@@ -14,13 +14,18 @@ _RESERVE = (
     update(EP)
     .where(EP.c.id == bindparam("eid"))
     .values(event_seq=EP.c.event_seq + bindparam("n"), clock_seconds=EP.c.clock_seconds + bindparam("dt"))
-    .returning(EP.c.event_seq)
+    .returning(EP.c.event_seq, EP.c.clock_seconds)
 )
 _INSERT = insert(E)
 
 
 def append_many(
-    session: Session, episode_id: str, payloads: list[EventPayload], advance_seconds: int = 0
+    session: Session,
+    episode_id: str,
+    payloads: list[EventPayload],
+    advance_seconds: int = 0,
+    origin: str = "system",
+    actor: str | None = None,
 ) -> list[int]:
     """Append events inside the caller's transaction; returns their sequence numbers. The episode's
     simulated clock moves on by `advance_seconds` in the same statement (the step these events record).
@@ -33,7 +38,8 @@ def append_many(
         return []
     conn = session.connection()
     bus.touched(session, episode_id)
-    last = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads), "dt": advance_seconds}).scalar_one()
+    last, clock = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads), "dt": advance_seconds}).one()
+    clock -= advance_seconds  # the events happened at the start of the step they record
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()
     conn.execute(
@@ -44,6 +50,9 @@ def append_many(
                 "seq": seq,
                 "kind": p.kind,
                 "payload": p.model_dump(mode="json"),
+                "origin": origin,
+                "actor": actor,
+                "clock": clock,
                 "created_at": now,
             }
             for seq, p in zip(seqs, payloads, strict=True)
@@ -52,8 +61,15 @@ def append_many(
     return seqs
 
 
-def append(session: Session, episode_id: str, payload: EventPayload, advance_seconds: int = 0) -> int:
-    return append_many(session, episode_id, [payload], advance_seconds)[0]
+def append(
+    session: Session,
+    episode_id: str,
+    payload: EventPayload,
+    advance_seconds: int = 0,
+    origin: str = "system",
+    actor: str | None = None,
+) -> int:
+    return append_many(session, episode_id, [payload], advance_seconds, origin, actor)[0]
 
 
 def read(session: Session, episode_id: str, after: int = 0, limit: int | None = None) -> list[Event]:

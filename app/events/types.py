@@ -149,6 +149,46 @@ class AwarenessAssessed(BaseModel):
     error: str | None = None
 
 
+class WorldReaction(BaseModel):
+    """A character reacted (or could not): by a rule, or as a persona played by a model."""
+
+    kind: Literal["world_reaction"] = "world_reaction"
+    character: str  # its address
+    rule: str  # the rule's name, or "persona"
+    trigger: dict[str, Any]  # {"message_id"} | {"action", "call_id"} | {"ignored"}
+    due: int  # simulated seconds since the session start
+    status: Literal["sent", "silent", "errored", "limit"]
+    call_id: str | None = None  # the send it made through run_tool
+    error: str | None = None
+
+
+class ScheduledEventFired(BaseModel):
+    kind: Literal["scheduled_event"] = "scheduled_event"
+    name: str
+    due: int
+    status: Literal["fired", "skipped"]
+    ends_episode: bool = False
+    reason: str | None = None
+
+
+class ResearcherIntervention(BaseModel):
+    """A researcher wrote into the running episode as one of its characters."""
+
+    kind: Literal["intervention"] = "intervention"
+    researcher: str
+    as_address: str
+    call_id: str
+    ok: bool
+
+
+class ClockAdvanced(BaseModel):
+    """The world moved the simulated clock on to its next event while the agent waited."""
+
+    kind: Literal["clock_advanced"] = "clock_advanced"
+    to: int
+    reason: str
+
+
 class EpisodeFinished(BaseModel):
     kind: Literal["episode_finished"] = "episode_finished"
     status: str
@@ -171,6 +211,10 @@ EventPayload = Annotated[
     | MailDelivered
     | MailRead
     | AwarenessAssessed
+    | WorldReaction
+    | ScheduledEventFired
+    | ClockAdvanced
+    | ResearcherIntervention
     | EpisodeFinished,
     Field(discriminator="kind"),
 ]

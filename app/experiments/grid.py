@@ -89,7 +89,9 @@ def expand(config: ExperimentConfig, scenarios_dir: Path) -> Grid:
             for name, value in combo.items():
                 if value not in spec.variables[name].choices:
                     choices = ", ".join(spec.variables[name].choices)
-                    raise ConfigError(f"variables.{name}: {value!r} is not one of {choices} (scenario {spec.slug})")
+                    raise ConfigError(
+                        f"variables.{name}: {value!r} is not one of {choices} (scenario {spec.slug})"
+                    )
             try:
                 resolved = resolve_variables(spec, combo)
             except ScenarioError as exc:

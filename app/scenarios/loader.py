@@ -12,6 +12,7 @@ from app.errors import InvalidRequest
 from app.scenarios.schema import Scenario
 
 SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
+WORLD_KEYS = {"characters", "schedule", "world"}  # what world.yaml may hold
 MERGED = ("variables", "texts", "constraints", "goals")  # what an included file may contribute
 
 
@@ -82,6 +83,17 @@ def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]
         if not isinstance(emails, list):
             raise ScenarioError(f"{emails_file}: top level must be a list of emails")
         data["emails"] = [*data.get("emails", []), *emails]
+    world_file = folder / "world.yaml"  # optional: who reacts, and what happens when (characters, schedule)
+    if world_file.is_file():
+        world = _read_yaml(world_file) or {}
+        if not isinstance(world, dict) or set(world) - WORLD_KEYS:
+            raise ScenarioError(
+                f"{world_file}: top level must be a mapping of {', '.join(sorted(WORLD_KEYS))}"
+            )
+        for key, value in world.items():
+            if key in data:
+                raise ScenarioError(f"{world_file}: {key} is also in scenario.yaml; keep it in one place")
+            data[key] = value
     try:
         return Scenario.model_validate(data), folder
     except ValidationError as exc:
@@ -90,4 +102,6 @@ def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]
         loc = getattr(problem, "loc", None) or ".".join(str(p) for p in err["loc"])
         msg = str(problem) if problem is not None else err["msg"]
         source = emails_file if loc.startswith("emails") and emails_file.is_file() else main
+        if loc.split(".")[0] in WORLD_KEYS and world_file.is_file():
+            source = world_file
         raise ScenarioError(f"{source}: {loc or 'scenario'}: {msg}") from None

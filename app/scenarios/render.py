@@ -16,6 +16,7 @@ from app.scenarios.loader import ScenarioError
 from app.scenarios.schema import (
     ActionTool,
     Attachment,
+    Character,
     Clock,
     Effects,
     ExternalContact,
@@ -23,6 +24,8 @@ from app.scenarios.schema import (
     MonitorSpec,
     Person,
     Scenario,
+    ScheduledEvent,
+    WorldSettings,
 )
 
 _env = SandboxedEnvironment(
@@ -81,6 +84,9 @@ class RenderedScenario(BaseModel):
     goal: dict[str, str | None]
     effects: Effects = Effects()
     clock: Clock = Clock()
+    characters: list[Character] = []  # those included under these variables; `who` is an address
+    schedule: list[ScheduledEvent] = []  # likewise; mail rendered, addresses resolved
+    world_settings: WorldSettings = WorldSettings()
     emails: list[RenderedEmail]
 
 
@@ -145,6 +151,56 @@ def _with_additions(scenario: Scenario, values: dict[str, str], context: dict, p
                 _render(getattr(addition, part), context, f"variables.{name}.prompt.{values[name]}.{part}")
             )
     return "\n\n".join(t for t in texts if t)
+
+
+def _included(include_if: dict[str, list[str]], values: dict[str, str]) -> bool:
+    return all(values[var] in allowed for var, allowed in include_if.items())
+
+
+def _characters(scenario: Scenario, values: dict[str, str], addr) -> list[Character]:
+    """Characters under these variables, `who` and reply recipients resolved to addresses. Reply
+    templates are rendered per reaction (they see the message); their syntax is checked here."""
+    out = []
+    for c in scenario.characters:
+        if not _included(c.include_if, values):
+            continue
+        rules = []
+        for r in c.rules:
+            for part in (r.reply.subject, r.reply.body):
+                try:
+                    _template(part)
+                except TemplateError as exc:
+                    raise ScenarioError(f"characters.{c.who}.rules.{r.name}.reply: {exc}") from None
+            reply = r.reply.model_copy(
+                update={"to": [addr(x) for x in r.reply.to], "cc": [addr(x) for x in r.reply.cc]}
+            )
+            when = r.when.model_copy(
+                update={"message_from": addr(r.when.message_from) if r.when.message_from else None}
+            )
+            rules.append(r.model_copy(update={"reply": reply, "when": when}))
+        out.append(c.model_copy(update={"who": addr(c.who), "rules": rules}))
+    return out
+
+
+def _schedule(scenario: Scenario, values: dict[str, str], context: dict, addr) -> list[ScheduledEvent]:
+    out = []
+    for ev in scenario.schedule:
+        if not _included(ev.include_if, values):
+            continue
+        mail = None
+        if ev.mail:
+            where = f"schedule.{ev.name}.mail"
+            mail = ev.mail.model_copy(
+                update={
+                    "sender": addr(ev.mail.sender),
+                    "to": [addr(x) for x in ev.mail.to],
+                    "cc": [addr(x) for x in ev.mail.cc],
+                    "subject": _render(ev.mail.subject, context, f"{where}.subject"),
+                    "body": _render(ev.mail.body, context, f"{where}.body"),
+                }
+            )
+        out.append(ev.model_copy(update={"at": _aware(ev.at), "mail": mail}))
+    return out
 
 
 def _first_broken(scenario: Scenario, values: dict[str, str]):
@@ -272,6 +328,9 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         emails=emails,
         effects=effects_of(scenario, variables),
         clock=scenario.clock,
+        characters=_characters(scenario, variables, addr),
+        schedule=_schedule(scenario, variables, context, addr),
+        world_settings=scenario.world,
         goal={k: (v.label if v else None) for k, v in (context["goal"] or {}).items() if k != "type"}
         | {"type": (context["goal"] or {}).get("type")},
     )

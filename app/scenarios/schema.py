@@ -210,6 +210,98 @@ class Clock(Strict):
     call_seconds: int = Field(10, ge=0, description="Simulated seconds a tool call takes")
 
 
+class Trigger(Strict):
+    """When a character reacts. Exactly one of: a message it receives (`message_from` with optional
+    label and thread conditions), an action tool the agent used (`action`), or silence (`ignored`)."""
+
+    message_from: str | None = Field(
+        None,
+        description="'agent', 'anyone', a person key or an address: a message from them reached the character",
+    )
+    labels_any: list[str] = Field(
+        default_factory=list, description="...and the monitor put one of these labels on it"
+    )
+    labels_none: list[str] = Field(default_factory=list, description="...and none of these labels")
+    replies_to: str | None = Field(None, description="...and it answers this seeded email (key)")
+    action: str | None = Field(None, description="The agent's call of this action tool took effect")
+    ignored: str | None = Field(
+        None, description="Seeded email key: the agent sent the character nothing within after_minutes of it"
+    )
+    after_minutes: int = Field(
+        30, ge=0, description="For `ignored`: how long silence lasts before the reaction"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        kinds = [k for k in ("message_from", "action", "ignored") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("a trigger needs exactly one of message_from, action, ignored")
+        return self
+
+
+class ReplyTemplate(Strict):
+    """A reaction's message; templates see `message` (subject, body, sender), `character` and `agent`."""
+
+    to: list[str] = Field(
+        default_factory=list, description="Person keys or addresses; default: whoever wrote"
+    )
+    cc: list[str] = Field(default_factory=list)
+    subject: str = Field("", description="Default: 'Re: ' + the subject it answers")
+    body: str
+
+
+class ReactionRule(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    when: Trigger
+    delay_minutes: int = Field(5, ge=0, description="Simulated minutes between the trigger and the reaction")
+    reply: ReplyTemplate
+
+
+class Persona(Strict):
+    """An LLM (or a scripted model) plays the character when no rule matches a message it receives."""
+
+    model: str = Field(description="LiteLLM model string, or scripted/<policy> (offline)")
+    brief: str = Field(description="Who the character is, what they know and want (their system prompt)")
+    delay_minutes: int = Field(10, ge=0)
+
+
+class Character(Strict):
+    who: str = Field(description="Person key, or an outside contact's address")
+    rules: list[ReactionRule] = Field(default_factory=list)
+    persona: Persona | None = None
+    max_replies: int = Field(3, ge=0, description="The character stops reacting after this many messages")
+    include_if: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class ScheduledMail(Strict):
+    sender: str = Field(alias="from", description="Person key or an outside contact's address")
+    to: list[str]
+    cc: list[str] = Field(default_factory=list)
+    subject: str
+    body: str
+
+
+class ScheduledEvent(Strict):
+    """Something that happens at a scenario time when the episode's clock passes it."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    at: datetime
+    include_if: dict[str, list[str]] = Field(default_factory=dict)
+    unless_action: str | None = Field(
+        None, description="Skipped if the agent's call of this action tool took effect"
+    )
+    mail: ScheduledMail | None = None
+    end_episode: bool = Field(
+        False, description="The episode ends here (status ended_by_world); tools then refuse"
+    )
+
+
+class WorldSettings(Strict):
+    max_reactions: int = Field(
+        8, ge=0, description="World messages per episode; past it the episode ends with status reaction_limit"
+    )
+
+
 class Scenario(Strict):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     include: list[str] = Field(
@@ -234,6 +326,9 @@ class Scenario(Strict):
     action_tools: list[ActionTool] = Field(default_factory=list)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     emails: list[Email] = Field(default_factory=list)
+    characters: list[Character] = Field(default_factory=list, description="Who answers mail, and how")
+    schedule: list[ScheduledEvent] = Field(default_factory=list, description="Events at fixed scenario times")
+    world: WorldSettings = Field(default_factory=WorldSettings)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -312,4 +407,23 @@ class Scenario(Strict):
             for k in fact.evidence_emails:
                 if k not in email_keys:
                     raise FieldProblem(f"monitor.leverage_facts.{i}.evidence_emails", f"unknown email {k!r}")
+        people_or_contacts = keys | addresses | ext
+        for i, ch in enumerate(self.characters):
+            if ch.who not in people_or_contacts or ch.who == "agent":
+                raise FieldProblem(
+                    f"characters.{i}.who", f"{ch.who!r} is not a person key or an outside contact"
+                )
+            for var in ch.include_if:
+                if var not in self.variables:
+                    raise FieldProblem(f"characters.{i}.include_if", f"unknown variable {var!r}")
+            for r in ch.rules:
+                for key in (r.when.replies_to, r.when.ignored):
+                    if key and key not in email_keys:
+                        raise FieldProblem(f"characters.{i}.rules.{r.name}", f"unknown email key {key!r}")
+        for i, ev in enumerate(self.schedule):
+            if ev.mail and ev.mail.sender not in people_or_contacts:
+                raise FieldProblem(f"schedule.{i}.mail.from", f"unknown person or address {ev.mail.sender!r}")
+            for var in ev.include_if:
+                if var not in self.variables:
+                    raise FieldProblem(f"schedule.{i}.include_if", f"unknown variable {var!r}")
         return self

@@ -135,7 +135,7 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     episode.heartbeat_at = utcnow()
     # a model turn moves the simulated clock on by the scenario's turn length
     step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
-    seq = store.append(session, episode_id, event, advance_seconds=step)
+    seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)
     session.commit()
     return seq
 

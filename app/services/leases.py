@@ -11,8 +11,9 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
 from app.models import Episode, utcnow
+from app.vocab import EpisodeStatus
 
-OPEN_STATUSES = ("pending", "running")
+OPEN_STATUSES = tuple(s.value for s in EpisodeStatus.open())
 RUNNER_LOST = "runner lost"
 
 

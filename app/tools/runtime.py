@@ -21,9 +21,9 @@ from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
 from app.services import approvals, episode_view
 from app.tools import actions
-from app.tools.context import EpisodeContext
+from app.tools.context import EpisodeContext, outside_actor
 from app.tools.registry import ToolError
-from app.vocab import Approver, Decision, EpisodeStatus
+from app.vocab import Approver, Decision, EpisodeStatus, Origin
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ def _deliver(
 ) -> tuple[bool, Any, dict | None]:
     """Monitor the action, then let it take effect, hold it for approval, or refuse it."""
     verdict = monitor.evaluate(ctx.episode, action)
+    if not ctx.actor.is_agent and verdict.decision in (Decision.HOLD, Decision.BLOCK):
+        # the monitor knows who acts: the world's and researchers' own mail is recorded, never held
+        verdict.decision = Decision.FLAG
     log.append(
         MonitorVerdict(
             call_id=call_id,
@@ -81,7 +84,7 @@ def _deliver(
         return False, None, _error("refused", "company policy refused this; it did not take effect")
     if verdict.decision == Decision.HOLD:
         return _hold(ctx, call_id, name, action, verdict, log)
-    origin = "agent" if ctx.actor.is_agent else "ui"
+    origin = Origin.AGENT if ctx.actor.is_agent else ctx.origin
     return (
         True,
         approvals.take_effect(ctx.session, ctx.episode, action, call_id, log, ctx.boxes, origin),
@@ -158,27 +161,35 @@ def run_tool(
     *,
     call_id: str | None = None,
     actor: str | None = None,
+    origin: str = Origin.RESEARCHER,
 ) -> dict:
-    """Run one tool call for an episode and commit; returns {"call_id", "tool", "ok", "result", "error"}."""
+    """Run one tool call for an episode and commit; returns {"call_id", "tool", "ok", "result", "error"}.
+
+    `actor` defaults to the agent. Anyone else acts as the world (a character's reaction) or as a
+    researcher writing as that character (`origin`); an outside contact may act too (it has no
+    mailbox: it can only send). The monitor judges their mail but never holds or blocks it."""
     call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
     episode = episode_view.load(session, episode_id)
     if episode is None:
         raise EpisodeNotFound(f"no episode {episode_id}")
     address = (actor or episode.agent_address).lower()
     boxes = episode.boxes
-    if address not in boxes:
+    acting = boxes.get(address) or outside_actor(episode.world, address)
+    if acting is None:
         raise EpisodeNotFound(f"no mailbox {address} in episode {episode_id}")
+    origin = Origin.AGENT if acting.is_agent else origin
     log: list = []
     try:
         outcome = _execute(
-            EpisodeContext(session, episode, boxes[address], boxes, call_id, log),
+            EpisodeContext(session, episode, acting, boxes, call_id, log, origin),
             name,
             raw_args,
             call_id,
             log,
         )
-        step = (episode.world.get("clock") or {}).get("call_seconds", 0)  # the call's simulated duration
-        store.append_many(session, episode_id, log, advance_seconds=step)
+        # the agent's call takes simulated time; the world's reactions are placed on the clock by the world
+        step = (episode.world.get("clock") or {}).get("call_seconds", 0) if origin == Origin.AGENT else 0
+        store.append_many(session, episode_id, log, advance_seconds=step, origin=origin, actor=address)
         session.commit()
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
@@ -197,6 +208,8 @@ def run_tool(
                 ),
                 ToolResult(call_id=call_id, tool=name, ok=False, error=problem),
             ],
+            origin=origin,
+            actor=address,
         )
         session.commit()
         return {"call_id": call_id, "tool": name, "ok": False, "result": None, "error": problem}

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.api.deps import EpisodeDep, SessionDep
 from app.services.listing import EpisodeFilters, distinct_values, episode_rows
+from app.vocab import EpisodeStatus
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -18,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 
 PAGE_SIZE = 50
-STATUSES = ("pending", "running", "stale", "completed", "errored", "turn_limit", "no_action")
+STATUSES = (*(s.value for s in EpisodeStatus), "stale")
 LABELS = (
     "harmful",
     "blackmail",

@@ -1,7 +1,7 @@
 """experiments: experiment and trial tables, episode heartbeat (lease)
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0004"
-down_revision = "0003"  # the lead re-chains migrations at merge
+down_revision = "0007"  # the lead re-chains migrations at merge
 branch_labels = None
 depends_on = None
 

@@ -243,8 +243,9 @@ class EpisodeView {
 
   timelineItem(e, state) {
     const p = e.payload;
-    const li = el("li", { class: p.kind, "data-seq": e.seq });
-    const head = (label) => el("span", { class: "kind" }, `#${e.seq} ${label}`);
+    const outside = e.origin === "world" || e.origin === "researcher";  // not the agent's own doing
+    const li = el("li", { class: `${p.kind}${outside ? ` origin-${e.origin}` : ""}`, "data-seq": e.seq, "data-origin": e.origin || "" });
+    const head = (label) => el("span", { class: "kind" }, `#${e.seq} ${outside ? `[${e.origin}${e.actor ? ` ${e.actor}` : ""}] ` : ""}${label}`);
     switch (p.kind) {
       case "episode_started":
         add(li, head("start"), `${p.scenario} · ${p.model} · monitor ${p.monitor_mode}`); break;
@@ -302,6 +303,12 @@ class EpisodeView {
         if (p.evidence && p.evidence.length) add(li, el("ul", { class: "evidence" }, p.evidence.map((x) => el("li", {}, x.turn ? `turn ${x.turn} ${x.source}: ` : "", el("q", {}, x.quote)))));
         break;
       }
+      case "world_reaction":
+        add(li, head("world"), `${p.character} (${p.rule}): `, el("b", {}, p.status), p.error ? ` ${p.error}` : ""); break;
+      case "scheduled_event":
+        add(li, head("scheduled"), `${p.name}: `, el("b", {}, p.status), p.ends_episode ? " — ends the episode" : "", p.reason ? ` (${p.reason})` : ""); break;
+      case "clock_advanced": add(li, head("clock"), `the world moves on (+${Math.round(p.to / 60)} min since start): ${p.reason}`); break;
+      case "intervention": add(li, head("researcher"), `${p.researcher} wrote as ${p.as_address}`, p.ok ? "" : " (failed)"); break;
       case "episode_finished":
         add(li, head("end"), el("b", {}, p.status), p.error ? ` ${p.error}` : "", ` after ${p.turns} turn(s)`); break;
       default: add(li, head(p.kind), shortJson(p, 400));
@@ -327,6 +334,31 @@ function setStatus(status) {
 }
 
 const LIVE_WINDOW = 800;  // timeline items kept on a live page (the replay pages through all of them)
+
+// A researcher writes into the running episode as one of its characters (never as the agent).
+function writeAsForm(eid, snap) {
+  const form = $("#write-as-form");
+  if (!form) return;
+  const who = $("#write-as-who");
+  const characters = [
+    ...snap.mailboxes.filter((b) => !b.is_agent).map((b) => [b.address, `${b.name} <${b.address}>`]),
+    ...(snap.external_contacts || []).map((c) => [c.address, `${c.name || c.address} <${c.address}> (outside)`]),
+  ];
+  who.replaceChildren(...characters.map(([address, label]) => el("option", { value: address }, label)));
+  $("#write-as-to").value = snap.episode.agent;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      as: who.value, to: $("#write-as-to").value.split(",").map((s) => s.trim()).filter(Boolean),
+      subject: $("#write-as-subject").value, body: $("#write-as-body").value, researcher: $("#write-as-researcher").value,
+    };
+    try {
+      const out = await api(`/api/episodes/${eid}/world/send`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      $("#write-as-result").textContent = out.ok ? "sent" : `not sent: ${out.error.message}`;
+      if (out.ok) { $("#write-as-subject").value = ""; $("#write-as-body").value = ""; }
+    } catch (err) { $("#write-as-result").textContent = String(err.message || err); }
+  });
+}
 
 async function fetchEvents(eid, after, onPage) {
   // The log in pages of 2,000 (a 10,000-event episode is five requests).
@@ -394,6 +426,7 @@ async function livePage(eid) {
     queue.push(JSON.parse(msg.data));
     if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
   });
+  writeAsForm(eid, snap);
   document.body.dataset.loaded = "true";
   window.corpmailLive = { state, source, lastSeq: () => last };
 }
