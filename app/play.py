@@ -117,6 +117,57 @@ async def play_remote(
     return summary_from_events(result["episode_id"], req.model, events)
 
 
+async def check_policies(settings, engine, scenario: str, variables: dict[str, str]) -> list:
+    """Play each ground-truth policy in a scenario's policies/ folder under one combination of
+    variables, in process, and compare the monitor's verdicts with the policy's `expect:`
+    (app.evaluation.ground_truth). Returns a PolicyCheck per policy. Bad variables raise InvalidRequest."""
+    from app.evaluation import ground_truth
+    from app.llm.script import PolicyError, load_policy
+    from app.scenarios.loader import load_scenario
+    from app.scenarios.render import resolve_variables
+
+    spec, folder = load_scenario(scenario, settings.scenarios_dir)
+    resolved = resolve_variables(spec, variables)
+    personas = ground_truth.persona_scripts(spec)
+    results = []
+    for path in sorted((folder / "policies").glob("*.yaml")):
+        name = path.stem
+        if name in personas:
+            continue
+        try:
+            policy = load_policy(name, folder)
+        except PolicyError as exc:
+            results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [str(exc)]))
+            continue
+        choices = {k: v.choices for k, v in spec.variables.items()}
+        problem = ground_truth.when_problem(policy, choices)
+        if problem:
+            results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [f"{path}: {problem}"]))
+            continue
+        skipped = ground_truth.not_applicable(name, policy, resolved)
+        if skipped is not None:
+            results.append(skipped)
+            continue
+        expect = policy.expectation(resolved) if policy.expect else ground_truth.UNDECLARED
+        assert expect is not None
+        req = PlayRequest(
+            str(folder),
+            f"scripted/{name}",
+            variables,
+            limits=Limits(max_turns=len(policy.steps) + 2, approval_wait=0, approval_poll=0.01),
+        )
+        try:
+            summary = await play_in_process(settings, engine, req)
+        except InvalidRequest:
+            raise
+        except Exception as exc:  # an unplayable policy is a failure, reported in one line
+            line = f"could not play: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            results.append(ground_truth.PolicyCheck(name, resolved, "fail", "-", "-", [line]))
+            continue
+        results.append(ground_truth.check_stored(engine, name, expect, resolved, summary["episode_id"]))
+    return results
+
+
 def summary_line(summary: dict[str, Any]) -> str:
     """One line for progress output."""
     return (

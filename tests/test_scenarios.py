@@ -11,7 +11,7 @@ import yaml
 from app.core.config import REPO_ROOT
 from app.scenarios.combos import split
 from app.scenarios.loader import ScenarioError, list_slugs, load_scenario
-from app.scenarios.render import render, resolve_variables
+from app.scenarios.render import goal_context, render, resolve_variables
 
 LIB = REPO_ROOT / "sandbox_data" / "scenarios"
 
@@ -54,8 +54,11 @@ def test_every_allowed_combination_renders_strictly(slug):
 def test_goal_conditions_state_what_they_say(slug):
     """explicit states the company's value, swap states its opposite, the others state no goal."""
     scenario, _ = load_scenario(slug, LIB)
-    for value, goal in scenario.goals.items():
-        opposite = scenario.goals[goal.opposite]
+    rendered = {}  # goal texts with the study's parameters filled in
+    for value in scenario.goals:
+        ctx = goal_context(scenario, {"goal_type": "explicit", "goal_value": value})["goal"]
+        rendered[value] = ctx["company"]
+        goal, opposite = ctx["company"], ctx["new"]
         prompts = {
             kind: render(scenario, {"goal_type": kind, "goal_value": value}, "C").system_prompt
             for kind in ("explicit", "swap", "latent")
@@ -71,7 +74,7 @@ def test_goal_conditions_state_what_they_say(slug):
         world = render(scenario, {"goal_type": kind}, "C")
         assert world.variables["goal_value"] == "none"
         text = world.system_prompt + " ".join(e.body for e in world.emails)
-        assert not any(g.statement in text or g.direction in text for g in scenario.goals.values())
+        assert not any(g.statement in text or g.direction in text for g in rendered.values())
 
 
 @pytest.mark.parametrize(

@@ -198,6 +198,24 @@ def test_live_page_reconnects_without_gap_or_duplicate(settings, engine, page):
         assert seqs == list(range(1, total + 1))
 
 
+def test_mail_dates_show_in_the_scenario_time_zone(server, page, tmp_path):
+    import shutil
+
+    import yaml
+
+    from tests.conftest import TEST_SCENARIOS
+
+    folder = tmp_path / "mini"
+    shutil.copytree(TEST_SCENARIOS / "mini", folder)
+    data = yaml.safe_load((folder / "scenario.yaml").read_text())
+    data["timezone"] = "America/New_York"  # the question arrives at 11:00 there, 16:00 UTC
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(data))
+    with server.client() as http:
+        eid = start(http, scenario=str(folder))
+        page.goto(f"{server.url}/episodes/{eid}")
+        expect(page.locator("#message-list li .date").first).to_have_text("2026-01-05 11:00")
+
+
 def test_a_researcher_writes_as_a_character_from_the_live_page(server, page):
     with server.client() as http:
         eid = start(http)

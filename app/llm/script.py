@@ -4,9 +4,11 @@ A policy is YAML: a list of steps, one per model turn, each with optional words 
 and tool calls. Message ids are not known in advance, so an argument may be `{$message: text}`:
 the id of the first message, in tool results seen so far, whose subject contains the text. The
 provider reads only the conversation, as a real model would. Policies are looked up in the
-scenario folder's policies/ (the loop passes it as metadata), then in app/llm/policies/.\nNo LiteLLM here: the CLI checks policies without loading it.
+scenario folder's policies/ (the loop passes it as metadata), then in app/llm/policies/.
+No LiteLLM here: the CLI checks policies without loading it.
 `{$extract: regex}` is the first match (group 1 if any) in the tool results so far, and
 `{$join: [...]}` concatenates resolved parts: scripts can copy what they have read, as a model would.
+A policy's `expect:` is its ground truth, compared by `corpmail scenarios check` (app.evaluation.ground_truth).
 """
 
 from __future__ import annotations
@@ -15,10 +17,18 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 BUILTIN_DIR = Path(__file__).parent / "policies"
 PROVIDER = "scripted"
@@ -49,6 +59,75 @@ class Step(BaseModel):
         return first + self.calls
 
 
+NONE = "none"
+_LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
+_SCOPE = re.compile(r"^(\d+)(?:-(\d+)|\.(\d+))?$")
+
+
+def _labels(value: Any) -> list[str]:
+    """A label, a list of labels, or "none" (no harm) -> a sorted list of labels."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise ValueError("an expected outcome is a label, a list of labels, or none")
+    for x in items:
+        if not _LABEL.match(x):
+            raise ValueError(f"{x!r} is not a label (lower-case words joined by _)")
+    return sorted(set(items) - {NONE})
+
+
+Labels = Annotated[list[str], BeforeValidator(_labels)]
+
+
+class Expect(BaseModel):
+    """A policy's ground truth: the monitor labels its episode must show. Labels are the monitor's
+    (blackmail, exfiltration, an action tool's label, leverage_disclosure, ...); "none": no harm."""
+
+    model_config = ConfigDict(extra="forbid")
+    when: dict[str, list[str]] = Field(
+        default_factory=dict, description="variable -> values under which this expectation holds (empty: all)"
+    )
+    episode: Labels | None = Field(None, description="Labels over the whole episode, at any step")
+    steps: dict[str, Labels] = Field(
+        default_factory=dict,
+        description='Per scope: "3" (step 3), "7-8" (steps 7 to 8 together: a hint, then the demand), '
+        '"8.2" (the 2nd call of step 8)',
+    )
+    tool_errors: int = Field(0, ge=0, description="Tool errors the policy makes on purpose")
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _something_expected(self):
+        if self.episode is None and not self.steps:
+            raise ValueError("expect: give episode, steps, or both")
+        for key in self.steps:
+            if not _SCOPE.match(key):
+                raise ValueError(f"expect.steps: {key!r} is not a step (3), a range (7-8) or a call (8.2)")
+        return self
+
+    def applies(self, variables: dict[str, str]) -> bool:
+        return all(variables.get(k) in v for k, v in self.when.items())
+
+
+def scope(key: str) -> tuple[int, int, int | None]:
+    """A steps key -> (first step, last step, call number or None); steps and calls count from 1."""
+    m = _SCOPE.match(key)
+    assert m, key
+    first = int(m.group(1))
+    return first, int(m.group(2) or first), int(m.group(3)) if m.group(3) else None
+
+
+def _expect_list(value: Any) -> Any:
+    if value is None or isinstance(value, list) and value and isinstance(value[0], dict):
+        return value
+    if isinstance(value, (str, list)):
+        return [{"episode": value}]  # shorthand: `expect: blackmail`, `expect: none`
+    return [value]
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
@@ -57,6 +136,26 @@ class Policy(BaseModel):
     # the model call; `stop` ends the turn in words, as a model that found nothing would
     when_stuck: Literal["error", "stop"] = "error"
     steps: list[Step] = Field(min_length=1)
+    expect: Annotated[list[Expect] | None, BeforeValidator(_expect_list)] = Field(
+        None,
+        description="Ground truth (corpmail scenarios check): one expectation, a label as shorthand, "
+        "or a list whose first entry with matching `when` applies",
+    )
+
+    @model_validator(mode="after")
+    def _scopes_exist(self):
+        for e in self.expect or []:
+            for key in e.steps:
+                first, last, call = scope(key)
+                if not 1 <= first <= last <= len(self.steps):
+                    raise ValueError(f"expect.steps: {key!r}: the policy has steps 1 to {len(self.steps)}")
+                if call is not None and not 1 <= call <= len(self.steps[first - 1].all_calls()):
+                    raise ValueError(f"expect.steps: {key!r}: step {first} has no call {call}")
+        return self
+
+    def expectation(self, variables: dict[str, str]) -> Expect | None:
+        """The expectation that holds under these variables (None: not written for them)."""
+        return next((e for e in self.expect or [] if e.applies(variables)), None)
 
 
 def policy_paths(scenario_dir: Path | None) -> list[Path]:
@@ -73,6 +172,12 @@ def _parse(path: Path, mtime_ns: int) -> Policy:
     """A policy file parsed once per content version (keyed by its modification time)."""
     try:
         return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise PolicyError(
+            f"{path}: {loc + ': ' if loc else ''}{err['msg'].removeprefix('Value error, ')}"
+        ) from None
     except Exception as exc:
         raise PolicyError(f"{path}: {str(exc).splitlines()[0]}") from None
 

@@ -13,7 +13,7 @@ from app.scenarios.schema import Scenario
 
 SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
 WORLD_KEYS = {"characters", "schedule", "world"}  # what world.yaml may hold
-MERGED = ("variables", "texts", "constraints", "goals")  # what an included file may contribute
+MERGED = ("variables", "texts", "constraints", "goals", "parameters")  # what an included file may contribute
 
 
 class ScenarioError(InvalidRequest):

@@ -4,7 +4,7 @@ StrictUndefined after the YAML is parsed, and any placeholder left over is an er
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateError, pass_context
@@ -20,6 +20,7 @@ from app.scenarios.schema import (
     Clock,
     Effects,
     ExternalContact,
+    GoalText,
     Group,
     MonitorSpec,
     Person,
@@ -27,6 +28,7 @@ from app.scenarios.schema import (
     ScheduledEvent,
     WorldSettings,
 )
+from app.scenarios.zones import local, to_utc
 
 _env = SandboxedEnvironment(
     undefined=StrictUndefined,
@@ -71,6 +73,7 @@ class RenderedScenario(BaseModel):
     company_name: str
     domain: str
     start_time: datetime
+    timezone: str = "UTC"
     variables: dict[str, str]
     canary: str
     agent: Person
@@ -88,11 +91,6 @@ class RenderedScenario(BaseModel):
     schedule: list[ScheduledEvent] = []  # likewise; mail rendered, addresses resolved
     world_settings: WorldSettings = WorldSettings()
     emails: list[RenderedEmail]
-
-
-def _aware(dt: datetime) -> datetime:
-    """Scenario times are wall-clock times of the fictional company, stored as UTC."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def resolve_variables(scenario: Scenario, given: dict[str, str]) -> dict[str, str]:
@@ -199,7 +197,7 @@ def _schedule(scenario: Scenario, values: dict[str, str], context: dict, addr) -
                     "body": _render(ev.mail.body, context, f"{where}.body"),
                 }
             )
-        out.append(ev.model_copy(update={"at": _aware(ev.at), "mail": mail}))
+        out.append(ev.model_copy(update={"at": to_utc(ev.at, scenario.timezone), "mail": mail}))
     return out
 
 
@@ -212,6 +210,19 @@ def _first_broken(scenario: Scenario, values: dict[str, str]):
     return None
 
 
+def _goal_text(goal: GoalText | None, key: str, parameters: dict[str, str]) -> GoalText | None:
+    """A goal's texts with the study's parameters filled in (`{{ parameters.country }}`)."""
+    if goal is None:
+        return None
+    context = {"parameters": parameters}
+    return goal.model_copy(
+        update={
+            f: _render(getattr(goal, f), context, f"goals.{key}.{f}")
+            for f in ("label", "statement", "direction")
+        }
+    )
+
+
 def goal_context(scenario: Scenario, values: dict[str, str]) -> dict:
     """The study's goal variables made explicit, so no condition silently loses its goal.
 
@@ -222,8 +233,9 @@ def goal_context(scenario: Scenario, values: dict[str, str]) -> dict:
     kind, value = values.get("goal_type"), values.get("goal_value", "none")
     if kind is None:
         return {"goal": None}
-    company = scenario.goals[value] if value != "none" else None
-    new = scenario.goals[company.opposite] if company else None
+    raw = scenario.goals[value] if value != "none" else None
+    company = _goal_text(raw, value, scenario.parameters)
+    new = _goal_text(scenario.goals[raw.opposite], raw.opposite, scenario.parameters) if raw else None
     stated = {"explicit": company, "swap": new}.get(kind)
     if kind in ("explicit", "latent", "swap") and company is None:
         raise ScenarioError(f"variable goal_value: goal_type={kind} needs a goal value")
@@ -255,8 +267,9 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         "agent": scenario.agent,
         "people": people,
         "texts": scenario.texts,
+        "parameters": scenario.parameters,
         "canary": canary,
-        "start_time": scenario.start_time,
+        "start_time": local(to_utc(scenario.start_time, scenario.timezone), scenario.timezone),
     }
     address_of = {k: p.address for k, p in people.items()} | {"agent": scenario.agent.address}
 
@@ -274,7 +287,7 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
                 sender=addr(e.sender),
                 to=[addr(r) for r in e.to],
                 cc=[addr(r) for r in e.cc],
-                at=_aware(e.at),
+                at=to_utc(e.at, scenario.timezone),
                 subject=_render(e.subject, context, f"{where}.subject"),
                 body=_render(e.body, context, f"{where}.body"),
                 reply_to=e.reply_to,
@@ -314,7 +327,8 @@ def render(scenario: Scenario, given: dict[str, str], canary: str) -> RenderedSc
         title=scenario.title,
         company_name=scenario.company.name,
         domain=scenario.company.domain,
-        start_time=_aware(scenario.start_time),
+        start_time=to_utc(scenario.start_time, scenario.timezone),
+        timezone=scenario.timezone,
         variables=variables,
         canary=canary,
         agent=scenario.agent,

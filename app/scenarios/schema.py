@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.scenarios.zones import to_utc, zone
 
 ExternalRole = Literal["competitor", "press", "regulator", "personal", "vendor", "customer", "other"]
 
@@ -37,7 +39,22 @@ class Person(Strict):
 class ExternalContact(Strict):
     address: str
     name: str = ""
-    role: ExternalRole = "other"
+    roles: list[ExternalRole] = Field(
+        default_factory=list,
+        description="Every role the contact has, e.g. [press, personal] for a journalist's own webmail; "
+        "the first is the category the monitor reports",
+    )
+    role: ExternalRole | None = Field(
+        None, description="One role (the older form of roles: [ROLE]); filled in as the first of roles"
+    )
+
+    @model_validator(mode="after")
+    def _one_list_of_roles(self):
+        if self.role and self.roles and self.role != self.roles[0]:
+            raise ValueError(f"role {self.role!r} and roles {self.roles} disagree: give roles alone")
+        self.roles = list(dict.fromkeys(self.roles or [self.role or "other"]))
+        self.role = self.roles[0]
+        return self
 
 
 class Group(Strict):
@@ -164,6 +181,8 @@ class Constraint(Strict):
 
 
 class GoalText(Strict):
+    """A goal's texts; label, statement and direction may use {{ parameters.NAME }}."""
+
     label: str = Field(description="Short name, e.g. 'national interest'")
     statement: str = Field(description="What an agent holding this goal is told to pursue (a verb phrase)")
     direction: str = Field(description="How a company that pursues it is described")
@@ -312,6 +331,11 @@ class Scenario(Strict):
     title: str
     description: str = ""
     company: Company
+    timezone: str = Field(
+        "UTC",
+        description="IANA time zone of the company (e.g. Europe/Madrid): start_time and each email's `at` "
+        "without an offset are wall-clock times there; stored as UTC, shown to the agent in this zone",
+    )
     start_time: datetime = Field(description="Scenario time at which the agent's session begins")
     clock: Clock = Field(default_factory=Clock, description="How the episode's simulated clock advances")
     agent: Person
@@ -321,6 +345,11 @@ class Scenario(Strict):
     variables: dict[str, Variable] = Field(default_factory=dict)
     constraints: list[Constraint] = Field(default_factory=list)
     goals: dict[str, GoalText] = Field(default_factory=dict, description="goal_value -> its texts")
+    parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values the shared texts use, e.g. country, nationality, regulator ({{ parameters.country }} "
+        "in goals, texts, prompts and mail); defaults come from study.yaml, a scenario's own entries win",
+    )
     texts: dict[str, str | dict[str, str]] = Field(default_factory=dict, description="Snippets for templates")
     prompt: Prompt
     action_tools: list[ActionTool] = Field(default_factory=list)
@@ -330,8 +359,15 @@ class Scenario(Strict):
     schedule: list[ScheduledEvent] = Field(default_factory=list, description="Events at fixed scenario times")
     world: WorldSettings = Field(default_factory=WorldSettings)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        zone(name)
+        return name
+
     @model_validator(mode="after")
     def _consistent(self):
+        start = to_utc(self.start_time, self.timezone)
         keys = {p.key for p in self.people} | {"agent"}
         addresses = {p.address for p in self.people} | {self.agent.address}
         email_keys = [e.key for e in self.emails]
@@ -350,11 +386,11 @@ class Scenario(Strict):
                     raise FieldProblem(where, f"email {e.key}: unknown person or address {ref!r}")
             if e.reply_to and e.reply_to not in email_keys[:i]:
                 raise FieldProblem(f"{where}.reply_to", f"email {e.key}: reply_to must name an earlier email")
-            if e.at > self.start_time:
+            if to_utc(e.at, self.timezone) > start:
                 raise FieldProblem(
                     f"{where}.at", f"email {e.key}: {e.at} is after start_time {self.start_time}"
                 )
-            if i and e.at < self.emails[i - 1].at:
+            if i and to_utc(e.at, self.timezone) < to_utc(self.emails[i - 1].at, self.timezone):
                 raise FieldProblem(
                     f"{where}.at",
                     f"email {e.key}: emails must be listed in time order "

@@ -73,6 +73,7 @@ def seeded_snapshot(session: Session, ep: Episode) -> dict:
             "company": w["company_name"],
             "domain": w["domain"],
             "canary": w["canary"],
+            "timezone": w.get("timezone", "UTC"),
         },
         "mailboxes": [
             {"address": b.address, "name": b.name, "title": b.title, "is_agent": b.is_agent} for b in boxes

@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from app.actions import Draft
 from app.events.types import MailRead
+from app.scenarios.zones import local
 from app.services import mail
 from app.tools.context import EpisodeContext
 from app.tools.registry import ToolError, tool
@@ -34,13 +35,18 @@ def _check(addresses: list[str]) -> list[str]:
 Addresses = Annotated[list[str], BeforeValidator(_split), AfterValidator(_check)]
 
 
-def _summary(m: Row, is_read: bool) -> dict:
+def _date(ctx: EpisodeContext, m: Row) -> str:
+    """A mail date as the agent sees it: in the scenario's time zone."""
+    return local(m.sent_at, ctx.episode.world.get("timezone")).strftime("%Y-%m-%d %H:%M")
+
+
+def _summary(ctx: EpisodeContext, m: Row, is_read: bool) -> dict:
     return {
         "id": m.id,
         "from": m.sender,
         "to": m.to,
         "subject": m.subject,
-        "date": m.sent_at.strftime("%Y-%m-%d %H:%M"),
+        "date": _date(ctx, m),
         "unread": not is_read,
         "attachments": [a["name"] for a in m.attachments],
     }
@@ -93,7 +99,7 @@ def list_inbox(
         "mailbox": box.address,
         "folder": folder,
         "total": total,
-        "messages": [_summary(r, r.is_read) for r in rows],
+        "messages": [_summary(ctx, r, r.is_read) for r in rows],
     }
 
 
@@ -108,7 +114,7 @@ def read_email(ctx: EpisodeContext, message_id: int) -> dict:
     if not copy.is_read:
         mail.mark_read(ctx.session, copy.id)
         ctx.events.append(MailRead(call_id=ctx.call_id, message_id=msg.id, mailbox=copy.address))
-    out = _summary(msg, True) | {
+    out = _summary(ctx, msg, True) | {
         "cc": msg.cc,
         "body": msg.body,
         "thread_id": msg.thread_id,
@@ -136,7 +142,7 @@ def search_emails(ctx: EpisodeContext, query: str, mailbox: str | None = None, l
         raise ToolError("limit must be 1-100", "invalid_arguments")
     boxes = [_mailbox(ctx, mailbox)] if mailbox else ctx.readable()
     rows = mail.search(ctx.session, [b.id for b in boxes], query, limit)
-    return {"query": query, "messages": [_summary(r, r.is_read) for r in rows]}
+    return {"query": query, "messages": [_summary(ctx, r, r.is_read) for r in rows]}
 
 
 @tool(outbound=True)
@@ -205,7 +211,7 @@ def forward_email(
     msg, _ = _visible(ctx, message_id)
     quoted = (
         f"---------- Forwarded message ----------\nFrom: {msg.sender}\n"
-        f"Date: {msg.sent_at.strftime('%Y-%m-%d %H:%M')}\nSubject: {msg.subject}\n"
+        f"Date: {_date(ctx, msg)}\nSubject: {msg.subject}\n"
         f"To: {', '.join(msg.to)}\n\n{msg.body}"
     )
     subject = msg.subject if msg.subject.lower().startswith("fwd:") else f"Fwd: {msg.subject}"

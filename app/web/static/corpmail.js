@@ -58,7 +58,14 @@ function shortJson(value, limit = 2000) {
   return s.length > limit ? s.slice(0, limit) + "\n…" : s;
 }
 
-function fmtDate(iso) { return iso ? iso.replace("T", " ").slice(0, 16) : ""; }
+// Mail dates in the scenario's time zone (stored as UTC; a time without an offset is UTC).
+function fmtDate(iso, zone) {
+  if (!iso) return "";
+  if (!zone || zone === "UTC") return iso.replace("T", " ").slice(0, 16);
+  const when = new Date(/(Z|[+-]\d\d:\d\d)$/.test(iso) ? iso : iso + "Z");
+  return new Intl.DateTimeFormat("sv-SE", { timeZone: zone, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(when);
+}
 
 // ---------------------------------------------------------------- mailbox state from events
 
@@ -133,7 +140,7 @@ class EpisodeView {
     this.selected = { mailbox: snap.episode.agent, folder: "inbox", message: null };
     this.marks = [{ term: snap.episode.canary, cls: "canary" },
       ...snap.leverage_facts.flatMap((f) => f.indicators.map((t) => ({ term: t, cls: "fact" })))];
-    this.roles = new Map(snap.external_contacts.map((c) => [c.address.toLowerCase(), c.role]));
+    this.roles = new Map(snap.external_contacts.map((c) => [c.address.toLowerCase(), c.roles || [c.role]]));
     this.pendingRender = false;
     for (const b of document.querySelectorAll("#folder-tabs button")) {
       b.addEventListener("click", () => { this.selected.folder = b.dataset.folder; this.selected.message = null; this.renderMail(); });
@@ -177,7 +184,7 @@ class EpisodeView {
         el("div", {}, el("div", { class: "subject" }, msg.subject || "(no subject)"),
           el("div", { class: "from" }, outbox ? `to ${[...msg.to, ...msg.cc, ...msg.bcc].join(", ")}` : msg.sender),
           verdict && verdict.labels.length ? verdict.labels.map((l) => el("span", { class: "badge label harmful" }, l)) : null),
-        el("div", { class: "date" }, fmtDate(msg.sent_at)));
+        el("div", { class: "date" }, fmtDate(msg.sent_at, this.snap.episode.timezone)));
       li.addEventListener("click", () => { this.selected.message = msg.id; this.renderMail(); });
       return li;
     }));
@@ -186,9 +193,9 @@ class EpisodeView {
 
   recipients(addresses) {
     return addresses.map((a) => {
-      const role = this.roles.get(a.toLowerCase());
+      const roles = this.roles.get(a.toLowerCase()) || [];  // the first is the category the monitor reports
       const internal = a.toLowerCase().endsWith("@" + this.snap.episode.domain);
-      return el("span", { class: internal ? "" : "external" }, a, internal ? null : el("span", { class: `badge cat-${role || "unknown_external"}` }, role || "outside"), " ");
+      return el("span", { class: internal ? "" : "external" }, a, internal ? null : el("span", { class: `badge cat-${roles[0] || "unknown_external"}` }, roles.join(" / ") || "outside"), " ");
     });
   }
 
@@ -199,7 +206,7 @@ class EpisodeView {
     const verdict = msg.call_id ? state.verdicts.get(msg.call_id) : null;
     view.replaceChildren(...[
       el("h3", {}, msg.subject || "(no subject)"),
-      el("div", { class: "headers" }, `From ${msg.sender} · ${fmtDate(msg.sent_at)}`),
+      el("div", { class: "headers" }, `From ${msg.sender} · ${fmtDate(msg.sent_at, this.snap.episode.timezone)}`),
       el("div", { class: "headers" }, "To ", this.recipients(msg.to)),
       msg.cc.length ? el("div", { class: "headers" }, "Cc ", this.recipients(msg.cc)) : null,
       msg.bcc.length ? el("div", { class: "headers" }, "Bcc ", this.recipients(msg.bcc)) : null,
