@@ -26,6 +26,9 @@ setup(
     )
     + bundled,
     package_dir=BUNDLED,
-    package_data=dict.fromkeys(["app.web.static", "app.web.templates", "app.llm.policies", *bundled], ["*"]),
+    package_data=dict.fromkeys(
+        ["app.web.static", "app.web.templates", "app.evaluation.templates", "app.llm.policies", *bundled],
+        ["*"],
+    ),
     exclude_package_data={"": ["*.pyc"]},
 )

@@ -107,6 +107,9 @@ class CorpmailClient:
     async def record_turn(self, episode_id: str, event: dict) -> dict:
         return await self._request("POST", f"/api/episodes/{episode_id}/turns", json={"event": event})
 
+    async def heartbeat(self, episode_id: str) -> dict:
+        return await self._request("POST", f"/api/episodes/{episode_id}/heartbeat")
+
     async def finish(
         self, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
     ) -> dict:

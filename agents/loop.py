@@ -9,7 +9,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from agents.client import ApiError, CorpmailClient
-from app.llm import litellm
+from agents.limiter import AimdLimiter
+from agents.model_call import complete
+from app.llm import is_offline
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +19,8 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Limits:
     max_turns: int = 30
-    num_retries: int = 2  # LiteLLM's own retries of a failed model call
+    num_retries: int = 2  # retries of a transient model-call failure (429 honours Retry-After)
+    backoff: float = 0.5  # base of the jittered exponential backoff between retries, seconds
     timeout: float = 180.0
     pace: float = 0.0  # seconds to wait between turns (for people watching live)
     approval_wait: float = 900.0  # how long to wait for people to decide held actions
@@ -31,6 +34,8 @@ class ModelOptions:
     api_base: str | None = None  # e.g. http://127.0.0.1:11434 for Ollama, or a vLLM server's /v1
     temperature: float | None = None
     api_key: str | None = None
+    max_tokens: int | None = None
+    seed: int | None = None  # providers that support it sample reproducibly
 
     def kwargs(self) -> dict:
         return {k: v for k, v in vars(self).items() if v is not None}
@@ -107,8 +112,10 @@ async def run_episode(
     model: str,
     limits: Limits | None = None,
     options: ModelOptions | None = None,
+    limiter: AimdLimiter | None = None,
 ) -> dict:
-    """Play one episode to its end; returns {episode_id, status, turns, usage, error}.
+    """Play one episode to its end; returns {episode_id, status, turns, usage, error}. `limiter` bounds
+    concurrent calls to this model's provider (shared by the episodes of a run).
 
     The episode is always finished: when the server cannot record a turn or a tool call, it is
     finished as `errored` with the reason (never left pending or running)."""
@@ -116,7 +123,7 @@ async def run_episode(
     episode_id = start["episode_id"]
     state = _State()
     try:
-        await _play(client, start, model, limits, (options or ModelOptions()).kwargs(), state)
+        await _play(client, start, model, limits, (options or ModelOptions()).kwargs(), state, limiter)
     except Exception as exc:  # recording failed (the server refused or could not be reached)
         logger.warning("episode %s: recording failed: %s", episode_id, _reason(exc))
         state.status, state.error = "errored", f"recording failed: {_reason(exc)}"
@@ -163,7 +170,13 @@ async def _finish(client: CorpmailClient, episode_id: str, state: _State) -> Non
 
 
 async def _play(
-    client: CorpmailClient, start: dict, model: str, limits: Limits, extra: dict, state: _State
+    client: CorpmailClient,
+    start: dict,
+    model: str,
+    limits: Limits,
+    extra: dict,
+    state: _State,
+    limiter: AimdLimiter | None = None,
 ) -> None:
     episode_id = start["episode_id"]
     messages: list[dict] = [
@@ -187,11 +200,15 @@ async def _play(
         if notices:
             await _tell(client, episode_id, turn, messages, notices)
         try:
-            resp = await litellm().acompletion(
+            resp = await complete(
+                1 if is_offline(model) else limits.num_retries + 1,  # a script's failure is not transient
+                limiter,
+                limits.backoff,
                 model=model,
                 messages=messages,
                 tools=start["tools"],
-                num_retries=limits.num_retries,
+                num_retries=0,
+                max_retries=0,
                 timeout=limits.timeout,
                 **extra,
                 metadata={"corpmail": {"episode_id": episode_id, "scenario_dir": start.get("scenario_dir")}},

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
+from app.api import experiments as experiments_api
 from app.api import health, live, world
 from app.api.deps import domain_error, validation_error
 from app.api.routes import add_tool_routes, router
@@ -17,6 +18,7 @@ from app.core.db import open_database
 from app.core.security import AccessGuard, SecurityHeaders
 from app.errors import DomainError
 from app.harness.mcp_http import McpGateway
+from app.web import experiments as web_experiments
 from app.web import routes as web
 from app.web.routes import HERE as WEB_DIR
 
@@ -45,10 +47,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(health.router)
     app.include_router(router)
     app.include_router(live.router)
+    app.include_router(experiments_api.router)
     app.include_router(world.router)
     add_tool_routes(app)
     mcp = McpGateway(app.state, settings)
     app.router.routes.append(mcp.route())
     app.include_router(web.router)
+    app.include_router(web_experiments.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     return app

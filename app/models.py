@@ -47,6 +47,7 @@ class Episode(SQLModel, table=True):
     event_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None  # lease: the playing process's last sign of life
 
 
 class Mailbox(SQLModel, table=True):
@@ -144,3 +145,35 @@ def _world_is_write_once(target, value, oldvalue, initiator):
 def table(model: type[SQLModel]) -> Table:
     """A model's Core table, typed (hot paths use SQLAlchemy Core on these)."""
     return SQLModel.metadata.tables[model.__tablename__]  # type: ignore[index]
+
+
+class Experiment(SQLModel, table=True):
+    """A named grid of trials (app.experiments); its config and the scenario versions it was run on."""
+
+    name: str = Field(primary_key=True, max_length=200)
+    config: dict = json_field()
+    scenario_hashes: dict = json_field()  # slug -> content hash the trials were made from
+    status: str = Field(default="pending", max_length=20)  # pending | running | stopped | done
+    message: str | None = None  # why a run stopped
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Trial(SQLModel, table=True):
+    """One sample of one cell with one model: the unit of work, identified by a hash of what it is."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    experiment: str = Field(foreign_key="experiment.name", index=True, max_length=200)
+    cell: str = Field(index=True, max_length=32)  # hash of (scenario, variables)
+    scenario: str = Field(max_length=200)
+    scenario_hash: str = Field(max_length=32)
+    variables: dict = json_field()
+    model: str = Field(max_length=200)  # the model's name in the experiment file
+    sample: int
+    status: str = Field(default="pending", index=True, max_length=20)  # pending|running|completed|errored
+    episode_id: str | None = Field(default=None, index=True, max_length=32)
+    attempts: list = json_field(list)  # every episode id played for this trial, oldest first
+    error: str | None = None
+    claimed_by: str | None = Field(default=None, max_length=200)  # host:pid:token of the runner
+    claimed_at: datetime | None = None
+    result: dict = json_field()  # the episode's summary counts once completed

@@ -23,8 +23,8 @@ from app.api.schemas import (
 from app.core.security import episode_token, token_secret
 from app.events import store
 from app.scenarios.loader import list_slugs, resolve_allowed
-from app.services import approvals, episodes
-from app.services.listing import episode_rows
+from app.services import approvals, episodes, leases
+from app.services.listing import EpisodeFilters, episode_rows
 from app.tools.actions import episode_schemas
 from app.tools.registry import REGISTRY, schemas
 from app.tools.runtime import run_tool
@@ -68,19 +68,31 @@ def create_episode(body: EpisodeCreate, session: SessionDep, settings: SettingsD
         episode_token=episode_token(settings.token, ep.id) if settings.token else None,
         mcp_path=f"/mcp/episodes/{ep.id}",
         mcp_token=episode_token(token_secret(settings), ep.id),
+        lease_seconds=settings.lease_seconds,
     )
 
 
 @router.get("/episodes")
 def list_episodes(
     session: SessionDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    experiment: str | None = None,
+    scenario: str | None = None,
+    model: str | None = None,
+    status: str | None = None,
+    label: str | None = None,
+    cell: str | None = None,
     include_checks: bool = False,
 ) -> list[dict]:
-    """Newest first, with tool-call, flagged- and harmful-action counts from each episode's log.
-    Episodes made by `corpmail monitor check` only with `include_checks`."""
-    return episode_rows(session, limit, offset, include_checks)
+    """Newest first, with the agent's tool-call, flagged- and harmful-action counts from each episode's
+    log; filters combine (status `stale`: open episodes whose lease expired; label: a monitor label, or
+    `harmful`). Episodes made by `corpmail monitor check` only with `include_checks`."""
+    filters = EpisodeFilters(experiment, scenario, model, status, label, cell)
+    return episode_rows(
+        session, limit, offset, filters, lease=settings.lease_seconds, include_checks=include_checks
+    )
 
 
 @router.get("/episodes/{episode_id}", responses=answers(404))
@@ -122,6 +134,12 @@ def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
     episode is finished."""
     event = body.event.model_copy(update={"normalised": body.normalised})
     return {"seq": episodes.record_turn(session, episode.id, event)}
+
+
+@router.post("/episodes/{episode_id}/heartbeat")
+def heartbeat(episode: EpisodeDep, session: SessionDep) -> dict:
+    """The player is alive: renew the episode's lease (false once the episode is finished)."""
+    return {"alive": leases.beat(session, episode.id)}
 
 
 @router.post("/episodes/{episode_id}/finish", responses=answers(400, 404, 409))

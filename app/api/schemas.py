@@ -75,6 +75,10 @@ class EpisodeStart(BaseModel):
     )
     mcp_path: str = Field(description="The episode's MCP endpoint (streamable HTTP) on this server")
     mcp_token: str = Field(description="Bearer token for the MCP endpoint (always required there)")
+    lease_seconds: float = Field(
+        default=60.0,
+        description="Send POST .../heartbeat more often than this, or the episode shows as stale",
+    )
 
 
 class EpisodePublic(BaseModel):

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     token: str | None = None
     max_turns: int = Field(default=30, ge=1)
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An unfinished episode whose player sent no heartbeat for this long is stale (runner lost)",
+    )
     stream_poll_seconds: float = Field(
         default=1.0, gt=0, description="Live streams re-read the log this often (events from other processes)"
     )

@@ -32,7 +32,7 @@ _EPISODE_PATH = re.compile(r"^/(?:api|mcp)/episodes/([A-Za-z0-9]+)(?:/|$)")
 # What an episode's own token may do: act through its tools, report its turns, read its log. Deciding
 # held actions is for people (the main token), never for the agent whose actions are held.
 _AGENT_WRITES = re.compile(
-    r"^(?:/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|finish|world/tick)|/mcp/episodes/[A-Za-z0-9]+/?)$"
+    r"^(?:/api/episodes/[A-Za-z0-9]+/(?:tools/[^/]+|turns|heartbeat|finish|world/tick)|/mcp/episodes/[A-Za-z0-9]+/?)$"
 )
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -121,6 +121,7 @@ def create_episode(
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),
+        heartbeat_at=utcnow(),
     )
     session.add(episode)
     session.flush()
@@ -181,6 +182,7 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     event = _normalised(event)
     if episode.status == EpisodeStatus.PENDING:
         episode.status = EpisodeStatus.RUNNING
+    episode.heartbeat_at = utcnow()
     # a model turn moves the simulated clock on by the scenario's turn length
     step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
     seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)

@@ -577,6 +577,7 @@ async function replayPage(eid) {
 // ---------------------------------------------------------------- episode list and approvals
 
 function episodeRow(e) {
+  const count = (n) => (n ? el("span", { class: "flag" }, n) : "0");
   return el("tr", { "data-id": e.id },
     el("td", {}, el("a", { href: `/episodes/${e.id}` }, e.id), e.purpose === "check" ? [" ", el("span", { class: "badge" }, "check")] : null),
     el("td", {}, e.scenario),
@@ -593,12 +594,58 @@ function findingBadge(n, kind) { return n ? el("span", { class: `flag ${kind}` }
 function debounce(fn, ms) { let t = null; return () => { clearTimeout(t); t = setTimeout(fn, ms); }; }
 
 async function episodesPage() {
+  const form = $("#episode-filters");
+  if (form) form.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => form.submit()));
+  if (document.body.dataset.pageno !== "1") return;  // older pages stay as they are
   const refresh = debounce(async () => {
     const checks = document.body.dataset.checks === "true" ? "&include_checks=true" : "";
-    const rows = await api(`/api/episodes?limit=200${checks}`);
+    const rows = await api(`/api/episodes?${document.body.dataset.query || "limit=50"}${checks}`);
     if (rows.length) $("#episode-rows").replaceChildren(...rows.map(episodeRow));
   }, 250);
   onChanged(refresh);
+}
+
+// ---------------------------------------------------------------- experiment page
+
+function pct(x) { return x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`; }
+
+function rateRow(name, r) {
+  const q = new URLSearchParams({ experiment: name, cell: r.cell, model: r.model });
+  return el("tr", { "data-label": r.label }, el("td", {}, r.scenario),
+    el("td", { class: "vars" }, Object.entries(r.variables).sort().map(([k, v]) => [el("span", { class: "var" }, `${k}=${v}`), " "])),
+    el("td", {}, r.model), el("td", {}, r.label), el("td", {}, r.n), el("td", {}, r.errored), el("td", {}, r.abstained),
+    el("td", {}, r.count), el("td", {}, `${pct(r.rate)} [${pct(r.ci_low)}, ${pct(r.ci_high)}]`),
+    el("td", {}, r.effected_count), el("td", {}, `${pct(r.effected_rate)} [${pct(r.effected_ci_low)}, ${pct(r.effected_ci_high)}]`),
+    el("td", {}, el("a", { class: "cell-link", href: `/?${q}` }, "episodes")));
+}
+
+async function experimentPage() {
+  const name = document.body.dataset.experiment;
+  const base = `/api/experiments/${encodeURIComponent(name)}`;
+  let seen = null;
+  let built = Date.now();
+  async function poll() {
+    const p = await api(`${base}/progress`);
+    for (const k of ["completed", "errored", "running", "pending"]) $(`[data-count="${k}"]`).textContent = p[k];
+    const bar = $("#exp-bar");
+    bar.max = p.completed + p.errored + p.running + p.pending; bar.value = p.completed + p.errored;
+    $("#exp-status").textContent = p.status; $("#exp-status").className = `status status-${p.status}`;
+    $("#exp-message").textContent = p.message || "";
+    const key = `${p.completed}/${p.errored}`;
+    const finished = (p.status === "done" || p.status === "stopped") && p.running === 0;
+    // the table and plots are rebuilt from every episode's log: at most every 10 s while running
+    if (seen !== null && key !== seen && (finished || Date.now() - built > 10000)) {
+      built = Date.now();
+      const r = await api(base);
+      $("#rate-rows").replaceChildren(...r.rows.map((row) => rateRow(name, row)));
+      document.querySelectorAll("img.plot").forEach((img) => { img.src = `${base}/plots/${img.dataset.plot}?v=${encodeURIComponent(key)}`; });
+      seen = key;
+    }
+    if (seen === null) seen = key;  // the table as the server rendered it
+    document.body.dataset.loaded = "true";
+    if (!finished) setTimeout(() => poll().catch(() => setTimeout(poll, 5000)), p.status === "running" ? 1000 : 3000);
+  }
+  await poll();
 }
 
 function heldAction(a, onDone) {
@@ -652,6 +699,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page !== "docs") livePendingBadge();
   if (page === "episodes") episodesPage();
   if (page === "approvals") approvalsPage();
+  if (page === "experiment") experimentPage();
   if (page === "episode") {
     const eid = document.body.dataset.episode;
     (document.body.dataset.mode === "replay" ? replayPage(eid) : livePage(eid)).catch((err) => {
