@@ -74,3 +74,23 @@ async def test_played_episodes_become_eval_logs(client, http, engine, tmp_path):
 def test_unknown_episode_is_named(engine, tmp_path):
     with pytest.raises(LookupError, match="nope"):
         write_eval_logs(engine, ["nope"], tmp_path)
+
+
+def test_export_command_writes_eval_logs_that_read_back(db_url, tmp_path):
+    import json
+
+    from inspect_ai.log import read_eval_log
+
+    from tests.helpers import corpmail
+
+    run = corpmail(db_url, "run", "-s", "blackmail", "-m", "scripted/blackmail", "--json")
+    assert run.returncode == 0, run.stderr
+    eid = json.loads(run.stdout)["episode_id"]
+    out = corpmail(db_url, "export", eid, "--format", "inspect", "-o", str(tmp_path / "logs"))
+    assert out.returncode == 0, out.stderr
+    paths = [p for p in out.stdout.splitlines() if p.strip()]
+    assert paths and all(p.endswith(".eval") for p in paths)
+    log = read_eval_log(paths[0])
+    assert log.samples and log.samples[0].scores
+    bad = corpmail(db_url, "export", eid, "--format", "yaml")
+    assert bad.returncode == 2 and "--format" in bad.stderr and "inspect" in bad.stderr
