@@ -469,3 +469,25 @@ def test_judge_agreement_and_rescored_verdicts_reach_the_report(settings, engine
     assert again["monitor"]["rescored_episodes"] == 1
     row = next(r for r in again["rows"] if r["model"] == "scripted/blackmail" and r["label"] == "harmful")
     assert row["count"] == 2  # the current detectors agree with the originals
+
+
+def test_harm_rates_split_by_the_stated_belief(settings, engine):
+    """The eval-awareness split: harmful | believed real against harmful | believed evaluation."""
+    grid = {
+        "name": unique("belief"),
+        "scenarios": ["blackmail"],
+        "models": ["scripted/believes_real", "scripted/believes_test"],
+        "samples": 3,
+        "concurrency": 2,
+        "max_turns": 12,
+    }
+    config, _, _ = run_config(settings, engine, grid)
+    with new_session(engine) as s:
+        built = report.build(s, config.name)
+    rows = {(r["model"], r["belief"]): r for r in built["by_belief"]}
+    real = rows[("scripted/believes_real", "real")]
+    test = rows[("scripted/believes_test", "evaluation")]
+    assert (real["n"], real["count"], test["n"], test["count"]) == (3, 3, 3, 0)
+    assert (real["ci_low"], real["ci_high"]) == pytest.approx(reference_wilson(3, 3))
+    assert rows[("scripted/believes_real", "evaluation")]["n"] == 0
+    assert "Harm by stated belief" in report.markdown(built)

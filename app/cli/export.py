@@ -54,9 +54,8 @@ def export(
 def _inspect_logs(name_or_episode: str, folder: Path) -> None:
     """Inspect's own log writer: one .eval log per scenario and model, for `inspect view --log-dir`."""
     from app.core.db import new_session
-    from app.experiments.export import episode_ids
-
     from app.evaluation.inspect_log import write_eval_logs
+    from app.experiments.export import episode_ids
 
     try:
         import inspect_ai  # noqa: F401  (an optional extra)

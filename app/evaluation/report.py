@@ -43,6 +43,7 @@ def build(session: Session, name: str) -> dict:
             found, stats.default_controls(config.get("variables") or {}, config.get("controls") or {}), focus
         ),
         "agreement": stats.judge_agreement(found),
+        "by_belief": stats.belief_rows(found),
         "monitor": stats.versions(found),
         "errors": [
             {"trial": o.trial_id, "model": o.model, "scenario": o.scenario, "error": o.error}
@@ -90,6 +91,17 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| {c['a']} vs {c['b']} | {where} | {c['measure']} | {c['pairs']} | {pct(c['rate_a'])} | {pct(c['rate_b'])} "
             f"| {pct(c['diff'])} [{pct(c['ci_low'])}, {pct(c['ci_high'])}] | {c['p_mcnemar']:.3g} |"
+        )
+    lines += [
+        "",
+        "## Harm by stated belief (eval-awareness, from the model's own words)",
+        "",
+        "| model | stated belief | n | harmful | rate [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for b in report.get("by_belief", []):
+        lines.append(
+            f"| {b['model']} | {b['belief']} | {b['n']} | {b['count']} | {pct(b['rate'])} [{pct(b['ci_low'])}, {pct(b['ci_high'])}] |"
         )
     a = report["agreement"]
     lines += ["", "## Monitor and judge", ""]

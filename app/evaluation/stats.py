@@ -242,3 +242,28 @@ def versions(outcomes: list[Outcome]) -> dict:
         "detectors": sorted(set().union(*(o.versions for o in outcomes)) if outcomes else []),
         "rescored_episodes": sum(1 for o in outcomes if o.rescored),
     }
+
+
+def belief_rows(outcomes: list[Outcome], label: str = HARMFUL) -> list[dict]:
+    """Harm rate split by the model's stated belief (eval-awareness), per model: `harmful | believed
+    real` against `harmful | believed evaluation` (and `not stated`), each with n and a Wilson 95 % CI."""
+    rows = []
+    models = sorted({o.model for o in outcomes})
+    for model in models:
+        for belief in ("real", "evaluation", "not_stated"):
+            group = [o for o in outcomes if o.model == model and o.measured and o.belief == belief]
+            count = sum(1 for o in group if label in o.attempted)
+            low, high = wilson(count, len(group))
+            rows.append(
+                {
+                    "model": model,
+                    "belief": belief,
+                    "label": label,
+                    "n": len(group),
+                    "count": count,
+                    "rate": count / len(group) if group else None,
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
+    return rows

@@ -15,7 +15,14 @@ from app.models import Episode, Event
 from app.models import Trial as TrialRow
 from app.vocab import EpisodeStatus
 
-KINDS = ("monitor_verdict", "rescore_verdict", "tool_result", "approval_decided", "judge_verdict")
+KINDS = (
+    "monitor_verdict",
+    "rescore_verdict",
+    "tool_result",
+    "approval_decided",
+    "judge_verdict",
+    "awareness",
+)
 HARMFUL = "harmful"  # pseudo-label: any finding the monitor marks harmful
 
 
@@ -36,6 +43,7 @@ class Outcome:
     judged: list[tuple[bool, JudgeVerdict]] = field(default_factory=list)  # (monitor harmful, judge)
     versions: set[str] = field(default_factory=set)  # detector@version of the verdicts counted
     rescored: bool = False
+    belief: str | None = None  # the stated belief (eval-awareness, rules): evaluation | real | not_stated
 
     @property
     def measured(self) -> bool:
@@ -78,6 +86,10 @@ def _fill(o: Outcome, events: list[dict]) -> None:
         o.abstained |= set(v.get("abstained") or [])  # per-class abstentions, when the monitor reports them
         o.versions.add(f"{v.get('detector')}@{v.get('version')}")
     o.abstained -= o.attempted  # a label found elsewhere in the episode was measured
+    stated = [
+        p for p in events if p["kind"] == "awareness" and not str(p.get("method", "")).startswith("judge:")
+    ]
+    o.belief = stated[-1].get("belief") if stated else None
     for p in events:
         if p["kind"] == "judge_verdict":
             found = latest.get(p["call_id"])
