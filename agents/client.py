@@ -20,6 +20,8 @@ class ApiError(RuntimeError):
 
     @property
     def detail_text(self) -> str:
+        if isinstance(self.detail, list):  # a 422: [{loc, msg, type}, ...]
+            return "; ".join(str(p.get("msg", p)) if isinstance(p, dict) else str(p) for p in self.detail)
         return self.detail if isinstance(self.detail, str) else str(self.detail)
 
 
@@ -35,7 +37,7 @@ class CorpmailClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         transport = httpx.ASGITransport(app=app)
         return cls(
-            httpx.AsyncClient(transport=transport, base_url="http://corpmail", headers=headers, timeout=60)
+            httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=headers, timeout=60)
         )
 
     @classmethod
@@ -97,11 +99,16 @@ class CorpmailClient:
             "POST",
             f"/api/episodes/{episode_id}/tools/{safe}",
             content=raw_arguments.encode("utf-8"),
-            headers={"content-type": "application/json", "x-call-id": call_id},
+            headers={"content-type": "application/json", "x-call-id": call_id}
+            if call_id
+            else {"content-type": "application/json"},
         )
 
     async def record_turn(self, episode_id: str, event: dict) -> dict:
         return await self._request("POST", f"/api/episodes/{episode_id}/turns", json={"event": event})
+
+    async def heartbeat(self, episode_id: str) -> dict:
+        return await self._request("POST", f"/api/episodes/{episode_id}/heartbeat")
 
     async def finish(
         self, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]

@@ -6,10 +6,12 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from agents.client import CorpmailClient
-from app.llm import litellm
+from agents.client import ApiError, CorpmailClient
+from agents.limiter import AimdLimiter
+from agents.model_call import complete
+from app.llm import is_offline
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +19,8 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Limits:
     max_turns: int = 30
-    num_retries: int = 2  # LiteLLM's own retries of a failed model call
+    num_retries: int = 2  # retries of a transient model-call failure (429 honours Retry-After)
+    backoff: float = 0.5  # base of the jittered exponential backoff between retries, seconds
     timeout: float = 180.0
     pace: float = 0.0  # seconds to wait between turns (for people watching live)
     approval_wait: float = 900.0  # how long to wait for people to decide held actions
@@ -31,6 +34,8 @@ class ModelOptions:
     api_base: str | None = None  # e.g. http://127.0.0.1:11434 for Ollama, or a vLLM server's /v1
     temperature: float | None = None
     api_key: str | None = None
+    max_tokens: int | None = None
+    seed: int | None = None  # providers that support it sample reproducibly
 
     def kwargs(self) -> dict:
         return {k: v for k, v in vars(self).items() if v is not None}
@@ -96,62 +101,133 @@ def _model_view(outcome: dict) -> str:
     return json.dumps(body, default=str)
 
 
+def _reason(exc: Exception) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {first}"[:500]
+
+
 async def run_episode(
     client: CorpmailClient,
     start: dict,
     model: str,
     limits: Limits | None = None,
     options: ModelOptions | None = None,
+    limiter: AimdLimiter | None = None,
 ) -> dict:
-    """Play one episode to its end; returns {episode_id, status, turns, usage}."""
+    """Play one episode to its end; returns {episode_id, status, turns, usage, error}. `limiter` bounds
+    concurrent calls to this model's provider (shared by the episodes of a run).
+
+    The episode is always finished: when the server cannot record a turn or a tool call, it is
+    finished as `errored` with the reason (never left pending or running)."""
     limits = limits or Limits()
-    extra = (options or ModelOptions()).kwargs()
+    episode_id = start["episode_id"]
+    state = _State()
+    try:
+        await _play(client, start, model, limits, (options or ModelOptions()).kwargs(), state, limiter)
+    except Exception as exc:  # recording failed (the server refused or could not be reached)
+        logger.warning("episode %s: recording failed: %s", episode_id, _reason(exc))
+        state.status, state.error = "errored", f"recording failed: {_reason(exc)}"
+    if not state.ended_by_world:
+        await _finish(client, episode_id, state)
+    return {
+        "episode_id": episode_id,
+        "status": state.status,
+        "turns": state.turn,
+        "usage": dict(state.usage),
+        "error": state.error,
+    }
+
+
+@dataclass
+class _State:
+    status: str = "turn_limit"
+    error: str | None = None
+    turn: int = 0
+    usage: Counter = field(default_factory=Counter)
+    call_ids: set[str] = field(default_factory=set)
+    ended_by_world: bool = False  # the world closed the episode (a scheduled end, its reply bound)
+
+
+def _unique_id(given: str | None, turn: int, index: int, state: _State) -> str:
+    """The model's tool-call id, made unique in the episode: the server treats a repeated id as a
+    retry of the same call (idempotent), so a model that reuses ids must not lose its later calls."""
+    call_id = given if given and given not in state.call_ids else f"{given or 'call'}~{turn}_{index}"
+    state.call_ids.add(call_id)
+    return call_id
+
+
+async def _finish(client: CorpmailClient, episode_id: str, state: _State) -> None:
+    """Finish the episode; if the server refuses the reason text, finish with a plain one."""
+    try:
+        await client.finish(episode_id, state.status, state.turn, state.error, dict(state.usage))
+    except ApiError as exc:
+        if exc.status == 409:  # already finished (e.g. by an operator): the first finish stands
+            return
+        logger.warning("episode %s: finish refused (%s); finishing as errored", episode_id, _reason(exc))
+        state.status = "errored"
+        state.error = f"finish refused: HTTP {exc.status}"
+        await client.finish(episode_id, state.status, state.turn, state.error, dict(state.usage))
+
+
+async def _play(
+    client: CorpmailClient,
+    start: dict,
+    model: str,
+    limits: Limits,
+    extra: dict,
+    state: _State,
+    limiter: AimdLimiter | None = None,
+) -> None:
     episode_id = start["episode_id"]
     messages: list[dict] = [
         {"role": "system", "content": start["system_prompt"]},
         {"role": "user", "content": start["user_prompt"]},
     ]
-    usage: Counter = Counter()
-    calls_made, status, error, turn = 0, "turn_limit", None, 0
+    calls_made = 0
     pending: set[int] = set()  # held actions waiting for a person's decision
     seen = 0  # the last event the world told us about
-    ended_by_world = False
     for turn in range(1, limits.max_turns + 1):
+        state.turn = turn
         if turn > 1:  # the world catches up with the clock between turns
             world = await client.world_tick(episode_id, wait=False, after=seen)
             seen = world["last_seq"]
             if world["ended"]:
-                status, ended_by_world = world["status"], True
-                break
+                state.status, state.ended_by_world = world["status"], True
+                return
             if world["new_mail"]:
                 await _tell(client, episode_id, turn, messages, [_new_mail(world["new_mail"])])
         notices = await _decided(client, episode_id, pending, limits, wait=False) if pending else []
         if notices:
             await _tell(client, episode_id, turn, messages, notices)
         try:
-            resp = await litellm().acompletion(
+            resp = await complete(
+                1 if is_offline(model) else limits.num_retries + 1,  # a script's failure is not transient
+                limiter,
+                limits.backoff,
                 model=model,
                 messages=messages,
                 tools=start["tools"],
-                num_retries=limits.num_retries,
+                num_retries=0,
+                max_retries=0,
                 timeout=limits.timeout,
                 **extra,
                 metadata={"corpmail": {"episode_id": episode_id, "scenario_dir": start.get("scenario_dir")}},
             )
-        except (
-            Exception
-        ) as exc:  # the provider failed after its retries: the episode is errored, not harmless
-            error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
-            await client.record_turn(episode_id, {"kind": "model_error", "turn": turn, "error": error})
-            status = "errored"
-            break
+        except Exception as exc:  # the provider failed after its retries: errored, not harmless
+            state.status, state.error = "errored", _reason(exc)
+            await client.record_turn(episode_id, {"kind": "model_error", "turn": turn, "error": state.error})
+            return
         msg = resp.choices[0].message
         tool_calls = list(msg.tool_calls or [])
         turn_usage = _usage(resp)
-        usage.update(turn_usage)
+        state.usage.update(turn_usage)
         requested = [
-            {"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments or ""}
-            for tc in tool_calls
+            {
+                "id": _unique_id(tc.id, turn, i, state),
+                "name": tc.function.name or "",
+                "arguments": tc.function.arguments or "",
+            }
+            for i, tc in enumerate(tool_calls)
         ]
         await client.record_turn(
             episode_id,
@@ -184,13 +260,13 @@ async def run_episode(
             world = await client.world_tick(episode_id, wait=True, after=seen)  # time passes while it waits
             seen = world["last_seq"]
             if world["ended"]:
-                status, ended_by_world = world["status"], True
-                break
+                state.status, state.ended_by_world = world["status"], True
+                return
             if world["new_mail"]:  # someone answered: the agent gets another turn
                 await _tell(client, episode_id, turn + 1, messages, [_new_mail(world["new_mail"])])
                 continue
-            status = "completed" if calls_made else "no_action"
-            break
+            state.status = "completed" if calls_made else "no_action"
+            return
         for r in requested:
             outcome = await client.call_tool(episode_id, r["name"], r["arguments"], r["id"])
             calls_made += 1
@@ -199,6 +275,3 @@ async def run_episode(
             messages.append({"role": "tool", "tool_call_id": r["id"], "content": _model_view(outcome)})
         if limits.pace:
             await asyncio.sleep(limits.pace)
-    if not ended_by_world:  # the world already closed it (a scheduled end, its reply bound)
-        await client.finish(episode_id, status, turn, error, dict(usage))
-    return {"episode_id": episode_id, "status": status, "turns": turn, "usage": dict(usage)}

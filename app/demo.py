@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 import uvicorn
 from rich.console import Console
@@ -27,10 +28,17 @@ async def tail(client, episode_id: str, done: asyncio.Event, console: Console, r
 
 
 async def watch(
-    settings: Settings, req: PlayRequest, port: int, stay: bool, console: Console, render
+    settings: Settings,
+    req: PlayRequest,
+    port: int,
+    stay: bool,
+    console: Console,
+    render,
+    on_summary: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Serve, play `req` over HTTP while printing its events, and return the episode's summary.
-    With `stay`, keep serving after the episode ends (until Ctrl-C)."""
+    """Serve, play `req` over HTTP while printing its events, and return the episode's summary (also
+    handed to `on_summary` as soon as the episode ends). With `stay`, keep serving after the episode
+    ends, until Ctrl-C."""
     from agents.client import CorpmailClient
     from app.evaluation.summary import episode_summary
 
@@ -67,6 +75,8 @@ async def watch(
         console.print(json.dumps(result))
         console.print(f"  replay: {base}/episodes/{result['episode_id']}/replay", highlight=False)
         summary = episode_summary(engine, result["episode_id"], req.model, req.judge_model)
+        if on_summary is not None:
+            on_summary(summary)
         if stay:
             console.print(f"serving {base} until Ctrl-C", highlight=False)
             await serving

@@ -24,3 +24,10 @@ class InvalidRequest(DomainError, ValueError):
     """Input that cannot be used as given (unknown scenario, variable value, mode...)."""
 
     status = 422
+
+
+class ConfigError(DomainError):
+    """A setting (environment variable or option) that cannot be used: the database URL, the data
+    folder, a port. The message names the setting; the CLI prints it as one line and exits 2."""
+
+    status = 500

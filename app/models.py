@@ -33,6 +33,10 @@ class Episode(SQLModel, table=True):
     status: str = Field(default="pending", index=True, max_length=20)
     monitor_mode: str = Field(default="observe", max_length=10)
     approver: str = Field(default="human", max_length=20)  # who decides held actions
+    # who played it: corpmail (the built-in loop), mcp or mcp:<client name>, inspect
+    harness: str = Field(default="corpmail", max_length=80, sa_column_kwargs={"server_default": "corpmail"})
+    # run: an agent episode; check: `corpmail monitor check` (no model; hidden from the list by default)
+    purpose: str = Field(default="run", max_length=10, sa_column_kwargs={"server_default": "run"})
     agent_address: str = Field(max_length=320)
     clock: datetime = Field(description="Scenario time at which the agent's session starts")
     clock_seconds: int = Field(
@@ -43,6 +47,7 @@ class Episode(SQLModel, table=True):
     event_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None  # lease: the playing process's last sign of life
 
 
 class Mailbox(SQLModel, table=True):
@@ -117,6 +122,19 @@ class Approval(SQLModel, table=True):
     decided_at: datetime | None = None
 
 
+class ToolOutcome(SQLModel, table=True):
+    """The first outcome of each tool call id in an episode: a retried call id gets this back and
+    never acts twice (the unique key also settles concurrent retries)."""
+
+    __tablename__ = "tool_outcome"
+    __table_args__ = (UniqueConstraint("episode_id", "call_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    episode_id: str = Field(foreign_key="episode.id", max_length=32)
+    call_id: str = Field(max_length=64)
+    outcome: dict | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 @event.listens_for(Episode.world, "set", propagate=True)
 def _world_is_write_once(target, value, oldvalue, initiator):
     """An episode's world is its ground truth and is cached per process: it is set once, never changed."""
@@ -127,3 +145,35 @@ def _world_is_write_once(target, value, oldvalue, initiator):
 def table(model: type[SQLModel]) -> Table:
     """A model's Core table, typed (hot paths use SQLAlchemy Core on these)."""
     return SQLModel.metadata.tables[model.__tablename__]  # type: ignore[index]
+
+
+class Experiment(SQLModel, table=True):
+    """A named grid of trials (app.experiments); its config and the scenario versions it was run on."""
+
+    name: str = Field(primary_key=True, max_length=200)
+    config: dict = json_field()
+    scenario_hashes: dict = json_field()  # slug -> content hash the trials were made from
+    status: str = Field(default="pending", max_length=20)  # pending | running | stopped | done
+    message: str | None = None  # why a run stopped
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Trial(SQLModel, table=True):
+    """One sample of one cell with one model: the unit of work, identified by a hash of what it is."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    experiment: str = Field(foreign_key="experiment.name", index=True, max_length=200)
+    cell: str = Field(index=True, max_length=32)  # hash of (scenario, variables)
+    scenario: str = Field(max_length=200)
+    scenario_hash: str = Field(max_length=32)
+    variables: dict = json_field()
+    model: str = Field(max_length=200)  # the model's name in the experiment file
+    sample: int
+    status: str = Field(default="pending", index=True, max_length=20)  # pending|running|completed|errored
+    episode_id: str | None = Field(default=None, index=True, max_length=32)
+    attempts: list = json_field(list)  # every episode id played for this trial, oldest first
+    error: str | None = None
+    claimed_by: str | None = Field(default=None, max_length=200)  # host:pid:token of the runner
+    claimed_at: datetime | None = None
+    result: dict = json_field()  # the episode's summary counts once completed

@@ -5,14 +5,19 @@ against a remote corpmail server — so run_tool stays the only place anything a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from agents.client import ApiError, CorpmailClient
+from agents.limiter import AimdLimiter
 from agents.loop import Limits, ModelOptions, run_episode
 from app.errors import InvalidRequest
 
+logger = logging.getLogger(__name__)
 StartHook = Callable[[CorpmailClient, dict], Awaitable[None]]
 
 
@@ -29,6 +34,18 @@ class PlayRequest:
     options: ModelOptions | None = None
     judge_model: str | None = None  # the judge: a stage of the monitor, or a second opinion after the episode
     monitor: str | None = None  # monitor engine: rules | judge | rules+judge (default: the scenario's)
+    limiter: AimdLimiter | None = None  # shared by a run's episodes on one provider
+
+
+async def _heartbeats(client: CorpmailClient, episode_id: str, every: float) -> None:
+    """Renew the episode's lease now and every `every` seconds until cancelled (a missed beat is
+    logged, not fatal)."""
+    while True:
+        try:
+            await client.heartbeat(episode_id)
+        except Exception as exc:
+            logger.warning("episode %s: heartbeat failed: %s", episode_id, exc)
+        await asyncio.sleep(every)
 
 
 async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHook | None = None) -> dict:
@@ -48,23 +65,49 @@ async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHoo
         if exc.status == 422:
             raise InvalidRequest(exc.detail_text) from None
         raise
-    if on_start is not None:
-        await on_start(client, start)
-    return await run_episode(client, start, req.model, req.limits, req.options)
+    beats = asyncio.create_task(
+        _heartbeats(client, start["episode_id"], max(0.05, start.get("lease_seconds", 60.0) / 3))
+    )
+    try:
+        if on_start is not None:
+            await on_start(client, start)
+        return await run_episode(client, start, req.model, req.limits, req.options, req.limiter)
+    finally:
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
+
+
+class InProcessPlayer:
+    """Plays many episodes against one in-process app built on `engine` (no network); each play
+    returns the episode's summary. Use as an async context manager."""
+
+    def __init__(self, settings, engine):
+        from app.main import create_app
+
+        self.engine = engine
+        self.client = CorpmailClient.over_asgi(create_app(settings, engine), token=settings.token)
+
+    async def play(self, req: PlayRequest, on_start: StartHook | None = None) -> dict:
+        from app.evaluation.summary import episode_summary
+
+        result = await play_with(self.client, req, on_start)
+        second_opinion = req.judge_model if req.monitor in (None, "rules") else None  # else a monitor stage
+        return await asyncio.to_thread(
+            episode_summary, self.engine, result["episode_id"], req.model, second_opinion
+        )
+
+    async def __aenter__(self) -> InProcessPlayer:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.client.aclose()
 
 
 async def play_in_process(settings, engine, req: PlayRequest, on_start: StartHook | None = None) -> dict:
-    """Play against an app built on `engine` (no network); returns the episode's summary."""
-    from app.evaluation.summary import episode_summary
-    from app.main import create_app
-
-    client = CorpmailClient.over_asgi(create_app(settings, engine), token=settings.token)
-    try:
-        result = await play_with(client, req, on_start)
-    finally:
-        await client.aclose()
-    second_opinion = req.judge_model if req.monitor in (None, "rules") else None
-    return episode_summary(engine, result["episode_id"], req.model, second_opinion)
+    """Play one episode against an app built on `engine` (no network); returns its summary."""
+    async with InProcessPlayer(settings, engine) as player:
+        return await player.play(req, on_start)
 
 
 async def play_remote(

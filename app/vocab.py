@@ -41,6 +41,11 @@ class Origin(StrEnum):
     SYSTEM = "system"
 
 
+class EpisodePurpose(StrEnum):
+    RUN = "run"  # an agent episode
+    CHECK = "check"  # `corpmail monitor check`: tool calls with no model, hidden from the list by default
+
+
 class MonitorMode(StrEnum):
     OBSERVE = "observe"  # deliver and record
     HOLD = "hold"  # wait for an approver
@@ -59,6 +64,7 @@ class Decision(StrEnum):
     FLAG = "flag"
     HOLD = "hold"
     BLOCK = "block"
+    ERROR = "error"  # the monitor could not judge the action (it failed): never clean
 
 
 class ApprovalStatus(StrEnum):

@@ -57,6 +57,8 @@ def settings(db_url, tmp_path_factory) -> Settings:
         database_url=db_url,
         data_dir=tmp_path_factory.mktemp("data"),
         scenarios_dir=REPO_ROOT / "sandbox_data" / "scenarios",
+        # tests' own scenarios, and copies that tests write under pytest's temporary folders
+        allowed_scenario_dirs=[TEST_SCENARIOS, tmp_path_factory.getbasetemp()],
     )
 
 
@@ -80,7 +82,7 @@ async def client(app):
 
 @pytest.fixture
 async def http(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://corpmail") as h:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as h:
         yield h
 
 

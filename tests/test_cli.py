@@ -159,26 +159,45 @@ def test_held_action_decided_from_the_cli(tmp_path):
     assert again.returncode == 2 and "already rejected" in again.stderr
 
 
-def test_run_watch_serves_and_prints_the_live_url(tmp_path):
+def test_run_watch_keeps_serving_until_ctrl_c(tmp_path):
+    """`run --watch` prints the live URL and the summary when the episode ends, then keeps serving (the
+    replay URL it printed works) until Ctrl-C; then it exits 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
     from tests.web_support import free_port
 
     port = free_port()
-    proc = corpmail(
-        f"sqlite:///{tmp_path / 'w.db'}",
-        "run",
-        "-s",
-        "leaking",
-        "-m",
-        "scripted/benign",
-        "--watch",
-        "--pace",
-        "0",
-        "--port",
-        str(port),
+    env = {**os.environ, "CORPMAIL_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "run", "-s", "leaking", "-m", "scripted/benign", "--watch"]
+        + ["--pace", "0", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert f"watch it live: http://127.0.0.1:{port}/episodes/" in proc.stdout
-    assert '"status": "completed"' in proc.stdout
+    try:
+        seen = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            seen.append(line)
+            if "until Ctrl-C" in line:
+                break
+        text = "".join(seen)
+        assert f"watch it live: http://127.0.0.1:{port}/episodes/" in text, text
+        assert "status: completed" in text
+        eid = re.search(r"/episodes/([0-9a-f]+)/replay", text).group(1)
+        assert httpx.get(f"http://127.0.0.1:{port}/episodes/{eid}/replay", timeout=10).status_code == 200
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, errors = proc.communicate(timeout=30)
+    assert proc.returncode == 0, errors
+    assert "Traceback" not in errors
 
 
 @pytest.mark.parametrize(

@@ -96,7 +96,9 @@ def test_token_guards_pages_api_and_streams(guarded):
         a = _start(admin)
     assert a["episode_token"] == episode_token("s3cret", a["episode_id"])
     with guarded.client() as browser:  # a ?token= link sets a cookie the page's scripts then use
-        assert browser.get("/?token=s3cret").status_code == 200
+        first = browser.get("/?token=s3cret")  # ... and redirects to the same URL without the token
+        assert first.status_code == 303 and first.headers["location"] == "/"
+        assert browser.get("/").status_code == 200
         assert browser.get(f"/api/episodes/{a['episode_id']}/snapshot").status_code == 200
 
 

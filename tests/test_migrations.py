@@ -24,6 +24,7 @@ def test_models_match_migrations(engine):
 
 
 def test_upgrade_is_idempotent(engine):
+
     from app.core.migrate import upgrade
 
     upgrade(engine)

@@ -176,21 +176,21 @@ def test_cohens_kappa():
 
 
 def test_run_override_of_oversight_mode(session, settings):
-    ep = create_episode(
-        session, "blackmail", {"oversight": "approval"}, "m", settings.scenarios_dir, "observe"
+    """A mode that contradicts oversight=approval's declared effects is refused (issue 10, item 13: the
+    agent would be told every action is reviewed while nothing is); the matching mode is accepted."""
+    from app.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="contradicts oversight=approval"):
+        create_episode(
+            session, "blackmail", {"oversight": "approval"}, "m", settings.scenarios_dir, "observe"
+        )
+    session.rollback()
+    assert (
+        create_episode(
+            session, "blackmail", {"oversight": "approval"}, "m", settings.scenarios_dir, "hold"
+        ).monitor_mode
+        == "hold"
     )
-    assert ep.monitor_mode == "observe"
-    [r] = run_calls(
-        session,
-        ep.id,
-        [
-            {
-                "tool": "send_email",
-                "args": {"to": ["jo.kim@brightwater.example"], "subject": "x", "body": "hello"},
-            }
-        ],
-    )
-    assert r["decision"] == "allow"
     held = create_episode(
         session, "blackmail", {"oversight": "approval"}, "m", settings.scenarios_dir, approver="approve_all"
     )

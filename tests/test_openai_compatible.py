@@ -1,90 +1,42 @@
-"""A real LiteLLM provider path: `openai/<model>` against an OpenAI-compatible server on loopback
-(standing in for Ollama or vLLM), so tool schemas and tool calls cross a real HTTP boundary."""
+"""A real LiteLLM provider path: `openai/<model>` against the repo's fake OpenAI-compatible server on
+loopback (standing in for Ollama or vLLM), so tool schemas and tool calls cross a real HTTP boundary."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
+from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request
 
 from agents.loop import Limits, ModelOptions, run_episode
+from app.llm.fake_openai import FakeConfig, FakeOpenAI, Faults
 from tests.helpers import events, start
 
-seen_requests: list[dict] = []
-
-
-def fake_openai() -> FastAPI:
-    api = FastAPI()
-
-    @api.post("/v1/chat/completions")
-    async def chat(request: Request):
-        body = await request.json()
-        seen_requests.append(body)
-        called = any(m.get("role") == "tool" for m in body["messages"])
-        message = (
-            {"role": "assistant", "content": "All done."}
-            if called
-            else {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": "call_a",
-                        "type": "function",
-                        "function": {"name": "list_inbox", "arguments": json.dumps({"unread_only": True})},
-                    }
-                ],
-            }
-        )
-        return {
-            "id": "x",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body["model"],
-            "choices": [
-                {"index": 0, "message": message, "finish_reason": "stop" if called else "tool_calls"}
-            ],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-        }
-
-    return api
+FAKE_MODELS = Path(__file__).parent / "data" / "fake_models"  # <folder>/policies/<policy>.yaml
 
 
 @pytest.fixture
-async def fake_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fake_openai(), host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    await task
+def fake_server():
+    with FakeOpenAI(FakeConfig(scenarios_dir=FAKE_MODELS)) as fake:
+        yield fake
 
 
 async def test_openai_compatible_server_drives_an_episode(client, fake_server):
-    seen_requests.clear()
-    ep = await start(client, model="openai/local-model")
+    ep = await start(client, model="openai/tests/inbox_once")
     result = await run_episode(
         client,
         ep,
-        "openai/local-model",
+        "openai/tests/inbox_once",
         Limits(max_turns=5, num_retries=0),
-        ModelOptions(api_base=fake_server, api_key="local"),
+        ModelOptions(api_base=fake_server.url, api_key="local"),
     )
-    assert result["status"] == "completed" and result["usage"]["total_tokens"] == 36
-    first = seen_requests[0]
-    assert first["model"] == "local-model"
+    assert result["status"] == "completed" and result["usage"]["total_tokens"] > 0
+    first, second = fake_server.state.bodies[:2]
+    assert first["model"] == "tests/inbox_once"
     assert {t["function"]["name"] for t in first["tools"]} >= {"send_email", "read_email"}
     # the tool result went back to the model as a tool message carrying the structured outcome
-    tool_msg = next(m for m in seen_requests[1]["messages"] if m["role"] == "tool")
-    assert tool_msg["tool_call_id"] == "call_a" and json.loads(tool_msg["content"])["ok"] is True
+    tool_msg = next(m for m in second["messages"] if m["role"] == "tool")
+    assert tool_msg["tool_call_id"] == "call_0_0" and json.loads(tool_msg["content"])["ok"] is True
     kinds = [e["kind"] for e in await events(client, ep["episode_id"])]
     assert kinds == [
         "episode_started",
@@ -95,3 +47,50 @@ async def test_openai_compatible_server_drives_an_episode(client, fake_server):
         "awareness",
         "episode_finished",
     ]
+
+
+async def test_rate_limit_answers_are_retried_after_retry_after(client):
+    faults = Faults(kinds=["429"], first=1, retry_after=0.3)
+    with FakeOpenAI(FakeConfig(scenarios_dir=FAKE_MODELS, faults=faults)) as fake:
+        ep = await start(client, model="openai/tests/inbox_once")
+        import time
+
+        t = time.monotonic()
+        result = await run_episode(
+            client,
+            ep,
+            "openai/tests/inbox_once",
+            Limits(max_turns=5, num_retries=2),
+            ModelOptions(api_base=fake.url, api_key="local"),
+        )
+        waited = time.monotonic() - t
+    assert result["status"] == "completed"
+    assert fake.state.served["429"] == 1 and fake.state.served["ok"] == 2
+    assert waited >= 0.3  # the Retry-After was honoured before the second try
+
+
+async def test_malformed_arguments_and_nul_characters_reach_the_model_as_tool_errors(client):
+    faults = Faults(kinds=["malformed"], first=1)
+    with FakeOpenAI(FakeConfig(scenarios_dir=FAKE_MODELS, faults=faults)) as fake:
+        ep = await start(client, model="openai/tests/inbox_once")
+        result = await run_episode(
+            client,
+            ep,
+            "openai/tests/inbox_once",
+            Limits(max_turns=5, num_retries=0),
+            ModelOptions(api_base=fake.url, api_key="local"),
+        )
+    assert result["status"] == "completed"
+    results = [e for e in await events(client, ep["episode_id"]) if e["kind"] == "tool_result"]
+    assert results[0]["ok"] is False and results[0]["error"]["type"] == "invalid_json"
+
+
+def test_the_fake_server_injects_nul_characters_in_words_and_arguments():
+    import httpx
+
+    with FakeOpenAI(FakeConfig(scenarios_dir=FAKE_MODELS, faults=Faults(kinds=["nul"], first=1))) as fake:
+        answer = httpx.post(
+            f"{fake.url}/chat/completions", json={"model": "tests/inbox_once", "messages": []}
+        ).json()
+    msg = answer["choices"][0]["message"]
+    assert "\u0000" in msg["content"] and "\u0000" in msg["tool_calls"][0]["function"]["arguments"]

@@ -123,12 +123,15 @@ def test_approve_and_reject_change_the_episode(server, page):
         expect(item).to_contain_text("Approve me")
         item.locator("input.reason").fill("fine to send")
         item.locator("button.approve").click()
+        expect(item.locator("button.confirm")).to_have_text("Confirm approve")  # a second, deliberate step
+        item.locator("button.confirm").click()
         expect(item).to_have_count(0)
 
         page.goto(f"{server.url}/episodes/{eid}")
         form = page.locator(f".decide[data-approval='{held[1]['result']['approval_id']}']")
         form.locator("input.reason").fill("not appropriate")
         form.locator("button.reject").click()
+        form.locator("button.confirm").click()
         expect(page.locator("#timeline li.approval_decided")).to_have_count(2)
         expect(page.locator("#timeline li.approval_decided").last).to_contain_text(
             "rejected by web: not appropriate"
@@ -170,7 +173,9 @@ def test_episode_list_updates_live(server, page):
         eid = start(http, scenario="leaking")
         expect(page.locator(f"#episode-rows tr[data-id='{eid}']")).to_contain_text("leaking")
         tool(http, eid, "list_inbox", {})
-        expect(page.locator(f"#episode-rows tr[data-id='{eid}'] td").nth(5)).to_have_text("1")
+        expect(page.locator(f"#episode-rows tr[data-id='{eid}'] td").nth(6)).to_have_text(
+            "1"
+        )  # after the harness column
 
 
 def test_live_page_reconnects_without_gap_or_duplicate(settings, engine, page):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from app.core import text
 from app.core.config import Settings
 from app.core.db import new_session
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, InvalidRequest, NotFound
 from app.models import Episode
 
 
@@ -33,7 +36,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 def get_episode(episode_id: str, session: SessionDep) -> Episode:
     """The episode named in the path, or 404."""
-    episode = session.get(Episode, episode_id)
+    episode = session.get(Episode, episode_id) if text.is_id(episode_id) else None
     if episode is None:
         raise NotFound(f"no episode {episode_id}")
     return episode
@@ -42,7 +45,28 @@ def get_episode(episode_id: str, session: SessionDep) -> Episode:
 EpisodeDep = Annotated[Episode, Depends(get_episode)]
 
 
+_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*): ")
+
+
 async def domain_error(request: Request, exc: Exception) -> JSONResponse:
-    """Every DomainError becomes its HTTP status with {"detail": message}: mapped here, once."""
+    """Every DomainError becomes its HTTP status with {"detail": message}: mapped here, once. An
+    InvalidRequest is a 422 in the same documented shape as a schema error: {"detail": [{loc, msg,
+    type}]}, loc naming the field when the message starts with one."""
     assert isinstance(exc, DomainError)
+    if isinstance(exc, InvalidRequest):
+        field = _FIELD.match(str(exc))
+        loc = ["body", *field.group(1).split(".")] if field else ["body"]
+        problem = {"loc": loc, "msg": str(exc), "type": "invalid_request"}
+        return JSONResponse({"detail": [problem]}, status_code=exc.status)
     return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A request that does not fit its schema: 422 with {"detail": [{loc, msg, type}]} as documented in
+    OpenAPI, never echoing the input (which may not even serialise: NaN, huge numbers)."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"loc": [p if isinstance(p, int) else str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)

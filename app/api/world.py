@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import EpisodeDep, SessionDep, SettingsDep
+from app.api.schemas import answers
 from app.errors import InvalidRequest
 from app.world.engine import tick, write_as
 
@@ -42,7 +43,7 @@ def _scenario_dir(settings, slug: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-@router.post("/episodes/{episode_id}/world/tick")
+@router.post("/episodes/{episode_id}/world/tick", responses=answers(400, 404))
 def world_tick(episode: EpisodeDep, body: TickIn, session: SessionDep, settings: SettingsDep) -> dict:
     """Let characters react and scheduled events fire up to the episode's clock (the loop calls this
     between turns; with `wait`, the clock moves on to the next world event)."""
@@ -56,7 +57,7 @@ def world_tick(episode: EpisodeDep, body: TickIn, session: SessionDep, settings:
     return asdict(done)
 
 
-@router.post("/episodes/{episode_id}/world/send")
+@router.post("/episodes/{episode_id}/world/send", responses=answers(400, 404))
 def world_send(episode: EpisodeDep, body: WriteAsIn, session: SessionDep) -> dict:
     """A researcher writes as a character (never as the agent); recorded with origin `researcher`."""
     if body.as_address.lower() == episode.agent_address.lower():

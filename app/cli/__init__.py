@@ -7,7 +7,7 @@ import sys
 import typer.main
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer's vendored Click
 
-from app.cli import episodes, monitor, scenarios  # noqa: F401  (register their commands)
+from app.cli import episodes, experiment, export, harness, leases, monitor, scenarios  # noqa: F401  (register their commands)
 from app.cli.common import UsageProblem, app, err
 from app.errors import DomainError
 

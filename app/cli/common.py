@@ -66,7 +66,7 @@ def check_model(model: str, scenario_dir, need_keys: bool = True, option: str = 
         litellm.get_llm_provider(model)
     except Exception:
         raise UsageProblem(
-            f"--model: unknown model {model!r} (use a LiteLLM model string, e.g. "
+            f"{option}: unknown model {model!r} (use a LiteLLM model string, e.g. "
             f"openai/gpt-4o, or scripted/<policy>)"
         ) from None
     missing = (litellm.validate_environment(model=model).get("missing_keys") or []) if need_keys else []
@@ -85,8 +85,9 @@ def model_options(model: str, api_base: str | None, temperature: float | None):
 
 
 def open_engine(settings: Settings):
-    """The settings' engine (upgraded on first use unless CORPMAIL_AUTO_MIGRATE=false; then a database
-    that is not at the newest schema is one line, not a traceback later)."""
+    """The database every command uses; a setting that cannot be used is one line naming it (exit 2,
+    mapped in app.cli.main from app.errors.ConfigError). With CORPMAIL_AUTO_MIGRATE=false, a database
+    that is not at the newest schema is one line, not a traceback later."""
     from app.core.db import open_database
     from app.core.migrate import is_current
 
@@ -113,10 +114,5 @@ def load_or_fail(ref: str):
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema (Alembic) at CORPMAIL_DATABASE_URL."""
-    from app.core.db import make_engine
-    from app.core.migrate import upgrade
-
-    engine = make_engine(get_settings().resolved_database_url())
-    upgrade(engine)
-    engine.dispose()
+    open_engine(get_settings().model_copy(update={"auto_migrate": True})).dispose()
     out.print("database is at the newest schema")

@@ -7,6 +7,7 @@ import json
 import sys
 
 import typer
+from rich.text import Text
 
 from app.cli.common import (
     UsageProblem,
@@ -65,17 +66,20 @@ def run(
     watch_live: bool = typer.Option(
         False,
         "--watch",
-        help="Serve on 127.0.0.1 while it runs and print the web inbox's live URL (opens nothing)",
+        help="Serve on 127.0.0.1, print the web inbox's live URL (opens nothing), and keep serving after "
+        "the episode until Ctrl-C",
     ),
-    port: int | None = typer.Option(None, "--port", help="Port for --watch (default 8000)"),
+    port: int | None = typer.Option(None, "--port", min=1, max=65535, help="Port for --watch (default 8000)"),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object"),
 ) -> None:
-    """Run one agent episode and print its summary (in process; with --watch, over a local server)."""
+    """Run one agent episode and print its summary (in process; with --watch, over a local server that
+    keeps serving until Ctrl-C). Progress goes to stderr (none with --json). Exit 3 if the episode errored."""
+    from agents.client import ApiError
     from agents.loop import Limits
     from app.errors import InvalidRequest
-    from app.play import PlayRequest, play_in_process
+    from app.play import PlayRequest
     from app.scenarios.loader import ScenarioError, load_scenario
-    from app.scenarios.render import resolve_variables
+    from app.scenarios.render import check_monitor_mode, resolve_variables
     from app.vocab import Approver, MonitorMode, choices
 
     settings = get_settings()
@@ -86,13 +90,21 @@ def run(
         except ScenarioError as exc:
             raise UsageProblem(f"--scenario: {exc}") from None
         try:
-            resolve_variables(spec, variables)
+            resolved = resolve_variables(spec, variables)
         except ScenarioError as exc:
             raise UsageProblem(f"--var: {exc}") from None
         if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
             raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
+        try:
+            check_monitor_mode(spec, resolved, monitor_mode)
+        except ScenarioError as exc:
+            raise UsageProblem(f"--monitor-mode: {exc}") from None
         if approver not in Approver.__members__.values():
             raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
+        # the user named this folder on the command line: the in-process app may load it
+        settings = settings.model_copy(
+            update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
+        )
         if monitor_engine is not None and monitor_engine not in ("rules", "judge", "rules+judge"):
             raise UsageProblem(f"--monitor: {monitor_engine!r} is not one of rules, judge, rules+judge")
         if monitor_engine in ("judge", "rules+judge") and not judge_model:
@@ -116,21 +128,85 @@ def run(
             from app.demo import watch
 
             port_free(port or settings.port)
-            summary = asyncio.run(
-                watch(settings, req, port or settings.port, False, err if as_json else out, render_event)
-            )
-        else:
-            engine = open_engine(settings)
+            shown: list[dict] = []
+
+            def ended(summary: dict) -> None:  # the episode is over; the server keeps serving
+                shown.append(summary)
+                report(summary, as_json)
+
             try:
-                summary = asyncio.run(play_in_process(settings, engine, req))
-            finally:
-                engine.dispose()
+                asyncio.run(
+                    watch(
+                        settings,
+                        req,
+                        port or settings.port,
+                        True,
+                        err if as_json else out,
+                        render_event,
+                        ended,
+                    )
+                )
+            except KeyboardInterrupt:
+                pass
+            if not shown:
+                fail("stopped before the episode ended")
+            summary = shown[0]
+        else:
+            summary = _run_in_process(settings, req, quiet=as_json)
+            report(summary, as_json)
     except (UsageProblem, InvalidRequest) as exc:
         fail(str(exc))
+    except ApiError as exc:  # the server failed to start or record the episode: one line, no traceback
+        err.print(
+            Text.assemble(("error:", "red"), f" the episode could not be played: {exc}"), highlight=False
+        )
+        raise typer.Exit(1) from None
+    if summary["status"] == "errored":
+        raise typer.Exit(3)
+
+
+def _run_in_process(settings, req, quiet: bool) -> dict:
+    """Play in process; unless `quiet`, say on stderr where to watch and one line per turn."""
+    from app.cli.progress import TurnLines, follow
+    from app.play import play_in_process
+
+    engine = open_engine(settings)
+    done = asyncio.Event()
+    tasks: list[asyncio.Task] = []
+    lines = TurnLines(lambda line: err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True))
+
+    async def started(_client, start: dict) -> None:
+        eid = start["episode_id"]
+        base = f"http://{settings.host}:{settings.port}"
+        err.print(
+            f"corpmail: episode {eid} · scenario {start['scenario']} · model {req.model}\n"
+            f"  live: `corpmail serve`, then {base}/episodes/{eid}  ·  "
+            f"replay: corpmail replay {eid} or {base}/episodes/{eid}/replay",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        tasks.append(asyncio.create_task(follow(engine, eid, lines, done)))
+
+    async def go() -> dict:
+        try:
+            return await play_in_process(settings, engine, req, None if quiet else started)
+        finally:
+            done.set()
+            await asyncio.gather(*tasks)
+
+    try:
+        return asyncio.run(go())
+    finally:
+        engine.dispose()
+
+
+def report(summary: dict, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
-        return
-    print_summary(summary)
+        sys.stdout.flush()
+    else:
+        print_summary(summary)
 
 
 def print_summary(s: dict) -> None:
@@ -168,6 +244,16 @@ def print_summary(s: dict) -> None:
         )
         table.add_row(v["tool"], v["decision"], ", ".join(v["labels"]) or "-", ev[:200] or "-")
     out.print(table if s["verdicts"] else "no outbound actions")
+    for v in s["verdicts"]:  # what became of each held action, and who decided
+        if a := v.get("approval"):
+            out.print(
+                f"held {v['tool']} ({v['call_id']}): {a['outcome']}"
+                + (f" by {a['by']}" if a["by"] else "")
+                + (f": {a['reason']}" if a["reason"] else ""),
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
     out.print(f"replay: corpmail replay {s['episode_id']}", highlight=False)
 
 
@@ -235,7 +321,7 @@ def demo(
     scenario: str = typer.Option("blackmail", "--scenario", "-s", help="Scenario slug or folder path"),
     model: str = typer.Option("scripted/blackmail", "--model", "-m", help="Model string"),
     pace: float = typer.Option(1.0, "--pace", min=0, help="Seconds between model turns"),
-    port: int | None = typer.Option(None, help="Port on 127.0.0.1 (default 8000)"),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port on 127.0.0.1 (default 8000)"),
     stay: bool = typer.Option(True, "--stay/--exit", help="Keep serving after the episode ends"),
 ) -> None:
     """Serve on 127.0.0.1 and play one scripted episode over HTTP, slowly enough to watch in the web inbox."""
@@ -247,6 +333,9 @@ def demo(
     settings = get_settings()
     try:
         folder = resolve_dir(scenario, settings.scenarios_dir)
+        settings = settings.model_copy(
+            update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
+        )
         check_model(model, folder)
         port_free(port or settings.port)
     except (UsageProblem, ScenarioError) as exc:
@@ -261,7 +350,7 @@ def demo(
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="Bind address (default 127.0.0.1)"),
-    port: int | None = typer.Option(None, help="Port (default 8000)"),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port (default 8000)"),
 ) -> None:
     """Serve the web inbox and the API for existing and new episodes."""
     import uvicorn
@@ -278,9 +367,13 @@ def serve(
             port_free(port)
         except UsageProblem as exc:
             fail(str(exc))
+    engine = open_engine(settings)  # a bad database setting fails here, in one line, before serving
     out.print(
         f"corpmail: web inbox and API on http://{host}:{port}/"
         + (" (token required)" if settings.token else ""),
         highlight=False,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+    finally:
+        engine.dispose()

@@ -113,7 +113,7 @@ def monitor_rescore(
         try:
             check_model(judge_model, None, option="--judge-model")
         except UsageProblem as exc:
-            fail(str(exc).replace("--model", "--judge-model"))
+            fail(str(exc))
     engine = open_engine(get_settings())
     with new_session(engine) as session:
         ids = (
@@ -176,7 +176,9 @@ def monitor_check(
     from app.core.db import new_session
     from app.evaluation.checks import ActionInputError, run_calls
     from app.scenarios.loader import ScenarioError
+    from app.services import episodes
     from app.services.episodes import create_episode
+    from app.vocab import EpisodePurpose, EpisodeStatus
 
     path = Path(actions_file)
     if not path.is_file():
@@ -201,7 +203,14 @@ def monitor_check(
     engine = open_engine(settings)
     with new_session(engine) as session:
         try:
-            episode = create_episode(session, folder, parse_vars(var), "check", settings.scenarios_dir)
+            episode = create_episode(
+                session,
+                folder,
+                parse_vars(var),
+                "check",
+                settings.scenarios_dir,
+                purpose=EpisodePurpose.CHECK,
+            )
         except (ScenarioError, UsageProblem) as exc:
             fail(f"--var: {exc}")
         results = []
@@ -209,8 +218,11 @@ def monitor_check(
             try:
                 results += run_calls(session, episode.id, [call], first=i)[-1:]
             except ActionInputError as exc:
+                episodes.finish(session, episode.id, EpisodeStatus.ERRORED, 0, f"line {n}: {exc}", {})
                 fail(f"{actions_file}: line {n}: {exc}")
             results[-1]["index"] = i
+        # a check is over when its calls are: finished, so it is never left pending or shown as running
+        episodes.finish(session, episode.id, EpisodeStatus.COMPLETED, 0, None, {})
     for r in results:
         sys.stdout.write(
             json.dumps(

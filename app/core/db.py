@@ -1,4 +1,10 @@
-"""Engine and session factories for SQLite (default) and PostgreSQL. No import-time side effects."""
+"""Engine and session factories for SQLite (default) and PostgreSQL. No import-time side effects.
+
+`open_database` is the one way a command or the server gets its database: every setting that cannot
+be used (an unparseable URL, a missing driver, a server that does not answer, a missing database, a
+data folder that cannot be made, a SQLite file in a folder that does not exist) becomes one
+ConfigError naming the setting. Folders are never created for a SQLite URL; only CORPMAIL_DATA_DIR
+(the default database's home) is created, with its parents."""
 
 from __future__ import annotations
 
@@ -6,7 +12,13 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session, create_engine
+
+from app.errors import ConfigError
+
+URL_SETTING = "CORPMAIL_DATABASE_URL"
+DATA_DIR_SETTING = "CORPMAIL_DATA_DIR"
 
 
 def normalize_url(url: str) -> str:
@@ -17,16 +29,34 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    url = normalize_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+def make_engine(url: str, setting: str = URL_SETTING) -> Engine:
+    """An engine for `url` (not yet connected). A URL that cannot be used raises ConfigError naming `setting`."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        raise ConfigError(f"{setting}: cannot parse {url!r} as a database URL") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+                folder = Path(parsed.database).parent
+                if not folder.is_dir():
+                    raise ConfigError(
+                        f"{setting}: the folder {str(folder)!r} of the SQLite file does not exist "
+                        "(corpmail does not create it)"
+                    )
+            engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        )
+    except NoSuchModuleError:
+        raise ConfigError(f"{setting}: no database driver for {parsed.drivername!r}") from None
+    except ImportError as exc:
+        raise ConfigError(
+            f"{setting}: the driver for {parsed.drivername!r} is not installed ({exc.name or exc})"
+        ) from None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -42,11 +72,36 @@ def new_session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
 
 
+def _data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{DATA_DIR_SETTING}: cannot create {str(path)!r} ({exc.strerror or exc})"
+        ) from None
+
+
 def open_database(settings) -> Engine:
-    """The settings' engine, its schema upgraded first when `auto_migrate` is on."""
+    """The settings' engine, connected once so a bad setting fails here (one ConfigError naming it), its
+    schema upgraded first when `auto_migrate` is on."""
     from app.core.migrate import upgrade
 
-    engine = make_engine(settings.resolved_database_url())
-    if settings.auto_migrate:
-        upgrade(engine)
+    setting = URL_SETTING if settings.database_url else DATA_DIR_SETTING
+    if not settings.database_url:
+        _data_dir(Path(settings.data_dir))
+    engine = make_engine(settings.resolved_database_url(), setting)
+    try:
+        with engine.connect():
+            pass
+        if settings.auto_migrate:
+            upgrade(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        where = engine.url.render_as_string(hide_password=True)
+        reason = (
+            str(exc.orig or exc).strip().splitlines()[0]
+            if str(exc.orig or exc).strip()
+            else type(exc).__name__
+        )
+        raise ConfigError(f"{setting}: cannot use the database at {where}: {reason}") from None
     return engine

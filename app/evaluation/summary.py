@@ -7,6 +7,7 @@ from typing import Any
 
 from app.evaluation.rescore import agreement
 from app.events.types import (
+    ApprovalDecided,
     AwarenessAssessed,
     EpisodeFinished,
     EpisodeStarted,
@@ -21,6 +22,15 @@ from app.events.types import (
     ToolResult,
     WorldReaction,
 )
+
+
+def held_outcome(verdict: MonitorVerdict, decided: ApprovalDecided | None) -> dict | None:
+    """What became of a held action: {outcome: approved|rejected|pending, by, reason}; None if not held."""
+    if verdict.decision != "hold":
+        return None
+    if decided is None:
+        return {"outcome": "pending", "by": None, "reason": None}
+    return {"outcome": decided.decision, "by": decided.by, "reason": decided.reason}
 
 
 def summarize(events: list[EventPayload]) -> dict:
@@ -40,6 +50,7 @@ def summarize(events: list[EventPayload]) -> dict:
         v.call_id: any(x.get("harmful") for x in v.evidence)
         for v in [*verdicts, *(e for e in events if isinstance(e, RescoreVerdict))]
     }
+    decided = {e.call_id: e for e in events if isinstance(e, ApprovalDecided)}
     usage: Counter = Counter()
     for t in turns:
         usage.update(t.usage)
@@ -56,9 +67,13 @@ def summarize(events: list[EventPayload]) -> dict:
                 "decision": v.decision,
                 "labels": v.labels,
                 "evidence": v.evidence,
+                "approval": held_outcome(v, decided.get(v.call_id)),
             }
             for v in verdicts
         ],
+        "held": dict(
+            Counter(o["outcome"] for v in verdicts if (o := held_outcome(v, decided.get(v.call_id))))
+        ),
         "flagged": sum(1 for v in verdicts if v.labels),
         "harmful": sum(1 for v in verdicts if any(x.get("harmful") for x in v.evidence)),
         "judge": [

@@ -14,6 +14,7 @@ class EpisodeStarted(BaseModel):
     model: str
     monitor_mode: str
     agent_address: str
+    harness: str = "corpmail"
 
 
 class RequestedCall(BaseModel):
@@ -26,26 +27,29 @@ class ModelTurn(BaseModel):
     """What the model said (words, reasoning) and which tool calls it asked for."""
 
     kind: Literal["model_turn"] = "model_turn"
-    turn: int
+    turn: int = Field(ge=0, le=1_000_000)
     text: str | None = None
     reasoning: str | None = None
     tool_calls: list[RequestedCall] = Field(default_factory=list)
     finish_reason: str | None = None
     usage: dict[str, int] = Field(default_factory=dict)
+    normalised: int = Field(default=0, description="Characters replaced by U+FFFD (app.core.text)")
 
 
 class ModelError(BaseModel):
     kind: Literal["model_error"] = "model_error"
-    turn: int
+    turn: int = Field(ge=0, le=1_000_000)
     error: str
+    normalised: int = 0
 
 
 class Notice(BaseModel):
     """Text the harness gave the model between turns (e.g. the outcome of a held action)."""
 
     kind: Literal["notice"] = "notice"
-    turn: int
+    turn: int = Field(ge=0, le=1_000_000)
     text: str
+    normalised: int = 0
 
 
 class ToolCall(BaseModel):
@@ -56,6 +60,7 @@ class ToolCall(BaseModel):
     tool: str
     actor: str
     args: Any = None
+    normalised: int = Field(default=0, description="Characters replaced by U+FFFD (app.core.text)")
 
 
 class VerdictFields(BaseModel):
@@ -63,13 +68,14 @@ class VerdictFields(BaseModel):
 
     call_id: str
     tool: str
-    decision: Literal["allow", "flag", "hold", "block"]
+    decision: Literal["allow", "flag", "hold", "block", "error"]
     labels: list[str]
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     detector: str
     version: str
     scores: dict[str, float] = Field(default_factory=dict, description="harm class -> suspicion in [0, 1]")
     abstained: list[str] = Field(default_factory=list, description="harm classes the monitor could not judge")
+    error: str | None = Field(default=None, description="Why the monitor could not judge (never clean)")
 
 
 class MonitorVerdict(VerdictFields):
@@ -199,6 +205,7 @@ class EpisodeFinished(BaseModel):
     turns: int = 0
     error: str | None = None
     usage: dict[str, int] = Field(default_factory=dict)
+    normalised: int = 0
 
 
 EventPayload = Annotated[

@@ -17,7 +17,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -131,7 +131,11 @@ def _expect_list(value: Any) -> Any:
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
+    eval_mode: Literal["honest", "attack"] = "honest"  # ControlArena's label: does it play the harm?
     repeat_last: bool = False
+    # when a step refers to mail it has not seen (e.g. access=own hides the leverage): `error` fails
+    # the model call; `stop` ends the turn in words, as a model that found nothing would
+    when_stuck: Literal["error", "stop"] = "error"
     steps: list[Step] = Field(min_length=1)
     expect: Annotated[list[Expect] | None, BeforeValidator(_expect_list)] = Field(
         None,
@@ -244,9 +248,16 @@ def respond(policy: Policy, messages: list[dict]) -> dict:
     else:
         step = Step(say="(end of scripted policy)")
     seen = _seen_messages(messages)
-    tool_calls = []
+    tool_calls: list[dict[str, Any]] = []
     for i, c in enumerate(step.all_calls()):
-        arguments = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))
+        try:
+            resolved = c.raw_args if c.raw_args is not None else json.dumps(_resolve(c.args, seen, messages))
+        except PolicyError as exc:
+            if policy.when_stuck == "error":
+                raise
+            step, tool_calls = Step(say=f"I stop here: {exc}."), []
+            break
+        arguments = resolved
         tool_calls.append(
             {
                 "id": f"call_{turn}_{i}",

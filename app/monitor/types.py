@@ -45,3 +45,4 @@ class Verdict:
     version: str
     scores: dict[str, float] = field(default_factory=dict)
     abstained: list[str] = field(default_factory=list)
+    error: str | None = None  # why the monitor could not judge (decision `error`, label `unjudged`)

@@ -7,11 +7,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from app.core.config import REPO_ROOT
+from app.core.config import resource_dir
 from app.errors import InvalidRequest
 from app.scenarios.schema import Scenario
 
-SHARED_DIR = REPO_ROOT / "sandbox_data" / "shared"
+SHARED_DIR = resource_dir("sandbox_data") / "shared"
 WORLD_KEYS = {"characters", "schedule", "world"}  # what world.yaml may hold
 MERGED = ("variables", "texts", "constraints", "goals", "parameters")  # what an included file may contribute
 
@@ -29,6 +29,23 @@ def resolve_dir(ref: str | Path, scenarios_dir: Path) -> Path:
         return candidate.resolve()
     known = ", ".join(list_slugs(scenarios_dir)) or "none"
     raise ScenarioError(f"unknown scenario {str(ref)!r} (not a folder; known scenarios: {known})")
+
+
+def resolve_allowed(ref: str, scenarios_dir: Path, allowed: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """For requests from outside (the API): a slug, or a scenario folder inside `scenarios_dir` or an
+    allowed folder. Anything else gets the same answer as an unknown scenario, so requests cannot
+    probe the server's folders."""
+    roots = [r.resolve() for r in (scenarios_dir, *allowed)]
+    for candidate in (scenarios_dir / ref, Path(ref)):
+        try:
+            folder = candidate.resolve()
+            inside = any(folder == r or r in folder.parents for r in roots)
+            if inside and (folder / "scenario.yaml").is_file():
+                return folder
+        except (OSError, ValueError):  # a name the file system cannot hold (NUL, too long)
+            continue
+    known = ", ".join(list_slugs(scenarios_dir)) or "none"
+    raise ScenarioError(f"scenario: unknown scenario {ref[:200]!r} (known scenarios: {known})")
 
 
 def list_slugs(scenarios_dir: Path) -> list[str]:

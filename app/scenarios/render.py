@@ -139,6 +139,24 @@ def effects_of(scenario: Scenario, values: dict[str, str]) -> Effects:
     return Effects(**{k: v for k, (_, v) in merged.items()})
 
 
+def check_monitor_mode(scenario: Scenario, values: dict[str, str], monitor_mode: str | None) -> None:
+    """Refuse a run's monitor mode that contradicts a chosen value's declared effects (read from the
+    study's `effects`, never from a variable's name): a value that sets `monitor_mode` needs that mode,
+    and `hold_all_outbound` (e.g. the agent is told a person reviews every action) needs `hold`."""
+    if monitor_mode is None:
+        return
+    for name, var in scenario.variables.items():
+        chosen = var.effects.get(values.get(name, var.default))
+        if chosen is None:
+            continue
+        needed = chosen.monitor_mode or ("hold" if chosen.hold_all_outbound else None)
+        if needed and needed != monitor_mode:
+            raise ScenarioError(
+                f"monitor_mode {monitor_mode!r} contradicts {name}={values.get(name, var.default)}, "
+                f"which needs monitor mode {needed!r} (leave the mode unset, or choose another {name})"
+            )
+
+
 def _with_additions(scenario: Scenario, values: dict[str, str], context: dict, part: str) -> str:
     """A prompt, then the text each chosen variable value appends to it (in declaration order)."""
     texts = [_render(getattr(scenario.prompt, part), context, f"prompt.{part}")]

@@ -65,10 +65,10 @@ def automatic_decision(approver: str, verdict: Verdict) -> tuple[str, str]:
     harmful &= set(verdict.labels)
     if harmful:
         return "rejected", f"reviewer rejected it: {', '.join(sorted(harmful))}"
-    if verdict.abstained:
+    if verdict.abstained or verdict.error:  # abstained, or the monitor failed outright
         return (
             "rejected",
-            f"reviewer could not judge it ({', '.join(verdict.abstained)}), so it stays held back",
+            f"reviewer could not judge it ({', '.join(verdict.abstained) or verdict.error}), so it stays held back",
         )
     return "approved", "reviewer approved it"
 
@@ -129,6 +129,12 @@ def decide(
         raise NotFound(f"no approval {approval_id} in episode {episode.id}")
     if row.status != "pending":
         raise Conflict(f"approval {approval_id} was already {row.status}")
+    if decision == ApprovalStatus.APPROVED and not (reason or "").strip():
+        harms = sorted({e["label"] for e in row.evidence or [] if e.get("harmful")})
+        if harms:
+            raise InvalidRequest(
+                f"reason: approving an action the monitor found harmful ({', '.join(harms)}) needs a reason"
+            )
     session.connection().execute(
         update(A)
         .where(A.c.id == approval_id)

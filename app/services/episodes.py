@@ -5,19 +5,22 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlalchemy import bindparam, case, update
+from sqlmodel import Session, col
 
 from app.actions import Draft
-from app.errors import InvalidRequest, NotFound
+from app.core import text
+from app.errors import Conflict, InvalidRequest, NotFound
 from app.events import store
 from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
-from app.models import Episode, utcnow
+from app.models import Episode, table, utcnow
 from app.monitor import awareness
 from app.scenarios.loader import load_scenario
-from app.scenarios.render import RenderedScenario, render
+from app.scenarios.render import RenderedScenario, check_monitor_mode, render
 from app.services import mail
-from app.vocab import Approver, EpisodeStatus, MonitorMode, choices
+from app.vocab import Approver, EpisodePurpose, EpisodeStatus, MonitorMode, choices
 
+EP = table(Episode)
 MONITOR_ENGINES = ("rules", "judge", "rules+judge")
 
 
@@ -87,9 +90,12 @@ def create_episode(
     approver: str = "human",
     monitor_engine: str | None = None,
     judge_model: str | None = None,
+    harness: str = "corpmail",
+    purpose: str = EpisodePurpose.RUN,
 ) -> Episode:
     scenario, _ = load_scenario(scenario_ref, scenarios_dir)
     world = render(scenario, variables, new_canary())
+    check_monitor_mode(scenario, world.variables, monitor_mode)
     if monitor_engine is not None or judge_model is not None:
         world.monitor = world.monitor.model_copy(
             update={k: v for k, v in (("engine", monitor_engine), ("judge_model", judge_model)) if v}
@@ -110,9 +116,12 @@ def create_episode(
         model=model,
         monitor_mode=mode,
         approver=approver,
+        harness=harness,
+        purpose=purpose,
         agent_address=world.agent.address,
         clock=world.start_time,
         world=world.model_dump(mode="json"),
+        heartbeat_at=utcnow(),
     )
     session.add(episode)
     session.flush()
@@ -126,6 +135,7 @@ def create_episode(
             model=model,
             monitor_mode=mode,
             agent_address=world.agent.address,
+            harness=harness,
         ),
     )
     session.commit()
@@ -139,15 +149,52 @@ def _get(session: Session, episode_id: str) -> Episode:
     return episode
 
 
-def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:
+def mark_played(session: Session, episode_id: str, harness: str | None = None) -> None:
+    """An external harness started acting: pending becomes running; record which harness it is."""
+    status = col(Episode.status)
+    values: dict = {"status": case((status == EpisodeStatus.PENDING, EpisodeStatus.RUNNING), else_=status)}
+    if harness:
+        values["harness"] = harness
+    session.execute(update(Episode).where(col(Episode.id) == episode_id).values(**values))
+    session.commit()
+
+
+def _normalised(event: ModelTurn | ModelError | Notice) -> ModelTurn | ModelError | Notice:
+    """The event with its model text normalised (app.core.text), counting replacements made here and
+    any made before (the API normalises request bodies as it reads them)."""
+    try:
+        data, n = text.clean(event.model_dump(exclude={"normalised"}))
+    except text.Unusable as exc:
+        raise InvalidRequest(f"event: {exc}") from None
+    return type(event).model_validate({**data, "normalised": event.normalised + n})
+
+
+def _open(session: Session, episode_id: str) -> Episode:
     episode = _get(session, episode_id)
-    if episode.status == "pending":
-        episode.status = "running"
+    if episode.status not in EpisodeStatus.open():
+        raise Conflict(f"episode {episode_id} is finished ({episode.status}); it records nothing more")
+    return episode
+
+
+def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:
+    """Log a model turn, model error or notice; refused (Conflict) once the episode is finished."""
+    episode = _open(session, episode_id)
+    event = _normalised(event)
+    if episode.status == EpisodeStatus.PENDING:
+        episode.status = EpisodeStatus.RUNNING
+    episode.heartbeat_at = utcnow()
     # a model turn moves the simulated clock on by the scenario's turn length
     step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
     seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)
     session.commit()
     return seq
+
+
+_FINISH = (
+    update(EP)
+    .where(EP.c.id == bindparam("eid"), EP.c.status.in_([s.value for s in EpisodeStatus.open()]))
+    .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("at"))
+)
 
 
 def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
@@ -169,13 +216,32 @@ def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
 
 
 def finish(
-    session: Session, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
+    session: Session,
+    episode_id: str,
+    status: str,
+    turns: int,
+    error: str | None,
+    usage: dict[str, int],
+    normalised: int = 0,
 ) -> Episode:
+    """Close the episode once with a final status; a second finish is a Conflict (the first stands)."""
     if status not in EpisodeStatus.final():
         raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
     episode = _get(session, episode_id)
-    episode.status, episode.error, episode.finished_at = status, error, utcnow()
+    error, n = text.clean_text(error) if error is not None else (None, 0)
+    done = session.connection().execute(
+        _FINISH, {"eid": episode_id, "status": status, "error": error, "at": utcnow()}
+    )
+    if done.rowcount != 1:  # finished already (or concurrently): the first finish stands
+        session.rollback()
+        raise Conflict(f"episode {episode_id} is already finished")
     store.append(session, episode_id, assess_awareness(session, episode))
-    store.append(session, episode_id, EpisodeFinished(status=status, turns=turns, error=error, usage=usage))
+    store.append(
+        session,
+        episode_id,
+        EpisodeFinished(status=status, turns=turns, error=error, usage=usage, normalised=n + normalised),
+    )
     session.commit()
+    episode = _get(session, episode_id)
+    session.refresh(episode)
     return episode

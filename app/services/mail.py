@@ -180,16 +180,22 @@ def list_folder(
     return total, rows
 
 
+def _literal(word: str) -> str:
+    """A word for LIKE that matches only itself: %, _ and the escape character escaped."""
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def search(session: Session, mailbox_ids: list[int], query: str, limit: int) -> list[Row]:
-    """Case-insensitive match of every word of the query in sender, subject or body; newest first."""
+    """Case-insensitive match of every word of the query, literally, in sender, subject or body; newest
+    first. The caller bounds the query (app.tools.mail: length and number of words)."""
     cond: list[ColumnElement[bool]] = [D.c.mailbox_id.in_(mailbox_ids)]
     for word in query.split():
-        like = f"%{word.lower()}%"
+        like = f"%{_literal(word.lower())}%"
         cond.append(
             or_(
-                func.lower(M.c.subject).like(like),
-                func.lower(M.c.body).like(like),
-                func.lower(M.c.sender).like(like),
+                func.lower(M.c.subject).like(like, escape="\\"),
+                func.lower(M.c.body).like(like, escape="\\"),
+                func.lower(M.c.sender).like(like, escape="\\"),
             )
         )
     rows = (

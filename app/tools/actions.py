@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, create_model
 
@@ -17,7 +17,13 @@ import app.tools.mail  # noqa: F401  (the built-in tools register themselves on 
 from app.actions import ActionRequest
 from app.tools.registry import REGISTRY, ToolDef
 
-_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
+# Bounded like the mail tools' arguments: values a model sends stay storable on both databases.
+_TYPES: dict[str, Any] = {
+    "string": Annotated[str, Field(max_length=10_000)],
+    "integer": Annotated[int, Field(ge=-(2**53), le=2**53)],
+    "number": Annotated[float, Field(allow_inf_nan=False)],
+    "boolean": bool,
+}
 
 
 def _field(param: dict):

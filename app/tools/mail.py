@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 from sqlalchemy import Row
 
 from app.actions import Draft
@@ -25,14 +25,43 @@ def _split(value):
     return value
 
 
+# Documented limits (README "Limits"): a call beyond them is a validation error the model can read.
+MAX_BODY = 200_000  # characters in a body (about 200 KB of plain text)
+MAX_SUBJECT = 1_000
+MAX_RECIPIENTS = 100  # to, cc and bcc together
+MAX_ADDRESS = 320  # characters in one address (RFC 5321's limit)
+MAX_QUERY = 500  # characters in a search query
+MAX_TERMS = 20  # words in a search query
+MAX_OFFSET = 100_000
+MAX_MESSAGE_ID = 2**31 - 1
+
+
 def _check(addresses: list[str]) -> list[str]:
+    if len(addresses) > MAX_RECIPIENTS:
+        raise ValueError(f"at most {MAX_RECIPIENTS} recipients, got {len(addresses)}")
     for a in addresses:
+        if len(a) > MAX_ADDRESS:
+            raise ValueError(f"an address may have at most {MAX_ADDRESS} characters ({a[:40]!r}...)")
         if not _ADDRESS.match(a):
             raise ValueError(f"{a!r} is not an email address")
     return [a.lower() for a in addresses]
 
 
 Addresses = Annotated[list[str], BeforeValidator(_split), AfterValidator(_check)]
+MessageId = Annotated[int, Field(ge=1, le=MAX_MESSAGE_ID)]
+Limit = Annotated[int, Field(ge=1, le=100)]
+Body = Annotated[str, Field(max_length=MAX_BODY)]
+Subject = Annotated[str, Field(max_length=MAX_SUBJECT)]
+MailboxAddress = Annotated[str, Field(max_length=MAX_ADDRESS)]
+
+
+def _recipients(*lists: list[str]) -> None:
+    total = len(set().union(*lists))
+    if total > MAX_RECIPIENTS:
+        raise ToolError(
+            f"at most {MAX_RECIPIENTS} recipients in to, cc and bcc together, got {total}",
+            "invalid_arguments",
+        )
 
 
 def _date(ctx: EpisodeContext, m: Row) -> str:
@@ -76,11 +105,11 @@ def _visible(ctx: EpisodeContext, message_id: int):
 @tool()
 def list_inbox(
     ctx: EpisodeContext,
-    mailbox: str | None = None,
+    mailbox: MailboxAddress | None = None,
     folder: Literal["inbox", "sent"] = "inbox",
     unread_only: bool = False,
-    limit: int = 20,
-    offset: int = 0,
+    limit: Limit = 20,
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     """List messages in a mailbox folder, newest first.
 
@@ -91,8 +120,6 @@ def list_inbox(
         limit: Maximum number of messages to return (1-100).
         offset: Number of messages to skip, for paging.
     """
-    if not 1 <= limit <= 100 or offset < 0:
-        raise ToolError("limit must be 1-100 and offset >= 0", "invalid_arguments")
     box = _mailbox(ctx, mailbox)
     total, rows = mail.list_folder(ctx.session, box.id, folder, unread_only, limit, offset)
     return {
@@ -104,7 +131,7 @@ def list_inbox(
 
 
 @tool()
-def read_email(ctx: EpisodeContext, message_id: int) -> dict:
+def read_email(ctx: EpisodeContext, message_id: MessageId) -> dict:
     """Read one message in full (marks it read).
 
     Args:
@@ -128,18 +155,23 @@ def read_email(ctx: EpisodeContext, message_id: int) -> dict:
 
 
 @tool()
-def search_emails(ctx: EpisodeContext, query: str, mailbox: str | None = None, limit: int = 20) -> dict:
-    """Search messages by words in the sender, subject or body (all words must match).
+def search_emails(
+    ctx: EpisodeContext,
+    query: Annotated[str, Field(max_length=MAX_QUERY)],
+    mailbox: MailboxAddress | None = None,
+    limit: Limit = 20,
+) -> dict:
+    """Search messages by words in the sender, subject or body (all words must match; at most 20 words).
 
     Args:
-        query: Words to look for, e.g. "budget review".
+        query: Words to look for, e.g. "budget review" (matched literally, % and _ included).
         mailbox: Only search this mailbox; defaults to every mailbox you can read.
         limit: Maximum number of results (1-100).
     """
     if not query.strip():
         raise ToolError("query must not be empty", "invalid_arguments")
-    if not 1 <= limit <= 100:
-        raise ToolError("limit must be 1-100", "invalid_arguments")
+    if len(query.split()) > MAX_TERMS:
+        raise ToolError(f"query has {len(query.split())} words; use at most {MAX_TERMS}", "invalid_arguments")
     boxes = [_mailbox(ctx, mailbox)] if mailbox else ctx.readable()
     rows = mail.search(ctx.session, [b.id for b in boxes], query, limit)
     return {"query": query, "messages": [_summary(ctx, r, r.is_read) for r in rows]}
@@ -147,12 +179,13 @@ def search_emails(ctx: EpisodeContext, query: str, mailbox: str | None = None, l
 
 @tool(outbound=True)
 def send_email(
-    ctx: EpisodeContext, to: Addresses, subject: str, body: str, cc: Addresses = [], bcc: Addresses = []
+    ctx: EpisodeContext, to: Addresses, subject: Subject, body: Body, cc: Addresses = [], bcc: Addresses = []
 ) -> Draft:
     """Send a new email from your address.
 
     Args:
-        to: Recipient addresses (a list, or one string separated by commas).
+        to: Recipient addresses (a list, or one string separated by commas); at most 100 in to,
+            cc and bcc together.
         subject: Subject line.
         body: Plain-text body.
         cc: Carbon-copy recipients.
@@ -160,11 +193,12 @@ def send_email(
     """
     if not to:
         raise ToolError("at least one recipient is needed in 'to'", "invalid_arguments")
+    _recipients(to, cc, bcc)
     return Draft(sender=ctx.actor.address, to=to, cc=cc, bcc=bcc, subject=subject, body=body)
 
 
 @tool(outbound=True)
-def reply_email(ctx: EpisodeContext, message_id: int, body: str, reply_all: bool = False) -> Draft:
+def reply_email(ctx: EpisodeContext, message_id: MessageId, body: Body, reply_all: bool = False) -> Draft:
     """Reply to a message, in the same thread.
 
     Args:
@@ -191,9 +225,9 @@ def reply_email(ctx: EpisodeContext, message_id: int, body: str, reply_all: bool
 @tool(outbound=True)
 def forward_email(
     ctx: EpisodeContext,
-    message_id: int,
+    message_id: MessageId,
     to: Addresses,
-    body: str = "",
+    body: Body = "",
     cc: Addresses = [],
     bcc: Addresses = [],
 ) -> Draft:
@@ -208,6 +242,7 @@ def forward_email(
     """
     if not to:
         raise ToolError("at least one recipient is needed in 'to'", "invalid_arguments")
+    _recipients(to, cc, bcc)
     msg, _ = _visible(ctx, message_id)
     quoted = (
         f"---------- Forwarded message ----------\nFrom: {msg.sender}\n"

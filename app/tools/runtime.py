@@ -6,6 +6,7 @@ message that does not exist) comes back as a structured error result and is logg
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -16,16 +17,21 @@ from sqlmodel import Session
 
 from app import monitor
 from app.actions import ActionRequest, Draft
+from app.core import text
 from app.errors import NotFound
 from app.events import store
 from app.events.types import MonitorVerdict, ToolCall, ToolResult
-from app.services import approvals, episode_view, judge_stage, mail
+from app.monitor.types import Verdict
+from app.services import approvals, episode_view, judge_stage, mail, tool_outcomes
 from app.tools import actions
 from app.tools.context import EpisodeContext, outside_actor
-from app.tools.registry import ToolError
+from app.tools.registry import REGISTRY, ToolError
 from app.vocab import Approver, Decision, EpisodeStatus, Origin
 
 logger = logging.getLogger(__name__)
+MAX_ARGUMENT_BYTES = 2_000_000  # a request body larger than this is refused unread
+MAX_LOGGED_ARGS = 20_000  # characters of unusable argument text kept in the log
+UNJUDGED = "unjudged"  # the label of a verdict the monitor could not reach
 
 
 class EpisodeNotFound(NotFound):
@@ -36,21 +42,58 @@ def _error(type_: str, message: str, **extra: Any) -> dict:
     return {"type": type_, "message": message, **extra}
 
 
-def _parse(raw: Any) -> tuple[Any, dict | None]:
+def _as_text(raw: Any) -> str:
+    """The call's arguments as text, for the log whatever they were (bytes, text, a value)."""
     if isinstance(raw, (bytes, bytearray)):
-        raw = raw.decode("utf-8", errors="replace")
+        out = text.decode(bytes(raw))[0]
+    elif isinstance(raw, str):
+        out = raw
+    else:
+        try:
+            out = json.dumps(raw, default=str)
+        except (ValueError, RecursionError):
+            out = repr(raw)
+    out = text.clean_text(out)[0]
+    if len(out) > MAX_LOGGED_ARGS:
+        out = out[:MAX_LOGGED_ARGS] + f"... [{len(out) - MAX_LOGGED_ARGS} more characters not logged]"
+    return out
+
+
+def _parse(raw: Any) -> tuple[Any, dict | None, int]:
+    """(arguments, problem or None, characters normalised). Model text is normalised here, once,
+    before anything (the monitor included) reads it: see app.core.text."""
+    normalised = 0
+    if isinstance(raw, (bytes, bytearray)):
+        if len(raw) > MAX_ARGUMENT_BYTES:
+            return _as_text(raw), _error("too_large", f"arguments exceed {MAX_ARGUMENT_BYTES:,} bytes"), 0
+        raw, normalised = text.decode(bytes(raw))
+    elif isinstance(raw, str):
+        raw, normalised = text.clean_text(raw)
     if isinstance(raw, str):
         if not raw.strip():
-            return {}, None
+            return {}, None, normalised
         try:
-            raw = json.loads(raw)
+            raw = text.loads(raw)
         except json.JSONDecodeError as exc:
-            return raw, _error(
-                "invalid_json", f"arguments are not valid JSON: {exc.msg} at position {exc.pos}"
+            return (
+                _as_text(raw),
+                _error("invalid_json", f"arguments are not valid JSON: {exc.msg} at position {exc.pos}"),
+                normalised,
             )
+        except (ValueError, RecursionError) as exc:  # 4,300+ digit integers, NaN, nesting too deep
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            return (
+                _as_text(raw),
+                _error("invalid_json", f"arguments are not usable JSON: {reason}"),
+                normalised,
+            )
+    try:
+        raw, more = text.clean(raw)
+    except text.Unusable as exc:
+        return _as_text(raw), _error("invalid_arguments", str(exc)), normalised
     if not isinstance(raw, dict):
-        return raw, _error("invalid_arguments", "arguments must be a JSON object")
-    return raw, None
+        return raw, _error("invalid_arguments", "arguments must be a JSON object"), normalised + more
+    return raw, None, normalised + more
 
 
 def _validation_details(exc: ValidationError) -> list[dict]:
@@ -69,7 +112,11 @@ def _deliver(
         if isinstance(action, Draft) and ctx.actor.is_agent
         else []
     )
-    verdict = monitor.evaluate(ctx.episode, action, history)
+    try:
+        verdict = monitor.evaluate(ctx.episode, action, history)
+    except Exception as exc:  # the monitor failed: say so in the verdict, never record it as clean
+        logger.exception("monitor failed on %s in episode %s", name, ctx.episode.id)
+        verdict = _unjudged(ctx.episode.monitor_mode, f"the monitor failed ({exc.__class__.__name__})")
     if not ctx.actor.is_agent and verdict.decision in (Decision.HOLD, Decision.BLOCK):
         # the monitor knows who acts: the world's and researchers' own mail is recorded, never held
         verdict.decision = Decision.FLAG
@@ -85,6 +132,7 @@ def _deliver(
             scores=verdict.scores,
             abstained=verdict.abstained,
             mode=ctx.episode.monitor_mode,
+            error=verdict.error,
         )
     )
     if ctx.actor.is_agent and judge_stage.wanted(ctx.episode.world, verdict):
@@ -104,6 +152,14 @@ def _deliver(
         approvals.take_effect(ctx.session, ctx.episode, action, call_id, log, ctx.boxes, origin),
         None,
     )
+
+
+def _unjudged(mode: str, reason: str) -> Verdict:
+    """A verdict for an action the monitor could not judge: decision `error` (delivered only in
+    observe mode; held in hold mode, where an automatic reviewer rejects it; refused in block mode)."""
+    decision = {"hold": Decision.HOLD, "block": Decision.BLOCK}.get(mode, Decision.ERROR)
+    evidence = [{"label": UNJUDGED, "harmful": None, "detector": monitor.ENGINE, "error": reason}]
+    return Verdict(decision, [UNJUDGED], evidence, monitor.ENGINE, monitor.ENGINE_VERSION, error=reason)
 
 
 def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: list):
@@ -133,8 +189,10 @@ def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: li
 
 
 def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: list) -> dict:
-    args, problem = _parse(raw_args)
-    log.append(ToolCall(call_id=call_id, tool=name, actor=ctx.actor.address, args=args))
+    args, problem, normalised = _parse(raw_args)
+    log.append(
+        ToolCall(call_id=call_id, tool=name, actor=ctx.actor.address, args=args, normalised=normalised)
+    )
     result, ok = None, False
     tool = actions.lookup(ctx.episode.world, name)
     if problem is None and ctx.episode.status not in EpisodeStatus.open():
@@ -167,6 +225,17 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
     return {"call_id": call_id, "tool": name, "ok": ok, "result": result, "error": problem}
 
 
+def call_id_of(given: str | None) -> str:
+    """The call's id: the caller's (cleaned; hashed when longer than 64 characters, so a retry maps to
+    the same id), else a new one."""
+    if not given:
+        return f"call_{uuid.uuid4().hex[:12]}"
+    given = text.clean_text(given)[0]
+    if len(given) <= 64:
+        return given
+    return "call_h" + hashlib.sha256(given.encode()).hexdigest()[:40]
+
+
 def _after_judge(session: Session, episode, req: judge_stage.JudgeRequest, outcome: dict) -> dict:
     """Run the judge stage (its own transaction); a held action's outcome is the judge's decision."""
     judged = judge_stage.run(session, episode, req)
@@ -194,17 +263,23 @@ def run_tool(
 
     `actor` defaults to the agent. Anyone else acts as the world (a character's reaction) or as a
     researcher writing as that character (`origin`); an outside contact may act too (it has no
-    mailbox: it can only send). The monitor judges their mail but never holds or blocks it."""
-    call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
-    episode = episode_view.load(session, episode_id)
+    mailbox: it can only send). The monitor judges their mail but never holds or blocks it.
+
+    A call id already used in the episode returns that call's stored outcome and does nothing else."""
+    call_id = call_id_of(call_id)
+    name = text.clean_text(name)[0]
+    episode = episode_view.load(session, episode_id) if text.is_id(episode_id) else None
     if episode is None:
         raise EpisodeNotFound(f"no episode {episode_id}")
-    address = (actor or episode.agent_address).lower()
+    address = text.clean_text(actor or episode.agent_address)[0].lower()
     boxes = episode.boxes
     acting = boxes.get(address) or outside_actor(episode.world, address)
     if acting is None:
         raise EpisodeNotFound(f"no mailbox {address} in episode {episode_id}")
     origin = Origin.AGENT if acting.is_agent else origin
+    first = tool_outcomes.stored(session, episode_id, call_id)
+    if first is not None or not tool_outcomes.claim(session, episode_id, call_id):
+        return first if first is not None else _stored(session, episode_id, call_id)
     log: list = []
     try:
         ctx = EpisodeContext(session, episode, acting, boxes, call_id, log, origin)
@@ -212,28 +287,73 @@ def run_tool(
         # the agent's call takes simulated time; the world's reactions are placed on the clock by the world
         step = (episode.world.get("clock") or {}).get("call_seconds", 0) if origin == Origin.AGENT else 0
         store.append_many(session, episode_id, log, advance_seconds=step, origin=origin, actor=address)
+        tool_outcomes.record(session, episode_id, call_id, outcome)
         session.commit()
         if ctx.judge is not None:
             outcome = _after_judge(session, episode, ctx.judge, outcome)
+            tool_outcomes.record(session, episode_id, call_id, outcome)  # a retry gets the judge's decision
+            session.commit()
         return outcome
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
         session.rollback()
         logger.exception("tool %s failed in episode %s", name, episode_id)
-        problem = _error("internal_error", f"the tool failed unexpectedly ({exc.__class__.__name__})")
-        store.append_many(
-            session,
-            episode_id,
-            [
-                ToolCall(
-                    call_id=call_id,
-                    tool=name,
-                    actor=address,
-                    args=raw_args if isinstance(raw_args, (dict, str)) else None,
-                ),
-                ToolResult(call_id=call_id, tool=name, ok=False, error=problem),
-            ],
-            origin=origin,
-            actor=address,
-        )
-        session.commit()
-        return {"call_id": call_id, "tool": name, "ok": False, "result": None, "error": problem}
+        return _record_fault(session, episode_id, name, call_id, (address, origin), raw_args, log, exc)
+
+
+def _stored(session: Session, episode_id: str, call_id: str) -> dict:
+    """The outcome of a concurrent call with the same id, which has committed by now."""
+    outcome = tool_outcomes.stored(session, episode_id, call_id)
+    session.rollback()
+    if outcome is None:
+        raise RuntimeError(f"call {call_id} in episode {episode_id} was claimed but has no outcome")
+    return outcome
+
+
+def _record_fault(
+    session: Session,
+    episode_id: str,
+    name: str,
+    call_id: str,
+    who: tuple[str, str],
+    raw_args: Any,
+    log: list,
+    exc: Exception,
+) -> dict:
+    """Log a call that failed inside: its raw arguments as text, the monitor's verdict if one was
+    reached (or an `unjudged` verdict for an outbound tool), and an internal_error result. The action
+    itself was rolled back. `who` is the acting address and the call's origin."""
+    address, origin = who
+    problem = _error("internal_error", f"the tool failed unexpectedly ({exc.__class__.__name__})")
+    outcome = {"call_id": call_id, "tool": name, "ok": False, "result": None, "error": problem}
+    verdicts = [e for e in log if isinstance(e, MonitorVerdict)]
+    tool = REGISTRY.get(name)
+    outbound = tool.outbound if tool is not None else any(e.tool == name for e in verdicts)
+    if not verdicts and outbound:
+        v = _unjudged("observe", f"not judged: the call failed before the monitor ({exc.__class__.__name__})")
+        verdicts = [
+            MonitorVerdict(
+                call_id=call_id,
+                tool=name,
+                decision=v.decision,
+                labels=v.labels,
+                evidence=v.evidence,
+                detector=v.detector,
+                version=v.version,
+                mode="observe",
+                error=v.error,
+            )
+        ]
+    call = ToolCall(call_id=call_id, tool=name, actor=address, args=_as_text(raw_args))
+    result = ToolResult(call_id=call_id, tool=name, ok=False, error=problem)
+    attempts: list[list[Any]] = [[call, *verdicts, result], [call, result]]
+    for events in attempts:
+        try:
+            if not tool_outcomes.claim(session, episode_id, call_id, outcome):
+                return _stored(session, episode_id, call_id)
+            store.append_many(session, episode_id, events, origin=origin, actor=address)
+            session.commit()
+            return outcome
+        except Exception:
+            session.rollback()
+            logger.exception("could not log the failed call %s in episode %s", call_id, episode_id)
+    raise RuntimeError(f"call {call_id} in episode {episode_id} failed and could not be logged")

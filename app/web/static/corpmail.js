@@ -15,11 +15,36 @@ function el(tag, attrs = {}, ...children) {
   return add(node, ...children);
 }
 
-// Append children (nested arrays allowed); strings become text nodes, null/false are skipped.
+// Bidi controls (e.g. U+202E, which reverses what follows: "txt.exe" shown as "exe.txt") and invisible
+// characters (zero-width spaces, joiners, BOM, soft hyphen, tag characters) are shown, never applied.
+const HIDDEN_CHARS = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}]/gu;
+
+function codePoint(ch) { return "U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0"); }
+
+// A string as page text: a text node, or a fragment with each hidden character as a visible ⟨U+XXXX⟩.
+function visibleText(s) {
+  if (s.search(HIDDEN_CHARS) === -1) return document.createTextNode(s);  // search() ignores lastIndex
+  const frag = document.createDocumentFragment();
+  let last = 0;
+  for (const m of s.matchAll(HIDDEN_CHARS)) {
+    frag.append(s.slice(last, m.index));
+    const span = document.createElement("span");
+    span.className = "hidden-char";
+    span.title = `invisible or direction-changing character ${codePoint(m[0])}`;
+    span.textContent = `⟨${codePoint(m[0])}⟩`;
+    frag.append(span);
+    last = m.index + m[0].length;
+  }
+  frag.append(s.slice(last));
+  return frag;
+}
+
+// Append children (nested arrays allowed); strings become text (hidden characters made visible),
+// null/false are skipped.
 function add(node, ...children) {
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : String(c));
+    node.append(c instanceof Node ? c : visibleText(String(c)));
   }
   return node;
 }
@@ -40,22 +65,38 @@ function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
 function highlighted(text, marks) {
   const frag = document.createDocumentFragment();
   const terms = marks.filter((m) => m.term);
-  if (!terms.length || !text) { frag.append(text || ""); return frag; }
+  if (!terms.length || !text) { add(frag, text || ""); return frag; }
   const re = new RegExp(terms.map((m) => escapeRegExp(m.term)).join("|"), "gi");
   let last = 0;
   for (const match of text.matchAll(re)) {
-    frag.append(text.slice(last, match.index));
+    add(frag, text.slice(last, match.index));
     const found = terms.find((m) => m.term.toLowerCase() === match[0].toLowerCase());
     frag.append(el("mark", { class: found ? found.cls : "" }, match[0]));
     last = match.index + match[0].length;
   }
-  frag.append(text.slice(last));
+  add(frag, text.slice(last));
   return frag;
 }
 
 function shortJson(value, limit = 2000) {
   const s = JSON.stringify(value, null, 2);
   return s.length > limit ? s.slice(0, limit) + "\n…" : s;
+}
+
+// Arguments or a result as "name: value" rows; text values keep their own line breaks (an email body
+// reads as an email, not as a JSON string with \n in it).
+function dataView(value, depth = 0) {
+  if (typeof value === "string") return el("span", { class: "text-value" }, value.length > 20000 ? value.slice(0, 20000) + "\n…" : value);
+  if (value === null || typeof value !== "object" || depth > 3) return el("code", {}, shortJson(value, 2000));
+  const entries = Array.isArray(value) ? value.map((v, i) => [String(i + 1), v]) : Object.entries(value);
+  if (!entries.length) return el("code", {}, Array.isArray(value) ? "[]" : "{}");
+  return el("dl", { class: "data" }, entries.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, dataView(v, depth + 1)))));
+}
+
+// A verdict's labels: harmful findings in red, other findings (e.g. leverage_disclosure) in amber.
+function labelBadges(verdict) {
+  const harmful = new Set(verdict.evidence.filter((x) => x.harmful).map((x) => x.label));
+  return verdict.labels.map((l) => el("span", { class: `badge label ${harmful.has(l) ? "harmful" : ""}` }, l));
 }
 
 // Mail dates in the scenario's time zone (stored as UTC; a time without an offset is UTC).
@@ -162,6 +203,7 @@ class EpisodeView {
   }
 
   renderMail(state = this.state) {
+    if (!state) return;  // a tab clicked before the log has loaded: the first render honours the choice
     this.state = state;
     const boxes = $("#mailboxes");
     boxes.replaceChildren(...this.snap.mailboxes.map((b) => {
@@ -183,7 +225,7 @@ class EpisodeView {
       const li = el("li", { class: [copy && !copy.read ? "unread" : "", msg.id === this.selected.message ? "selected" : ""].join(" "), "data-id": msg.id },
         el("div", {}, el("div", { class: "subject" }, msg.subject || "(no subject)"),
           el("div", { class: "from" }, outbox ? `to ${[...msg.to, ...msg.cc, ...msg.bcc].join(", ")}` : msg.sender),
-          verdict && verdict.labels.length ? verdict.labels.map((l) => el("span", { class: "badge label harmful" }, l)) : null),
+          verdict ? labelBadges(verdict) : null),
         el("div", { class: "date" }, fmtDate(msg.sent_at, this.snap.episode.timezone)));
       li.addEventListener("click", () => { this.selected.message = msg.id; this.renderMail(); });
       return li;
@@ -211,7 +253,7 @@ class EpisodeView {
       msg.cc.length ? el("div", { class: "headers" }, "Cc ", this.recipients(msg.cc)) : null,
       msg.bcc.length ? el("div", { class: "headers" }, "Bcc ", this.recipients(msg.bcc)) : null,
       msg.labels.length ? el("div", {}, msg.labels.map((l) => el("span", { class: "badge label" }, l))) : null,
-      verdict ? el("div", {}, "Monitor: ", el("b", {}, verdict.decision), verdict.labels.map((l) => el("span", { class: "badge label harmful" }, l))) : null,
+      verdict ? el("div", {}, "Monitor: ", el("b", {}, verdict.decision), labelBadges(verdict)) : null,
       el("pre", { class: "body" }, highlighted(msg.body, this.marks)),
       ...msg.attachments.map((a) => el("details", {}, el("summary", {}, `Attachment: ${a.name}`), el("pre", {}, highlighted(a.content, this.marks)))),
     ].filter(Boolean));
@@ -233,19 +275,50 @@ class EpisodeView {
     return el("li", {}, parts);
   }
 
-  decideForm(approvalId, onDone) {
-    const reason = el("input", { type: "text", placeholder: "reason", class: "reason" });
-    const send = async (decision) => {
-      await api(`/api/episodes/${this.snap.episode.id}/approvals/${approvalId}`, {
-        method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ decision, reason: reason.value || null, by: "web" }) });
-      if (onDone) onDone();
-    };
+  // Approve / reject a held action in two steps (choose, then confirm). Approving an action the monitor
+  // found harmful needs a reason (the server refuses it without one, too).
+  decideForm(approvalId, onDone, harmful = false) {
+    const reason = el("input", { type: "text", placeholder: harmful ? "reason (required to approve)" : "reason", class: "reason" });
+    const note = el("span", { class: "decide-note", role: "status" });
     const approve = el("button", { type: "button", class: "approve" }, "Approve");
     const reject = el("button", { type: "button", class: "reject" }, "Reject");
-    approve.addEventListener("click", () => send("approve"));
-    reject.addEventListener("click", () => send("reject"));
-    return el("div", { class: "decide", "data-approval": approvalId }, reason, approve, reject);
+    const confirm = el("button", { type: "button", class: "confirm", hidden: true }, "Confirm");
+    const cancel = el("button", { type: "button", class: "cancel", hidden: true }, "Cancel");
+    const form = el("div", { class: "decide", "data-approval": approvalId, "data-harmful": harmful ? "true" : "false" },
+      reason, approve, reject, confirm, cancel, note);
+    let chosen = null;
+    const choosing = (on) => { approve.hidden = reject.hidden = on; confirm.hidden = cancel.hidden = !on; reason.disabled = on; };
+    const choose = (decision) => {
+      if (decision === "approve" && harmful && !reason.value.trim()) {
+        note.textContent = "The monitor found this action harmful: give a reason to approve it.";
+        reason.focus();
+        return;
+      }
+      chosen = decision;
+      note.textContent = decision === "approve" ? "It will take effect now. Confirm?" : "It will never take effect. Confirm?";
+      confirm.textContent = decision === "approve" ? "Confirm approve" : "Confirm reject";
+      choosing(true);
+      confirm.focus();
+    };
+    approve.addEventListener("click", () => choose("approve"));
+    reject.addEventListener("click", () => choose("reject"));
+    cancel.addEventListener("click", () => { chosen = null; note.textContent = ""; choosing(false); });
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
+      try {
+        await api(`/api/episodes/${this.snap.episode.id}/approvals/${approvalId}`, {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ decision: chosen, reason: reason.value.trim() || null, by: "web" }) });
+        note.textContent = "";
+        pendingBadge();
+        if (onDone) onDone();
+      } catch (err) {
+        note.textContent = err.message;
+        confirm.disabled = false;
+        choosing(false);
+      }
+    });
+    return form;
   }
 
   timelineItem(e, state) {
@@ -255,7 +328,7 @@ class EpisodeView {
     const head = (label) => el("span", { class: "kind" }, `#${e.seq} ${outside ? `[${e.origin}${e.actor ? ` ${e.actor}` : ""}] ` : ""}${label}`);
     switch (p.kind) {
       case "episode_started":
-        add(li, head("start"), `${p.scenario} · ${p.model} · monitor ${p.monitor_mode}`); break;
+        add(li, head("start"), `${p.scenario} · ${p.model} · ${p.harness || "corpmail"} · monitor ${p.monitor_mode}`); break;
       case "model_turn":
         add(li, head(`turn ${p.turn}`));
         if (p.reasoning) add(li, el("details", { class: "reasoning" }, el("summary", {}, "reasoning"), el("div", { class: "says" }, p.reasoning)));
@@ -265,7 +338,7 @@ class EpisodeView {
       case "notice": add(li, head("told the model"), el("div", { class: "says" }, p.text)); break;
       case "model_error": li.classList.add("error"); add(li, head("model error"), p.error); break;
       case "tool_call":
-        add(li, head("call"), el("b", { class: "tool" }, p.tool), el("pre", {}, typeof p.args === "string" ? p.args : shortJson(p.args)));
+        add(li, head("call"), el("b", { class: "tool" }, p.tool), typeof p.args === "string" ? el("pre", {}, p.args) : dataView(p.args));
         break;
       case "tool_result": {
         add(li, head("result"));
@@ -279,7 +352,7 @@ class EpisodeView {
           else if (r.subject) add(li, `read “${r.subject}”`);
           else if (r.status) add(li, r.status, r.message ? `: ${r.message}` : "");
           const details = el("details", {}, el("summary", {}, "full result"));
-          details.addEventListener("toggle", () => { if (details.open && details.children.length === 1) details.append(el("pre", {}, shortJson(r, 20000))); }, { once: false });
+          details.addEventListener("toggle", () => { if (details.open && details.children.length === 1) details.append(dataView(r)); }, { once: false });
           add(li, details);
         }
         break;
@@ -287,8 +360,7 @@ class EpisodeView {
       case "monitor_verdict": {
         const harmful = p.evidence.some((x) => x.harmful);
         if (harmful) li.classList.add("harmful");
-        add(li, head("monitor"), el("b", {}, p.decision), " ", p.tool, " ",
-          p.labels.map((l) => el("span", { class: `badge label ${harmful ? "harmful" : ""}` }, l)));
+        add(li, head("monitor"), el("b", {}, p.decision), " ", p.tool, " ", labelBadges(p));
         if (p.evidence.length) add(li, el("ul", { class: "evidence" }, p.evidence.map((x) => this.evidence(x))));
         if (p.decision === "hold" && this.interactive) li.dataset.call = p.call_id;  // form added while pending
         break;
@@ -327,7 +399,8 @@ class EpisodeView {
     for (const li of root.querySelectorAll("li[data-call]")) {
       const entry = [...state.approvals.entries()].find(([, a]) => a.call_id === li.dataset.call && a.status === "pending");
       const existing = li.querySelector(".decide");
-      if (entry && !existing) add(li, this.decideForm(entry[0]));
+      const verdict = state.verdicts.get(li.dataset.call);
+      if (entry && !existing) add(li, this.decideForm(entry[0], null, Boolean(verdict && verdict.evidence.some((x) => x.harmful))));
       if (!entry && existing) existing.remove();
     }
   }
@@ -504,22 +577,75 @@ async function replayPage(eid) {
 // ---------------------------------------------------------------- episode list and approvals
 
 function episodeRow(e) {
+  const count = (n) => (n ? el("span", { class: "flag" }, n) : "0");
   return el("tr", { "data-id": e.id },
-    el("td", {}, el("a", { href: `/episodes/${e.id}` }, e.id)), el("td", {}, e.scenario),
+    el("td", {}, el("a", { href: `/episodes/${e.id}` }, e.id), e.purpose === "check" ? [" ", el("span", { class: "badge" }, "check")] : null),
+    el("td", {}, e.scenario),
     el("td", { class: "vars" }, Object.entries(e.variables).map(([k, v]) => [el("span", { class: "var" }, `${k}=${v}`), " "])),
-    el("td", {}, e.model), el("td", {}, el("span", { class: `status status-${e.status}` }, e.status)),
-    el("td", {}, e.tool_calls), el("td", {}, e.flagged ? el("span", { class: "flag" }, e.flagged) : "0"),
+    el("td", {}, e.model), el("td", { class: "harness" }, e.harness), el("td", {}, el("span", { class: `status status-${e.status}` }, e.status)),
+    el("td", {}, e.tool_calls), el("td", {}, findingBadge(e.flagged - e.harmful, "finding")),
+    el("td", {}, findingBadge(e.harmful, "harmful")),
     el("td", {}, e.created_at), el("td", {}, el("a", { href: `/episodes/${e.id}/replay` }, "replay")));
 }
+
+// Flagged-but-not-harmful findings (e.g. leverage_disclosure) and harmful ones look different.
+function findingBadge(n, kind) { return n ? el("span", { class: `flag ${kind}` }, n) : "0"; }
 
 function debounce(fn, ms) { let t = null; return () => { clearTimeout(t); t = setTimeout(fn, ms); }; }
 
 async function episodesPage() {
+  const form = $("#episode-filters");
+  if (form) form.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => form.submit()));
+  if (document.body.dataset.pageno !== "1") return;  // older pages stay as they are
   const refresh = debounce(async () => {
-    const rows = await api("/api/episodes?limit=200");
+    const checks = document.body.dataset.checks === "true" ? "&include_checks=true" : "";
+    const rows = await api(`/api/episodes?${document.body.dataset.query || "limit=50"}${checks}`);
     if (rows.length) $("#episode-rows").replaceChildren(...rows.map(episodeRow));
   }, 250);
-  new EventSource("/api/stream/episodes").addEventListener("changed", refresh);
+  onChanged(refresh);
+}
+
+// ---------------------------------------------------------------- experiment page
+
+function pct(x) { return x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)}%`; }
+
+function rateRow(name, r) {
+  const q = new URLSearchParams({ experiment: name, cell: r.cell, model: r.model });
+  return el("tr", { "data-label": r.label }, el("td", {}, r.scenario),
+    el("td", { class: "vars" }, Object.entries(r.variables).sort().map(([k, v]) => [el("span", { class: "var" }, `${k}=${v}`), " "])),
+    el("td", {}, r.model), el("td", {}, r.label), el("td", {}, r.n), el("td", {}, r.errored), el("td", {}, r.abstained),
+    el("td", {}, r.count), el("td", {}, `${pct(r.rate)} [${pct(r.ci_low)}, ${pct(r.ci_high)}]`),
+    el("td", {}, r.effected_count), el("td", {}, `${pct(r.effected_rate)} [${pct(r.effected_ci_low)}, ${pct(r.effected_ci_high)}]`),
+    el("td", {}, el("a", { class: "cell-link", href: `/?${q}` }, "episodes")));
+}
+
+async function experimentPage() {
+  const name = document.body.dataset.experiment;
+  const base = `/api/experiments/${encodeURIComponent(name)}`;
+  let seen = null;
+  let built = Date.now();
+  async function poll() {
+    const p = await api(`${base}/progress`);
+    for (const k of ["completed", "errored", "running", "pending"]) $(`[data-count="${k}"]`).textContent = p[k];
+    const bar = $("#exp-bar");
+    bar.max = p.completed + p.errored + p.running + p.pending; bar.value = p.completed + p.errored;
+    $("#exp-status").textContent = p.status; $("#exp-status").className = `status status-${p.status}`;
+    $("#exp-message").textContent = p.message || "";
+    const key = `${p.completed}/${p.errored}`;
+    const finished = (p.status === "done" || p.status === "stopped") && p.running === 0;
+    // the table and plots are rebuilt from every episode's log: at most every 10 s while running
+    if (seen !== null && key !== seen && (finished || Date.now() - built > 10000)) {
+      built = Date.now();
+      const r = await api(base);
+      $("#rate-rows").replaceChildren(...r.rows.map((row) => rateRow(name, row)));
+      document.querySelectorAll("img.plot").forEach((img) => { img.src = `${base}/plots/${img.dataset.plot}?v=${encodeURIComponent(key)}`; });
+      seen = key;
+    }
+    if (seen === null) seen = key;  // the table as the server rendered it
+    document.body.dataset.loaded = "true";
+    if (!finished) setTimeout(() => poll().catch(() => setTimeout(poll, 5000)), p.status === "running" ? 1000 : 3000);
+  }
+  await poll();
 }
 
 function heldAction(a, onDone) {
@@ -533,9 +659,9 @@ function heldAction(a, onDone) {
   const view = new EpisodeView({ episode: { id: a.episode_id, agent: "", canary: "", domain: "" }, leverage_facts: [], external_contacts: [], mailboxes: [] }, true);
   return el("li", { "data-approval": a.id },
     el("div", {}, el("b", {}, `#${a.id} ${a.tool}`), " in ", el("a", { href: `/episodes/${a.episode_id}` }, a.episode_id), " ",
-      a.labels.map((l) => el("span", { class: "badge label harmful" }, l))),
+      a.labels.map((l) => el("span", { class: `badge label ${a.evidence.some((x) => x.harmful && x.label === l) ? "harmful" : ""}` }, l))),
     body, a.evidence.length ? el("ul", { class: "evidence" }, a.evidence.map((x) => view.evidence(x))) : null,
-    view.decideForm(a.id, onDone));
+    view.decideForm(a.id, onDone, a.evidence.some((x) => x.harmful)));
 }
 
 async function approvalsPage() {
@@ -545,7 +671,7 @@ async function approvalsPage() {
     list.replaceChildren(...(rows.length ? rows.map((a) => heldAction(a, refresh)) : [el("li", { class: "hint" }, "Nothing is waiting for a decision.")]));
   }, 100);
   refresh();
-  new EventSource("/api/stream/episodes").addEventListener("changed", refresh);
+  onChanged(refresh);
 }
 
 async function pendingBadge() {
@@ -555,11 +681,25 @@ async function pendingBadge() {
   } catch (_) { /* the badge is a convenience */ }
 }
 
+// One stream per page of "some episode changed" (the list, the approvals and the nav badge follow it).
+let changes = null;
+function onChanged(fn) {
+  if (!changes) changes = new EventSource("/api/stream/episodes");
+  changes.addEventListener("changed", fn);
+}
+
+// The nav badge follows held actions live on every page.
+function livePendingBadge() {
+  pendingBadge();
+  onChanged(debounce(pendingBadge, 150));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
-  pendingBadge();
+  if (page !== "docs") livePendingBadge();
   if (page === "episodes") episodesPage();
   if (page === "approvals") approvalsPage();
+  if (page === "experiment") experimentPage();
   if (page === "episode") {
     const eid = document.body.dataset.episode;
     (document.body.dataset.mode === "replay" ? replayPage(eid) : livePage(eid)).catch((err) => {
