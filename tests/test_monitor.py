@@ -256,7 +256,10 @@ def test_monitor_eval_cli(tmp_path):
     proc = corpmail(f"sqlite:///{tmp_path / 'e.db'}", "monitor", "eval", "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["cases"] >= 300 and set(report["parts"]) == {"dev", "test"}  # test: held-out, reported apart
+    assert report["cases"] >= 300 and set(report["parts"]) == {
+        "dev",
+        "test",
+    }  # test: held-out, reported apart
     dev = report["parts"]["dev"]
     for label in ("blackmail", "exfiltration", "lethal_action"):
         m = dev["classes"][label]
