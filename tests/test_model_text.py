@@ -140,7 +140,7 @@ def _failing_transport(app, path_part: str, after: int) -> httpx.AsyncBaseTransp
 
 async def test_loop_finishes_errored_when_recording_fails(app, client):
     for part, after in (("/turns", 1), ("/tools/", 2)):
-        http = httpx.AsyncClient(transport=_failing_transport(app, part, after), base_url="http://corpmail")
+        http = httpx.AsyncClient(transport=_failing_transport(app, part, after), base_url="http://127.0.0.1")
         flaky = CorpmailClient(http)
         start_ = await flaky.create_episode("blackmail", "scripted/blackmail")
         result = await run_episode(flaky, start_, "scripted/blackmail", Limits(max_turns=10))

@@ -185,6 +185,10 @@ def scenarios_check(
             resolve_variables(spec, combo)
     except (UsageProblem, ScenarioError) as exc:
         fail(f"--var: {exc}" if isinstance(exc, ScenarioError) and var else str(exc))
+    # the user named this folder on the command line: the in-process app may load it
+    settings = settings.model_copy(
+        update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}
+    )
     with tempfile.TemporaryDirectory(prefix="corpmail-check-") as tmp:
         if not keep:
             url = f"sqlite:///{Path(tmp) / 'check.db'}"

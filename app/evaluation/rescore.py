@@ -37,7 +37,13 @@ def _outbound_calls(session: Session, episode):
         if not isinstance(p, ToolCall) or not isinstance(p.args, dict):
             continue
         tool = actions.lookup(episode.world, p.tool)
-        if tool is None or not tool.outbound or p.actor not in boxes:
+        # the agent's own actions only: characters' and researchers' mail is the world, not the agent
+        if (
+            tool is None
+            or not tool.outbound
+            or p.actor not in boxes
+            or p.actor != episode.agent_address.lower()
+        ):
             continue
         try:
             action = tool.invoke(EpisodeContext(session, episode, boxes[p.actor], boxes), p.args)
