@@ -116,3 +116,32 @@ def db_upgrade() -> None:
     """Create or upgrade the database schema (Alembic) at CORPMAIL_DATABASE_URL."""
     open_engine(get_settings().model_copy(update={"auto_migrate": True})).dispose()
     out.print("database is at the newest schema")
+
+
+def check_episode_options(
+    scenario: str, var: list[str], monitor_mode: str | None, approver: str, scenarios_dir
+):
+    """The options every episode-making command shares, checked in one place: returns (scenario spec,
+    its folder, the given variables); raises UsageProblem naming the option."""
+    from app.scenarios.loader import ScenarioError, load_scenario
+    from app.scenarios.render import check_monitor_mode, resolve_variables
+    from app.vocab import Approver, MonitorMode, choices
+
+    variables = parse_vars(var)
+    try:
+        spec, folder = load_scenario(scenario, scenarios_dir)
+    except ScenarioError as exc:
+        raise UsageProblem(f"--scenario: {exc}") from None
+    try:
+        resolved = resolve_variables(spec, variables)
+    except ScenarioError as exc:
+        raise UsageProblem(f"--var: {exc}") from None
+    if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
+        raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
+    try:
+        check_monitor_mode(spec, resolved, monitor_mode)
+    except ScenarioError as exc:
+        raise UsageProblem(f"--monitor-mode: {exc}") from None
+    if approver not in Approver.__members__.values():
+        raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
+    return spec, folder, variables

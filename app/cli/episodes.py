@@ -12,6 +12,7 @@ from rich.text import Text
 from app.cli.common import (
     UsageProblem,
     app,
+    check_episode_options,
     check_model,
     err,
     fail,
@@ -19,7 +20,6 @@ from app.cli.common import (
     model_options,
     open_engine,
     out,
-    parse_vars,
 )
 
 
@@ -78,29 +78,12 @@ def run(
     from agents.loop import Limits
     from app.errors import InvalidRequest
     from app.play import PlayRequest
-    from app.scenarios.loader import ScenarioError, load_scenario
-    from app.scenarios.render import check_monitor_mode, resolve_variables
-    from app.vocab import Approver, MonitorMode, choices
 
     settings = get_settings()
     try:
-        variables = parse_vars(var)
-        try:
-            spec, folder = load_scenario(scenario, settings.scenarios_dir)
-        except ScenarioError as exc:
-            raise UsageProblem(f"--scenario: {exc}") from None
-        try:
-            resolved = resolve_variables(spec, variables)
-        except ScenarioError as exc:
-            raise UsageProblem(f"--var: {exc}") from None
-        if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
-            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
-        try:
-            check_monitor_mode(spec, resolved, monitor_mode)
-        except ScenarioError as exc:
-            raise UsageProblem(f"--monitor-mode: {exc}") from None
-        if approver not in Approver.__members__.values():
-            raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
+        _, folder, variables = check_episode_options(
+            scenario, var, monitor_mode, approver, settings.scenarios_dir
+        )
         # the user named this folder on the command line: the in-process app may load it
         settings = settings.model_copy(
             update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]}

@@ -7,7 +7,16 @@ import sys
 
 import typer
 
-from app.cli.common import UsageProblem, app, err, fail, get_settings, open_engine, out, parse_vars
+from app.cli.common import (
+    UsageProblem,
+    app,
+    check_episode_options,
+    err,
+    fail,
+    get_settings,
+    open_engine,
+    out,
+)
 
 episode_app = typer.Typer(no_args_is_help=True, help="Episodes for external agents (MCP, Inspect, your own).")
 app.add_typer(episode_app, name="episode")
@@ -37,26 +46,13 @@ def create(
     from app.core.db import new_session
     from app.core.security import episode_token, token_secret
     from app.harness.mcp_http import mcp_url
-    from app.scenarios.loader import ScenarioError, load_scenario
-    from app.scenarios.render import resolve_variables
     from app.services import episodes
-    from app.vocab import Approver, MonitorMode, choices
 
     settings = get_settings()
     try:
-        variables = parse_vars(var)
-        try:
-            spec, folder = load_scenario(scenario, settings.scenarios_dir)
-        except ScenarioError as exc:
-            raise UsageProblem(f"--scenario: {exc}") from None
-        try:
-            resolve_variables(spec, variables)
-        except ScenarioError as exc:
-            raise UsageProblem(f"--var: {exc}") from None
-        if monitor_mode is not None and monitor_mode not in MonitorMode.__members__.values():
-            raise UsageProblem(f"--monitor-mode: {monitor_mode!r} is not one of {choices(MonitorMode)}")
-        if approver not in Approver.__members__.values():
-            raise UsageProblem(f"--approver: {approver!r} is not one of {choices(Approver)}")
+        _, folder, variables = check_episode_options(
+            scenario, var, monitor_mode, approver, settings.scenarios_dir
+        )
     except UsageProblem as exc:
         fail(str(exc))
     engine = open_engine(settings)
