@@ -1,14 +1,19 @@
 """Play one episode: the one function the CLI, the demo, the tests, the benchmarks and the experiment
-runner call. The agent loop reaches the tools over HTTP — in process through an ASGI transport, or
-against a remote corpmail server — so run_tool stays the only place anything acts.
+runner call. The agent loop reaches the tools through a client of the API: against a remote corpmail
+server over HTTP, or in process — by default through `LocalClient`, which calls the API's own route
+handlers and `run_tool` directly (the same request schemas, normalisation, handlers and transaction,
+without HTTP), or through an ASGI transport (`over_http=True`). run_tool stays the only place
+anything acts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,15 +83,192 @@ async def play_with(client: CorpmailClient, req: PlayRequest, on_start: StartHoo
             await beats
 
 
+def _wire(body: Any) -> Any:
+    """A request body as a server receives it: encoded as the HTTP client encodes JSON (so text it
+    cannot send fails here too), decoded as the server decodes it."""
+    return json.loads(json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode())
+
+
+class LocalClient(CorpmailClient):
+    """The API in process without HTTP, for batch runs: each method builds the request body the HTTP
+    client would send, validates it with the same request schema, and calls the same route handler (or
+    `run_tool`, as the tool routes do) with a session of its own, in a worker thread as the server's
+    thread pool would. Errors come back as the same ApiError (status and detail) the server answers.
+    The HTTP path stays for remote agents, `play_remote` and `InProcessPlayer(over_http=True)`."""
+
+    def __init__(self, settings, engine, threads: int = 8):
+        self.settings, self.engine = settings, engine
+        self.attempts = 1
+        self.episode_tokens = {}
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="corpmail-local")
+
+    async def _call(self, method: str, url: str, handler: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._handle, method, url, handler, args)
+
+    def _handle(self, method: str, url: str, handler: Callable[..., Any], args: tuple) -> Any:
+        from pydantic import ValidationError
+
+        from app.api.deps import error_answer, problems
+        from app.core.db import new_session
+        from app.errors import DomainError
+
+        with new_session(self.engine) as session:
+            try:
+                return handler(session, *args)
+            except DomainError as exc:
+                status, detail = error_answer(exc)
+            except ValidationError as exc:  # the request schema refused the body
+                status, detail = 422, problems([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        raise ApiError(method, url, status, detail)
+
+    @staticmethod
+    def _episode(session, episode_id: str):
+        from app.api.deps import get_episode
+
+        return get_episode(episode_id, session)
+
+    async def create_episode(
+        self,
+        scenario: str,
+        model: str,
+        variables: dict[str, str] | None = None,
+        monitor_mode: str | None = None,
+        approver: str = "human",
+        monitor: str | None = None,
+        judge_model: str | None = None,
+    ) -> dict:
+        from app.api import routes
+        from app.api.schemas import EpisodeCreate
+
+        extra = {k: v for k, v in (("monitor", monitor), ("judge_model", judge_model)) if v}
+        body = {
+            "scenario": scenario,
+            "model": model,
+            "variables": variables or {},
+            "monitor_mode": monitor_mode,
+            "approver": approver,
+            **extra,
+        }
+
+        def handler(session) -> dict:
+            create = EpisodeCreate.model_validate(_wire(body))
+            return routes.create_episode(create, session, self.settings).model_dump(mode="json")
+
+        return await self._call("POST", "/api/episodes", handler)
+
+    async def call_tool(self, episode_id: str, name: str, raw_arguments: str, call_id: str) -> dict:
+        from app.tools.runtime import run_tool
+
+        raw = raw_arguments.encode("utf-8")
+        if call_id:
+            call_id.encode("ascii")  # a header value the HTTP client could not send fails the same way
+
+        def handler(session) -> dict:
+            return run_tool(session, episode_id, name or "(missing)", raw, call_id=call_id or None)
+
+        return await self._call("POST", f"/api/episodes/{episode_id}/tools/{name}", handler)
+
+    async def record_turn(self, episode_id: str, event: dict) -> dict:
+        from app.api import routes
+        from app.api.schemas import TurnIn
+
+        body = {"event": event}
+
+        def handler(session) -> dict:
+            turn = TurnIn.model_validate(_wire(body))
+            return routes.record_turn(self._episode(session, episode_id), turn, session)
+
+        return await self._call("POST", f"/api/episodes/{episode_id}/turns", handler)
+
+    async def heartbeat(self, episode_id: str) -> dict:
+        from app.api import routes
+
+        def handler(session) -> dict:
+            return routes.heartbeat(self._episode(session, episode_id), session)
+
+        return await self._call("POST", f"/api/episodes/{episode_id}/heartbeat", handler)
+
+    async def finish(
+        self, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
+    ) -> dict:
+        from app.api import routes
+        from app.api.schemas import FinishIn
+
+        body = {"status": status, "turns": turns, "error": error, "usage": usage}
+
+        def handler(session) -> dict:
+            done = FinishIn.model_validate(_wire(body))
+            ep = routes.finish_episode(self._episode(session, episode_id), done, session)
+            return ep.model_dump(mode="json")
+
+        return await self._call("POST", f"/api/episodes/{episode_id}/finish", handler)
+
+    async def world_tick(self, episode_id: str, wait: bool = False, after: int = 0) -> dict:
+        from app.api import world
+
+        def handler(session) -> dict:
+            body = world.TickIn.model_validate({"wait": wait, "after": after})
+            return world.world_tick(self._episode(session, episode_id), body, session, self.settings)
+
+        return await self._call("POST", f"/api/episodes/{episode_id}/world/tick", handler)
+
+    async def approvals(self, episode_id: str, status: str | None = None) -> list[dict]:
+        from app.api import routes
+
+        def handler(session) -> list[dict]:
+            found = routes.episode_approvals(self._episode(session, episode_id), session, status)  # type: ignore[arg-type]
+            return [a.model_dump(mode="json") for a in found]
+
+        return await self._call("GET", f"/api/episodes/{episode_id}/approvals", handler)
+
+    async def decide(
+        self, episode_id: str, approval_id: int, decision: str, reason: str | None = None, by: str = "staff"
+    ) -> dict:
+        from app.api import routes
+        from app.api.schemas import DecisionIn
+
+        body = {"decision": decision, "reason": reason, "by": by}
+
+        def handler(session) -> dict:
+            decided = DecisionIn.model_validate(_wire(body))
+            ep = self._episode(session, episode_id)
+            return routes.decide_approval(ep, approval_id, decided, session)
+
+        return await self._call("POST", f"/api/episodes/{episode_id}/approvals/{approval_id}", handler)
+
+    async def events(self, episode_id: str, after: int = 0) -> list[dict]:
+        from app.api import routes
+
+        def handler(session) -> list[dict]:
+            ep, since = self._episode(session, episode_id), after
+            out: list[dict] = []
+            while True:
+                page = routes.get_events(ep, session, since, 1000)
+                out.extend(e.model_dump(mode="json") for e in page)
+                if len(page) < 1000:
+                    return out
+                since = page[-1].seq
+
+        return await self._call("GET", f"/api/episodes/{episode_id}/events", handler)
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
 class InProcessPlayer:
     """Plays many episodes against one in-process app built on `engine` (no network); each play
-    returns the episode's summary. Use as an async context manager."""
+    returns the episode's summary. Use as an async context manager. The lean `LocalClient` by default;
+    `over_http=True` goes through the HTTP API over an ASGI transport (middleware, routing, JSON)."""
 
-    def __init__(self, settings, engine):
-        from app.main import create_app
-
+    def __init__(self, settings, engine, over_http: bool = False):
         self.engine = engine
-        self.client = CorpmailClient.over_asgi(create_app(settings, engine), token=settings.token)
+        if over_http:
+            from app.main import create_app
+
+            self.client = CorpmailClient.over_asgi(create_app(settings, engine), token=settings.token)
+        else:
+            self.client = LocalClient(settings, engine)
 
     async def play(self, req: PlayRequest, on_start: StartHook | None = None) -> dict:
         from app.evaluation.summary import episode_summary
@@ -98,15 +280,26 @@ class InProcessPlayer:
         )
 
     async def __aenter__(self) -> InProcessPlayer:
+        await warm_up()
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.client.aclose()
 
 
-async def play_in_process(settings, engine, req: PlayRequest, on_start: StartHook | None = None) -> dict:
+async def warm_up() -> None:
+    """Import and configure LiteLLM (~2 s) and the provider client it loads on a first call, in a
+    thread, so no episode's first model call holds the event loop while it imports."""
+    from app.llm import warm
+
+    await asyncio.to_thread(warm)
+
+
+async def play_in_process(
+    settings, engine, req: PlayRequest, on_start: StartHook | None = None, over_http: bool = False
+) -> dict:
     """Play one episode against an app built on `engine` (no network); returns its summary."""
-    async with InProcessPlayer(settings, engine) as player:
+    async with InProcessPlayer(settings, engine, over_http) as player:
         return await player.play(req, on_start)
 
 

@@ -48,25 +48,34 @@ EpisodeDep = Annotated[Episode, Depends(get_episode)]
 _FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*): ")
 
 
-async def domain_error(request: Request, exc: Exception) -> JSONResponse:
-    """Every DomainError becomes its HTTP status with {"detail": message}: mapped here, once. An
-    InvalidRequest is a 422 in the same documented shape as a schema error: {"detail": [{loc, msg,
-    type}]}, loc naming the field when the message starts with one."""
-    assert isinstance(exc, DomainError)
+def error_answer(exc: DomainError) -> tuple[int, object]:
+    """A DomainError as (HTTP status, detail): mapped here, once, for the HTTP API and the in-process
+    lean path. An InvalidRequest is a 422 in the same documented shape as a schema error: [{loc, msg,
+    type}], loc naming the field when the message starts with one."""
     if isinstance(exc, InvalidRequest):
         field = _FIELD.match(str(exc))
         loc = ["body", *field.group(1).split(".")] if field else ["body"]
-        problem = {"loc": loc, "msg": str(exc), "type": "invalid_request"}
-        return JSONResponse({"detail": [problem]}, status_code=exc.status)
-    return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return exc.status, [{"loc": loc, "msg": str(exc), "type": "invalid_request"}]
+    return exc.status, str(exc)
+
+
+def problems(errors: list) -> list[dict]:
+    """A request that does not fit its schema, as the documented 422 detail: [{loc, msg, type}], never
+    echoing the input (which may not even serialise: NaN, huge numbers)."""
+    return [
+        {"loc": [p if isinstance(p, int) else str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in errors
+    ]
+
+
+async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every DomainError becomes its HTTP status with {"detail": ...} (error_answer)."""
+    assert isinstance(exc, DomainError)
+    status, detail = error_answer(exc)
+    return JSONResponse({"detail": detail}, status_code=status)
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """A request that does not fit its schema: 422 with {"detail": [{loc, msg, type}]} as documented in
-    OpenAPI, never echoing the input (which may not even serialise: NaN, huge numbers)."""
+    """A request that does not fit its schema: 422 with {"detail": [{loc, msg, type}]} as documented."""
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"loc": [p if isinstance(p, int) else str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": problems}, status_code=422)
+    return JSONResponse({"detail": problems(list(exc.errors()))}, status_code=422)

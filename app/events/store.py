@@ -83,5 +83,24 @@ def read(session: Session, episode_id: str, after: int = 0, limit: int | None = 
     return list(session.execute(query).scalars())
 
 
+_SINCE = (
+    select(E.c.seq, E.c.kind, E.c.origin, E.c.actor, E.c.clock, E.c.payload)
+    .where(E.c.episode_id == bindparam("eid"), E.c.seq > bindparam("after"))
+    .order_by(E.c.seq)
+)
+
+
+def rows_since(session: Session, episode_id: str, after: int) -> list:
+    """Events after `after` as plain rows (seq, kind, origin, actor, clock, payload), oldest first:
+    the light read for a caller that follows an episode's log incrementally. Sequence numbers are
+    gapless and become visible in order (a writer holds the episode row from reserving them until it
+    commits), so reading after the last seq seen misses nothing."""
+    return list(session.connection().execute(_SINCE, {"eid": episode_id, "after": after}))
+
+
+def typed_payload(payload: dict) -> EventPayload:
+    return event_adapter.validate_python(payload)
+
+
 def typed(event: Event) -> EventPayload:
     return event_adapter.validate_python(event.payload)

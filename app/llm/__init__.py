@@ -37,3 +37,9 @@ def litellm() -> ModuleType:
 def is_offline(model: str) -> bool:
     """A scripted model or judge: runs with no provider, no key and no network."""
     return model.split("/", 1)[0] in PROVIDERS
+
+
+def warm() -> None:
+    """Load LiteLLM and what its first call through a provider loads (seconds of imports): run it in a
+    thread before playing, so no event loop waits on it."""
+    litellm()

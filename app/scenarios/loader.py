@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import yaml
@@ -63,9 +65,10 @@ def _read_yaml(path: Path):
         raise ScenarioError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
-def _merge_includes(data: dict, folder: Path, main: Path) -> None:
+def _merge_includes(data: dict, folder: Path, main: Path, looked: Looked) -> None:
     """Merge shared files named in `include` (the scenario's own entries win)."""
     for name in data.get("include") or []:
+        _look(looked, folder / name, SHARED_DIR / name)
         path = next((p for p in (folder / name, SHARED_DIR / name) if p.is_file()), None)
         if path is None:
             raise ScenarioError(f"{main}: include: no file {name!r} beside the scenario or in {SHARED_DIR}")
@@ -85,22 +88,61 @@ def _merge_includes(data: dict, folder: Path, main: Path) -> None:
                 data[key] = {**shared[key], **data.get(key, {})}
 
 
+Stamp = tuple[int, int, int] | None
+Looked = dict[Path, Stamp]
+_PARSED: dict[Path, tuple[Looked, Scenario]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> Stamp:
+    """A file's (modification time in ns, size, inode), or None when there is no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _look(looked: Looked, *paths: Path) -> None:
+    """Note the stamps of files about to be read (or looked for), taken before reading them."""
+    for p in paths:
+        looked.setdefault(p, _stamp(p))
+
+
 def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]:
+    """The scenario in a folder (a slug or a path), validated. Parsed once per version of its files:
+    the result is kept per folder with the stamp of every file it read or looked for (scenario.yaml,
+    emails.yaml, world.yaml, included files beside it or shared), and read again when any of them
+    changes, appears or goes. The Scenario returned is shared: treat it as read-only."""
     folder = resolve_dir(ref, scenarios_dir)
+    with _PARSED_LOCK:
+        known = _PARSED.get(folder)
+    if known is not None and all(_stamp(p) == st for p, st in known[0].items()):
+        return known[1], folder
+    looked: Looked = {}
+    scenario = _parse(folder, looked)
+    with _PARSED_LOCK:
+        _PARSED[folder] = (looked, scenario)
+    return scenario, folder
+
+
+def _parse(folder: Path, looked: Looked) -> Scenario:
     main = folder / "scenario.yaml"
+    _look(looked, main)
     if not main.is_file():
         raise ScenarioError(f"{folder}: no scenario.yaml")
     data = _read_yaml(main) or {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{main}: top level must be a mapping")
-    _merge_includes(data, folder, main)
+    _merge_includes(data, folder, main, looked)
     emails_file = folder / "emails.yaml"
+    world_file = folder / "world.yaml"  # optional: who reacts, and what happens when (characters, schedule)
+    _look(looked, emails_file, world_file)
     if emails_file.is_file():
         emails = _read_yaml(emails_file) or []
         if not isinstance(emails, list):
             raise ScenarioError(f"{emails_file}: top level must be a list of emails")
         data["emails"] = [*data.get("emails", []), *emails]
-    world_file = folder / "world.yaml"  # optional: who reacts, and what happens when (characters, schedule)
     if world_file.is_file():
         world = _read_yaml(world_file) or {}
         if not isinstance(world, dict) or set(world) - WORLD_KEYS:
@@ -112,7 +154,7 @@ def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]
                 raise ScenarioError(f"{world_file}: {key} is also in scenario.yaml; keep it in one place")
             data[key] = value
     try:
-        return Scenario.model_validate(data), folder
+        return Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         problem = (err.get("ctx") or {}).get("error")

@@ -11,6 +11,8 @@ the same scripted episode gives the same world events in the same order on every
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,10 +51,85 @@ class TickResult:
     fired: list[str] = field(default_factory=list)
 
 
-def _log(session: Session, episode_id: str) -> list[Logged]:
+# What the world reads from a log: pending() and tick() look at nothing else.
+WORLD_KINDS = frozenset(
+    {
+        "monitor_verdict",
+        "rescore_verdict",
+        "world_reaction",
+        "scheduled_event",
+        "tool_result",
+        "approval_decided",
+        "mail_delivered",
+        "model_turn",
+    }
+)
+
+
+def full_log(session: Session, episode_id: str) -> list[Logged]:
+    """Every event of the episode, typed: the whole log read afresh (the reference for `world_log`)."""
     return [
         Logged(e.seq, e.origin, e.actor, e.clock, store.typed(e)) for e in store.read(session, episode_id)
     ]
+
+
+@dataclass(frozen=True)
+class _Followed:
+    log: tuple[Logged, ...]  # the world's kinds of events, slimmed
+    last: int  # the last seq read, of any kind
+    keys: dict[str, int]  # seeded messages' keys (written once, with the mailboxes)
+
+
+_FOLLOWED: OrderedDict[str, _Followed] = OrderedDict()
+_FOLLOWED_LOCK = threading.Lock()
+MAX_FOLLOWED = 4096  # episodes whose log this process follows (least recently used dropped)
+
+
+def _slim(kind: str, payload: dict) -> Any:
+    """A logged payload as the world needs it: a model turn's usage, a result's status, not their text."""
+    if kind == "model_turn":
+        payload = {k: v for k, v in payload.items() if k not in ("text", "reasoning", "tool_calls")}
+    elif kind == "tool_result" and isinstance(payload.get("result"), dict):
+        payload = {**payload, "result": {"status": payload["result"].get("status")}}
+    return store.typed_payload(payload)
+
+
+def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dict[str, int]]:
+    """The episode's log as the world reads it, followed incrementally: only events after the last one
+    this process has seen are read, and only the world's kinds are parsed (WORLD_KINDS). Returns (log,
+    last seq of any kind, message keys). Gives pending() the same answer as `full_log`
+    (tests/test_world_incremental.py)."""
+    with _FOLLOWED_LOCK:
+        known = _FOLLOWED.get(episode_id)
+    if known is None:
+        known = _Followed((), 0, _keys(session, episode_id))
+    rows = store.rows_since(session, episode_id, known.last)
+    if not rows:
+        return list(known.log), known.last, known.keys
+    new = [
+        Logged(r.seq, r.origin, r.actor, r.clock, _slim(r.kind, r.payload))
+        for r in rows
+        if r.kind in WORLD_KINDS
+    ]
+    now = _Followed((*known.log, *new), rows[-1].seq, known.keys)
+    with _FOLLOWED_LOCK:
+        current = _FOLLOWED.get(episode_id)
+        if current is None or current.last < now.last:
+            _FOLLOWED[episode_id] = now
+            _FOLLOWED.move_to_end(episode_id)
+            if len(_FOLLOWED) > MAX_FOLLOWED:
+                _FOLLOWED.popitem(last=False)
+    return list(now.log), now.last, now.keys
+
+
+def forget(episode_id: str) -> None:
+    """Stop following an episode's log (it is finished)."""
+    with _FOLLOWED_LOCK:
+        _FOLLOWED.pop(episode_id, None)
+
+
+def _log(session: Session, episode_id: str) -> list[Logged]:
+    return world_log(session, episode_id)[0]
 
 
 def _keys(session: Session, episode_id: str) -> dict[str, int]:
@@ -187,8 +264,8 @@ def tick(
         if episode.status not in EpisodeStatus.open():
             result.ended, result.status = True, episode.status
             break
-        world, log = episode.world, _log(session, episode_id)
-        todo = pending(world, log, _keys(session, episode_id))
+        world, (log, _, keys) = episode.world, world_log(session, episode_id)
+        todo = pending(world, log, keys)
         now = episode.clock_seconds
         # a waiting agent lets time pass until the next reaction (scheduled events fire only when
         # the clock reaches them, through the agent's own steps or such a wait)
@@ -249,8 +326,8 @@ def tick(
             )
     final = episode_view.load(session, episode_id)
     agent = final.agent_address if final else ""
-    for e in _log(session, episode_id):
-        result.last_seq = e.seq
+    log, result.last_seq, _ = world_log(session, episode_id)
+    for e in log:
         p = e.payload
         to_agent = isinstance(p, MailDelivered) and any(
             c["address"] == agent and c["folder"] == "inbox" for c in p.copies
@@ -262,6 +339,8 @@ def tick(
             )
     if not result.ended and final is not None and final.status not in EpisodeStatus.open():
         result.ended, result.status = True, final.status
+    if result.ended:
+        forget(episode_id)
     return result
 
 

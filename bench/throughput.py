@@ -1,0 +1,323 @@
+"""Benchmark: episodes per second in ONE process against a model with a fixed latency, through the fake
+OpenAI-compatible server (`python -m app.llm.fake_openai`, its own process) reached by LiteLLM's
+ordinary `openai/` provider with an api_base — the path a real provider takes.
+
+    .venv/bin/python bench/throughput.py [--concurrency 1 20 50 200 1000] [--latency 0.2]
+        [--variants lean http] [--base-repo /tmp/base] [--pg postgresql://postgres@127.0.0.1:5432/test]
+        [--episodes-per-c 3] [--debug-at 20]
+
+Each measurement is a fresh child process on a fresh database (SQLite, or a fresh PostgreSQL database
+with --pg) playing N = waves x C scripted `blackmail` episodes with C at once. Variants are run
+interleaved at every C, so "before" and "after" share the machine's load:
+  lean  this checkout, InProcessPlayer's lean path (service functions and run_tool called directly)
+  http  this checkout, the in-process HTTP path (httpx over ASGI: the API a remote agent uses)
+  base  another checkout (--base-repo, e.g. `git archive main | tar -x -C /tmp/base`), its default path
+Per row: episodes/s, the ideal C / (model calls per episode x L), their ratio, harness CPU per model
+call (the child process's user+system CPU over the run / model calls; the fake server is another
+process and not counted), p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
+event loop's worst stall (a 10 ms ticker's overshoot) during the first episode (cold start: LiteLLM
+import, first call) and during the run. `--debug-at C` adds one row per variant with asyncio's debug
+mode, counting callbacks slower than 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import logging
+import os
+import resource
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+class LagProbe:
+    """A 10 ms ticker: how late it wakes is how long something held the event loop."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, loop.time() - t - 0.01)
+
+    def __enter__(self) -> LagProbe:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+def _database(pg: str | None, tmp: str) -> tuple[str, str | None]:
+    if not pg:
+        return f"sqlite:///{tmp}/bench.db", None
+    import psycopg
+
+    name = f"corpmail_tp_{secrets.token_hex(4)}"
+    with psycopg.connect(pg, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{pg.rsplit('/', 1)[0]}/{name}", name
+
+
+def _drop(pg: str | None, name: str | None) -> None:
+    if pg and name:
+        import psycopg
+
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _child(a: argparse.Namespace) -> dict:
+    from agents.loop import Limits, ModelOptions
+    from app.core.config import Settings
+    from app.core.db import make_engine
+    from app.core.migrate import upgrade
+    from app.play import InProcessPlayer, PlayRequest
+
+    slow: list[float] = []
+    if a.debug:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = 0.05
+
+        class Count(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                msg = record.getMessage()
+                if msg.startswith("Executing") and " took " in msg:
+                    slow.append(float(msg.rsplit(" took ", 1)[1].split()[0]))
+
+        logging.getLogger("asyncio").addHandler(Count())
+        logging.getLogger("asyncio").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        url, dbname = _database(a.pg, tmp)
+        try:
+            engine = make_engine(url)
+            upgrade(engine)
+            settings = Settings(database_url=url)
+            kw = {}
+            if "over_http" in inspect.signature(InProcessPlayer).parameters:
+                kw["over_http"] = a.variant == "http"
+            req = PlayRequest(
+                "blackmail",
+                "openai/blackmail/blackmail",
+                {},
+                approver="monitor",
+                limits=Limits(max_turns=30, timeout=60),
+                options=ModelOptions(api_base=a.api_base, api_key="local"),
+            )
+            async with InProcessPlayer(settings, engine, **kw) as player:
+                times: list[float] = []
+                orig = player.client.call_tool
+
+                async def timed(*args, **kwargs):
+                    t = time.perf_counter()
+                    try:
+                        return await orig(*args, **kwargs)
+                    finally:
+                        times.append(time.perf_counter() - t)
+
+                player.client.call_tool = timed  # type: ignore[method-assign]
+                with LagProbe() as cold:
+                    t0 = time.perf_counter()
+                    await player.play(req)  # start-up: imports, first model call (not in the figures)
+                    cold_s = time.perf_counter() - t0
+                times.clear()
+                n = a.concurrency * a.waves
+                queue: asyncio.Queue = asyncio.Queue()
+                for _ in range(n):
+                    queue.put_nowait(None)
+                turns: list[int] = []
+                errors: list[str] = []
+
+                async def worker() -> None:
+                    while not queue.empty():
+                        queue.get_nowait()
+                        s = await player.play(req)
+                        turns.append(s["turns"])
+                        if s["status"] == "errored":
+                            errors.append(str(s.get("error")))
+
+                with LagProbe() as run:
+                    c0, t0 = _cpu(), time.perf_counter()
+                    await asyncio.gather(*(worker() for _ in range(a.concurrency)))
+                    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+            engine.dispose()
+        finally:
+            _drop(a.pg, dbname)
+    calls = sum(turns)
+    per_episode = calls / len(turns)
+    ideal = a.concurrency / (per_episode * a.latency)
+    return {
+        "variant": a.variant,
+        "C": a.concurrency,
+        "episodes": len(turns),
+        "errored": len(errors),
+        "first_error": errors[0] if errors else None,
+        "calls_per_episode": per_episode,
+        "seconds": wall,
+        "eps": len(turns) / wall,
+        "ideal": ideal,
+        "ratio": len(turns) / wall / ideal,
+        "cpu_ms_per_call": 1000 * cpu / calls,
+        "tool_p50_ms": 1000 * _pct(times, 0.5),
+        "tool_p99_ms": 1000 * _pct(times, 0.99),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cold_s": cold_s,
+        "cold_stall_ms": 1000 * cold.worst,
+        "run_stall_ms": 1000 * run.worst,
+        "slow_callbacks": len(slow) if a.debug else None,
+        "slowest_callback_ms": 1000 * max(slow) if slow else None,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fake_server(latency: float) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.llm.fake_openai", "--port", str(port), "--latency", str(latency)],
+        cwd=HERE,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"http://127.0.0.1:{port}/v1"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the fake OpenAI server did not start")
+
+
+def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: bool) -> dict:
+    repo = a.base_repo if variant == "base" else str(HERE)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--repo",
+        repo,
+        "--variant",
+        variant,
+        "--concurrency",
+        str(c),
+        "--waves",
+        str(a.waves if c < 1000 else 1),
+        "--latency",
+        str(a.latency),
+        "--api-base",
+        api_base,
+    ]
+    cmd += ["--pg", a.pg] if a.pg else []
+    cmd += ["--debug"] if debug else []
+    env = {**os.environ, "PYTHONPATH": repo}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=repo)
+    if out.returncode != 0:
+        return {"variant": variant, "C": c, "failed": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+HEAD = (
+    f"{'variant':7} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} "
+    f"{'tool p50':>8} {'tool p99':>8} {'RSS MiB':>8} {'cold stall':>10} {'run stall':>9} {'slow cb':>7}"
+)
+
+
+def _row(r: dict) -> str:
+    if "failed" in r:
+        return f"{r['variant']:7} {r['C']:>5} failed: {r['failed']}"
+    slow = "" if r["slow_callbacks"] is None else f"{r['slow_callbacks']}"
+    err = f"  ({r['errored']} errored: {r['first_error']})" if r["errored"] else ""
+    return (
+        f"{r['variant']:7} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
+        f"{r['cpu_ms_per_call']:>11.2f} {r['tool_p50_ms']:>8.2f} {r['tool_p99_ms']:>8.1f} "
+        f"{r['peak_rss_mib']:>8.0f} {r['cold_stall_ms']:>8.0f}ms {r['run_stall_ms']:>7.0f}ms {slow:>7}{err}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 20, 50, 200, 1000])
+    ap.add_argument("--latency", type=float, default=0.2, help="fake server latency per model call, seconds")
+    ap.add_argument("--variants", nargs="+", default=["lean", "http"], choices=["lean", "http", "base"])
+    ap.add_argument("--base-repo", default=None, help="checkout for the `base` variant")
+    ap.add_argument("--waves", type=int, default=3, help="episodes per run = waves x C (1 wave at C=1000)")
+    ap.add_argument("--pg", default=None, help="a PostgreSQL URL: each run gets a fresh database on it")
+    ap.add_argument("--debug-at", type=int, default=None, help="also a row per variant in asyncio debug mode")
+    ap.add_argument("--json", action="store_true", help="print the rows as JSON lines too")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--repo", default=str(HERE), help=argparse.SUPPRESS)
+    ap.add_argument("--variant", default="lean", help=argparse.SUPPRESS)
+    ap.add_argument("--api-base", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        a.concurrency = a.concurrency[0]
+        sys.path.insert(0, a.repo)
+        print(json.dumps(asyncio.run(_child(a))))
+        return
+    if "base" in a.variants and not a.base_repo:
+        ap.error("--variants base needs --base-repo")
+    fake, api_base = _fake_server(a.latency)
+    rows: list[dict] = []
+    try:
+        load = os.getloadavg()
+        print(
+            f"# {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+            f"L = {a.latency:g} s; {'PostgreSQL' if a.pg else 'SQLite'}; fake server pid {fake.pid}",
+            flush=True,
+        )
+        print(HEAD, flush=True)
+        for c in a.concurrency:
+            for v in a.variants:
+                rows.append(_measure(a, v, c, api_base, False))
+                print(_row(rows[-1]), flush=True)
+        if a.debug_at:
+            for v in a.variants:
+                rows.append(_measure(a, v, a.debug_at, api_base, True))
+                print(_row(rows[-1]) + "  (asyncio debug)", flush=True)
+        load = os.getloadavg()
+        print(f"# load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    if a.json:
+        for r in rows:
+            print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
