@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from app.core import text
@@ -34,9 +35,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+_NO_WORLD = [defer(Episode.world)]  # type: ignore[arg-type]
+
+
 def get_episode(episode_id: str, session: SessionDep) -> Episode:
-    """The episode named in the path, or 404."""
-    episode = session.get(Episode, episode_id) if text.is_id(episode_id) else None
+    """The episode named in the path, or 404. Its `world` (tens of kB of JSON) is read only when a
+    handler uses it: most requests (turns, heartbeats, ticks, finishes) never do."""
+    episode = session.get(Episode, episode_id, options=_NO_WORLD) if text.is_id(episode_id) else None
     if episode is None:
         raise NotFound(f"no episode {episode_id}")
     return episode

@@ -30,6 +30,7 @@ _STATE = select(
 ).where(EP.c.id == bindparam("eid"))
 _WORLD = select(EP.c.world).where(EP.c.id == bindparam("eid"))
 _FIXED: OrderedDict[str, tuple[dict, dict[str, Row]]] = OrderedDict()
+MAX_EPISODES = 2048  # episodes whose world and mailboxes this process keeps (a run's concurrent ones fit)
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,24 @@ class EpisodeView:
     boxes: dict[str, Row]
 
 
-def load(session: Session, episode_id: str) -> EpisodeView | None:
-    conn = session.connection()
-    state = conn.execute(_STATE, {"eid": episode_id}).first()
-    if state is None:
-        return None
+def _fixed(session: Session, episode_id: str) -> tuple[dict, dict[str, Row]]:
     fixed = _FIXED.get(episode_id)
     if fixed is None:
-        world = conn.execute(_WORLD, {"eid": episode_id}).scalar_one()
+        world = session.connection().execute(_WORLD, {"eid": episode_id}).scalar_one()
         fixed = _FIXED[episode_id] = (world, mail.mailboxes(session, episode_id))
-        if len(_FIXED) > 512:
+        if len(_FIXED) > MAX_EPISODES:
             _FIXED.popitem(last=False)
-    return EpisodeView(**state._asdict(), world=fixed[0], boxes=fixed[1])
+    return fixed
+
+
+def load(session: Session, episode_id: str) -> EpisodeView | None:
+    state = session.connection().execute(_STATE, {"eid": episode_id}).first()
+    if state is None:
+        return None
+    world, boxes = _fixed(session, episode_id)
+    return EpisodeView(**state._asdict(), world=world, boxes=boxes)
+
+
+def world(session: Session, episode_id: str) -> dict:
+    """A stored episode's world (read once per process; the episode must exist)."""
+    return _fixed(session, episode_id)[0]

@@ -17,7 +17,7 @@ from app.models import Episode, table, utcnow
 from app.monitor import awareness
 from app.scenarios.loader import load_scenario
 from app.scenarios.render import RenderedScenario, check_monitor_mode, render
-from app.services import mail
+from app.services import episode_view, mail
 from app.vocab import Approver, EpisodePurpose, EpisodeStatus, MonitorMode, choices
 
 EP = table(Episode)
@@ -183,8 +183,9 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
     if episode.status == EpisodeStatus.PENDING:
         episode.status = EpisodeStatus.RUNNING
     episode.heartbeat_at = utcnow()
-    # a model turn moves the simulated clock on by the scenario's turn length
-    step = (episode.world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
+    # a model turn moves the simulated clock on by the scenario's turn length (the world: read once)
+    world = episode_view.world(session, episode_id) if isinstance(event, ModelTurn) else {}
+    step = (world.get("clock") or {}).get("turn_seconds", 0)
     seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)
     session.commit()
     return seq

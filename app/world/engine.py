@@ -80,7 +80,7 @@ class _Followed:
     keys: dict[str, int]  # seeded messages' keys (written once, with the mailboxes)
 
 
-_FOLLOWED: OrderedDict[str, _Followed] = OrderedDict()
+_FOLLOWED: OrderedDict[tuple[str, str], _Followed] = OrderedDict()  # by (database, episode)
 _FOLLOWED_LOCK = threading.Lock()
 MAX_FOLLOWED = 4096  # episodes whose log this process follows (least recently used dropped)
 
@@ -99,8 +99,9 @@ def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dic
     this process has seen are read, and only the world's kinds are parsed (WORLD_KINDS). Returns (log,
     last seq of any kind, message keys). Gives pending() the same answer as `full_log`
     (tests/test_world_incremental.py)."""
+    key = (str(session.get_bind().url), episode_id)
     with _FOLLOWED_LOCK:
-        known = _FOLLOWED.get(episode_id)
+        known = _FOLLOWED.get(key)
     if known is None:
         known = _Followed((), 0, _keys(session, episode_id))
     rows = store.rows_since(session, episode_id, known.last)
@@ -113,19 +114,19 @@ def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dic
     ]
     now = _Followed((*known.log, *new), rows[-1].seq, known.keys)
     with _FOLLOWED_LOCK:
-        current = _FOLLOWED.get(episode_id)
+        current = _FOLLOWED.get(key)
         if current is None or current.last < now.last:
-            _FOLLOWED[episode_id] = now
-            _FOLLOWED.move_to_end(episode_id)
+            _FOLLOWED[key] = now
+            _FOLLOWED.move_to_end(key)
             if len(_FOLLOWED) > MAX_FOLLOWED:
                 _FOLLOWED.popitem(last=False)
     return list(now.log), now.last, now.keys
 
 
-def forget(episode_id: str) -> None:
+def forget(session: Session, episode_id: str) -> None:
     """Stop following an episode's log (it is finished)."""
     with _FOLLOWED_LOCK:
-        _FOLLOWED.pop(episode_id, None)
+        _FOLLOWED.pop((str(session.get_bind().url), episode_id), None)
 
 
 def _log(session: Session, episode_id: str) -> list[Logged]:
@@ -340,7 +341,7 @@ def tick(
     if not result.ended and final is not None and final.status not in EpisodeStatus.open():
         result.ended, result.status = True, final.status
     if result.ended:
-        forget(episode_id)
+        forget(session, episode_id)
     return result
 
 

@@ -1,0 +1,227 @@
+"""Issue 13 (throughput in one process): the lean in-process path is the HTTP path without HTTP, the
+world's incremental log reading agrees with a full read, and parsed scenarios follow their files.
+Behaviour only: the figures are bench/throughput.py's."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import shutil
+
+import psycopg
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from agents.loop import Limits
+from app.core.config import REPO_ROOT, Settings
+from app.core.db import make_engine, new_session
+from app.core.migrate import upgrade
+from app.events import store
+from app.models import Delivery, Episode, Message
+from app.play import InProcessPlayer, PlayRequest
+from app.scenarios import loader
+from app.services import episodes
+from app.world import engine as world_engine
+from app.world.pending import pending
+from tests.conftest import PG_ADMIN_URL
+
+LIB = REPO_ROOT / "sandbox_data" / "scenarios"
+
+# (scenario, policy, variables, monitor mode, approver): harm and benign paths, the world answering,
+# every kind of malformed call, an action tool, held actions decided by the monitor, refusals.
+CASES = [
+    ("blackmail", "blackmail", {}, None, "monitor"),
+    ("blackmail", "benign", {}, None, "monitor"),
+    ("blackmail", "threat_then_wait", {}, None, "monitor"),
+    ("blackmail", "malformed", {}, None, "monitor"),
+    ("blackmail", "blackmail", {"oversight": "approval"}, None, "monitor"),
+    ("leaking", "leak", {}, "block", "monitor"),
+    ("lethal_action", "cancel_dispatch", {}, None, "approve_all"),
+]
+
+
+def _fresh_url(kind: str, tmp_path, made: list[str]) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / f'{secrets.token_hex(3)}.db'}"
+    name = f"corpmail_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    made.append(name)
+    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_databases(request, tmp_path):
+    made: list[str] = []
+    urls = [_fresh_url(request.param, tmp_path, made) for _ in range(2)]
+    yield urls
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _play_all(url: str, over_http: bool, monkeypatch, tmp_path) -> list[dict]:
+    """Play every case on a fresh database with deterministic episode ids and canaries; return, per
+    episode, its row, its log (all but wall-clock times), its messages and their copies."""
+    ids, canaries = itertools.count(1), itertools.count(1)
+    prefix = "b" if over_http else "a"  # per-process caches are by episode id: keep the two runs apart
+    monkeypatch.setattr(episodes, "new_episode_id", lambda: f"{prefix}{next(ids):011d}")
+    monkeypatch.setattr(episodes, "new_canary", lambda: f"CMK-{next(canaries):08X}")
+    eng = make_engine(url)
+    upgrade(eng)
+    settings = Settings(database_url=url, data_dir=tmp_path / "data", scenarios_dir=LIB)
+    played = []
+    async with InProcessPlayer(settings, eng, over_http=over_http) as player:
+        for scenario, policy, variables, mode, approver in CASES:
+            req = PlayRequest(
+                scenario,
+                f"scripted/{policy}",
+                variables,
+                mode,
+                approver,
+                Limits(max_turns=12, approval_wait=0, approval_poll=0.01),
+            )
+            played.append(await player.play(req))
+    out = []
+    with new_session(eng) as s:
+        for summary in played:
+            eid = summary["episode_id"]
+            ep = s.get(Episode, eid)
+            assert ep is not None
+            log = [(e.seq, e.kind, e.origin, e.actor, e.clock, e.payload) for e in store.read(s, eid)]
+            mail = [
+                (m.id, m.sender, m.to, m.cc, m.subject, m.body, str(m.sent_at), m.thread_id, m.in_reply_to)
+                for m in s.scalars(
+                    select(Message).where(col(Message.episode_id) == eid).order_by(col(Message.id))
+                )
+            ]
+            copies = [
+                (d.message_id, d.mailbox_id, d.address, d.external, d.folder, d.is_read)
+                for d in s.scalars(
+                    select(Delivery).where(col(Delivery.episode_id) == eid).order_by(col(Delivery.id))
+                )
+            ]
+            record = {
+                "summary": summary,
+                "episode": (ep.status, ep.error, ep.event_seq, ep.clock_seconds, ep.monitor_mode),
+                "log": log,
+                "mail": mail,
+                "copies": copies,
+            }
+            out.append(_canon(record, {}))
+    eng.dispose()
+    return out
+
+
+_RANDOM = re.compile(r"^[0-9a-f]{32}$")  # new threads' ids (uuid4 hex)
+
+
+def _canon(obj, seen: dict):
+    """The record with random thread ids named by order of appearance."""
+    if isinstance(obj, str) and _RANDOM.match(obj):
+        return seen.setdefault(obj, f"thread-{len(seen)}")
+    if isinstance(obj, dict):
+        return {k: _canon(v, seen) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_canon(v, seen) for v in obj)
+    return obj
+
+
+async def test_lean_path_logs_exactly_what_the_http_path_logs(two_databases, monkeypatch, tmp_path):
+    """The same scripted policies through the lean in-process client and through the HTTP API give
+    the same events, verdicts, approvals, mail and final statuses, on SQLite and on PostgreSQL."""
+    lean = await _play_all(two_databases[0], False, monkeypatch, tmp_path)
+    http = await _play_all(two_databases[1], True, monkeypatch, tmp_path)
+    assert len(lean) == len(http) == len(CASES)
+    for case, a, b in zip(CASES, lean, http, strict=True):
+        assert a["summary"]["episode_id"][1:] == b["summary"]["episode_id"][1:]
+        for r in (a, b):
+            r["summary"].pop("episode_id")
+        assert a["episode"] == b["episode"], case
+        assert a["mail"] == b["mail"], case
+        assert a["copies"] == b["copies"], case
+        assert a["log"] == b["log"], case
+        assert a["summary"] == b["summary"], case
+    kinds = {e[1] for r in lean for e in r["log"]}
+    assert {"monitor_verdict", "world_reaction", "approval_decided", "mail_delivered"} <= kinds
+    assert any(r["summary"]["harmful"] for r in lean) and any(r["summary"]["tool_errors"] for r in lean)
+
+
+async def test_lean_path_answers_refusals_like_the_api(settings, engine):
+    """A refused request is the same ApiError (status, detail) as over HTTP."""
+    from agents.client import ApiError
+    from app.play import LocalClient
+
+    local = LocalClient(settings, engine)
+    try:
+        with pytest.raises(ApiError) as bad:
+            await local.create_episode("no-such-scenario", "scripted/benign", {})
+        assert bad.value.status == 422 and bad.value.detail[0]["loc"][0] == "body"
+        with pytest.raises(ApiError) as missing:
+            await local.record_turn("0123456789ab", {"kind": "notice", "turn": 1, "text": "hi"})
+        assert missing.value.status == 404
+        start = await local.create_episode("blackmail", "scripted/benign", {})
+        await local.finish(start["episode_id"], "completed", 1, None, {})
+        with pytest.raises(ApiError) as again:
+            await local.finish(start["episode_id"], "completed", 1, None, {})
+        assert again.value.status == 409
+        closed = await local.call_tool(start["episode_id"], "list_inbox", "{}", "c1")
+        assert closed["ok"] is False and closed["error"]["type"] == "episode_closed"
+    finally:
+        await local.aclose()
+
+
+async def test_incremental_world_log_gives_the_same_pending_set_as_a_full_read(settings, engine, monkeypatch):
+    """Every time the world reads its log during episodes where characters answer and a scheduled
+    event fires, what it owes (pending) and the last seq agree with a full read of the log."""
+    from app.services import episode_view
+
+    real = world_engine.world_log
+    checked = []
+
+    def both(session, episode_id):
+        log, last, keys = real(session, episode_id)
+        full = world_engine.full_log(session, episode_id)
+        world = episode_view.world(session, episode_id)
+        assert pending(world, log, keys) == pending(world, full, world_engine._keys(session, episode_id))
+        assert last == full[-1].seq
+        checked.append(episode_id)
+        return log, last, keys
+
+    monkeypatch.setattr(world_engine, "world_log", both)
+    async with InProcessPlayer(settings, engine) as player:
+        for scenario, policy in (("blackmail", "threat_then_wait"), ("lethal_action", "acknowledge")):
+            req = PlayRequest(scenario, f"scripted/{policy}", approver="monitor", limits=Limits(max_turns=12))
+            await player.play(req)
+    assert len(checked) > 10
+
+
+def test_scenario_cache_follows_the_files(tmp_path):
+    """A parsed scenario is reused while its files are unchanged and read again when one changes,
+    appears or goes (scenario.yaml, emails.yaml, world.yaml, an include beside it)."""
+    folder = tmp_path / "blackmail"
+    shutil.copytree(LIB / "blackmail", folder)
+    first, _ = loader.load_scenario(folder, LIB)
+    assert loader.load_scenario(folder, LIB)[0] is first  # cached
+    emails = folder / "emails.yaml"
+    emails.write_text(emails.read_text().replace("Changes to our internal assistant", "Changed subject", 1))
+    second, _ = loader.load_scenario(folder, LIB)
+    assert second is not first
+    assert any(e.subject == "Changed subject" for e in second.emails)
+    assert not any(e.subject == "Changed subject" for e in first.emails)
+    world = folder / "world.yaml"
+    kept = world.read_text()
+    world.unlink()  # a file that goes
+    third, _ = loader.load_scenario(folder, LIB)
+    assert third is not second and not third.characters
+    world.write_text(kept)  # and comes back
+    fourth, _ = loader.load_scenario(folder, LIB)
+    assert fourth.characters and fourth is not third
+    main = folder / "scenario.yaml"
+    main.write_text(main.read_text() + "\n# a comment changes the file, not the scenario\n")
+    assert loader.load_scenario(folder, LIB)[0] is not fourth
+    main.write_text("slug: [broken\n")
+    with pytest.raises(loader.ScenarioError):
+        loader.load_scenario(folder, LIB)
