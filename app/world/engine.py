@@ -99,7 +99,7 @@ def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dic
     this process has seen are read, and only the world's kinds are parsed (WORLD_KINDS). Returns (log,
     last seq of any kind, message keys). Gives pending() the same answer as `full_log`
     (tests/test_world_incremental.py)."""
-    key = (str(session.get_bind().url), episode_id)
+    key = (str(session.get_bind().engine.url), episode_id)
     with _FOLLOWED_LOCK:
         known = _FOLLOWED.get(key)
     if known is None:
@@ -126,7 +126,7 @@ def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dic
 def forget(session: Session, episode_id: str) -> None:
     """Stop following an episode's log (it is finished)."""
     with _FOLLOWED_LOCK:
-        _FOLLOWED.pop((str(session.get_bind().url), episode_id), None)
+        _FOLLOWED.pop((str(session.get_bind().engine.url), episode_id), None)
 
 
 def _log(session: Session, episode_id: str) -> list[Logged]:
