@@ -157,6 +157,7 @@ def test_model_written_markup_stays_inert_text(server, page):
             {"to": ["jo.kim@brightwater.example"], "subject": payload, "body": payload},
         )
         page.goto(f"{server.url}/episodes/{eid}")
+        expect(page.locator("#timeline li.tool_call")).to_have_count(1)  # the page has loaded the log
         page.locator("#folder-tabs button[data-folder=outbox]").click()
         page.locator("#message-list li").first.click()
         body = page.locator("#message-view pre.body")
