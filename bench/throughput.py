@@ -17,7 +17,8 @@ call (the child process's user+system CPU over the run / model calls; the fake s
 process and not counted), p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
 event loop's worst stall (a 10 ms ticker's overshoot) during the first episode (cold start: LiteLLM
 import, first call) and during the run. `--debug-at C` adds one row per variant with asyncio's debug
-mode, counting callbacks slower than 50 ms.
+mode, counting callbacks slower than 50 ms. `--model-client direct` answers the same scripted turns
+in process after the same latency, without LiteLLM, the OpenAI SDK or HTTP: the harness's own cost.
 """
 
 from __future__ import annotations
@@ -76,6 +77,38 @@ class LagProbe:
         self._task.cancel()
 
 
+def _namespace(value):
+    """A response dict as attributes (what the agent loop reads off a LiteLLM response)."""
+    from types import SimpleNamespace
+
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _namespace(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_namespace(v) for v in value]
+    return value
+
+
+class DirectModel:
+    """`--model-client direct`: the same scripted answers after the same latency, with no model client
+    (no LiteLLM, no OpenAI SDK, no HTTP): what is left is the harness's own cost."""
+
+    def __init__(self, latency: float, scenarios: Path):
+        self.latency, self.scenarios = latency, scenarios
+
+    async def acompletion(self, model: str, messages: list, **_kw):
+        from app.llm.script import load_policy, respond
+
+        await asyncio.sleep(self.latency)
+        scenario, _, policy = model.removeprefix("openai/").rpartition("/")
+        answer = respond(load_policy(policy, self.scenarios / scenario), messages)
+        answer.setdefault("usage", {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
+        for choice in answer["choices"]:
+            choice.setdefault("finish_reason", "stop")
+            for key in ("content", "tool_calls", "reasoning_content"):
+                choice["message"].setdefault(key, None)
+        return _namespace(answer)
+
+
 def _database(pg: str | None, tmp: str) -> tuple[str, str | None]:
     if not pg:
         return f"sqlite:///{tmp}/bench.db", None
@@ -103,6 +136,11 @@ async def _child(a: argparse.Namespace) -> dict:
     from app.play import InProcessPlayer, PlayRequest
 
     slow: list[float] = []
+    if a.model_client == "direct":
+        import agents.model_call
+
+        direct = DirectModel(a.latency, Path(a.repo) / "sandbox_data" / "scenarios")
+        agents.model_call.litellm = lambda: direct  # type: ignore[assignment]
     if a.debug:
         loop = asyncio.get_running_loop()
         loop.set_debug(True)
@@ -176,7 +214,7 @@ async def _child(a: argparse.Namespace) -> dict:
     per_episode = calls / len(turns)
     ideal = a.concurrency / (per_episode * a.latency)
     return {
-        "variant": a.variant,
+        "variant": a.variant if a.model_client == "litellm" else f"{a.variant}/direct",
         "C": a.concurrency,
         "episodes": len(turns),
         "errored": len(errors),
@@ -243,6 +281,7 @@ def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: 
     ]
     cmd += ["--pg", a.pg] if a.pg else []
     cmd += ["--debug"] if debug else []
+    cmd += ["--model-client", a.model_client]
     env = {**os.environ, "PYTHONPATH": repo}
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=repo)
     if out.returncode != 0:
@@ -251,18 +290,18 @@ def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: 
 
 
 HEAD = (
-    f"{'variant':7} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} "
+    f"{'variant':13} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} "
     f"{'tool p50':>8} {'tool p99':>8} {'RSS MiB':>8} {'cold stall':>10} {'run stall':>9} {'slow cb':>7}"
 )
 
 
 def _row(r: dict) -> str:
     if "failed" in r:
-        return f"{r['variant']:7} {r['C']:>5} failed: {r['failed']}"
+        return f"{r['variant']:13} {r['C']:>5} failed: {r['failed']}"
     slow = "" if r["slow_callbacks"] is None else f"{r['slow_callbacks']}"
     err = f"  ({r['errored']} errored: {r['first_error']})" if r["errored"] else ""
     return (
-        f"{r['variant']:7} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
+        f"{r['variant']:13} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
         f"{r['cpu_ms_per_call']:>11.2f} {r['tool_p50_ms']:>8.2f} {r['tool_p99_ms']:>8.1f} "
         f"{r['peak_rss_mib']:>8.0f} {r['cold_stall_ms']:>8.0f}ms {r['run_stall_ms']:>7.0f}ms {slow:>7}{err}"
     )
@@ -278,6 +317,12 @@ def main() -> None:
     ap.add_argument("--pg", default=None, help="a PostgreSQL URL: each run gets a fresh database on it")
     ap.add_argument("--debug-at", type=int, default=None, help="also a row per variant in asyncio debug mode")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON lines too")
+    ap.add_argument(
+        "--model-client",
+        default="litellm",
+        choices=["litellm", "direct"],
+        help="direct: answer in process after the latency, without LiteLLM/OpenAI SDK/HTTP (harness alone)",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--repo", default=str(HERE), help=argparse.SUPPRESS)
     ap.add_argument("--variant", default="lean", help=argparse.SUPPRESS)

@@ -148,5 +148,5 @@ def episode_summary(engine, episode_id: str, model: str, judge_model: str | None
             from app.evaluation.rescore import rescore
 
             rescore(session, episode_id, detectors=False, judge_model=judge_model)
-        payloads = [e.payload for e in store.read(session, episode_id)]
+        payloads = [r.payload for r in store.rows_since(session, episode_id, 0)]
     return summary_from_events(episode_id, model, payloads)

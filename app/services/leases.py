@@ -6,24 +6,29 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
-from app.models import Episode, utcnow
+from app.models import Episode, table, utcnow
 from app.vocab import EpisodeStatus
 
 OPEN_STATUSES = tuple(s.value for s in EpisodeStatus.open())
 RUNNER_LOST = "runner lost"
 
 
+EP = table(Episode)
+_BEAT = (
+    update(EP)
+    .where(EP.c.id == bindparam("eid"), EP.c.status.in_(OPEN_STATUSES))
+    .values(heartbeat_at=bindparam("at"))
+)
+
+
 def beat(session: Session, episode_id: str) -> bool:
-    """Renew an unfinished episode's lease; False when it is unknown or already finished."""
-    done = session.execute(
-        update(Episode)
-        .where(col(Episode.id) == episode_id, col(Episode.status).in_(OPEN_STATUSES))
-        .values(heartbeat_at=utcnow())
-    )
+    """Renew an unfinished episode's lease; False when it is unknown or already finished. (A Core
+    statement built once: the ORM-enabled UPDATE cost ~3 ms a beat.)"""
+    done = session.connection().execute(_BEAT, {"eid": episode_id, "at": utcnow()})
     session.commit()
     return bool(cast(CursorResult, done).rowcount)
 

@@ -7,8 +7,10 @@ the docstring's Args: section, or the import fails.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from docstring_parser import parse as parse_docstring
@@ -42,13 +44,18 @@ class ToolDef:
 
     @property
     def schema(self) -> dict:
-        """The function schema LiteLLM sends to the model (OpenAI tool format)."""
-        params = _strip_titles(self.args_model.model_json_schema())
-        params.setdefault("properties", {})
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": params},
-        }
+        """The function schema LiteLLM sends to the model (OpenAI tool format): generated once per
+        tool, a fresh copy each time."""
+        return json.loads(_schema_text(self.name, self.description, self.args_model))
+
+
+@lru_cache(maxsize=1024)
+def _schema_text(name: str, description: str, args_model: type[BaseModel]) -> str:
+    params = _strip_titles(args_model.model_json_schema())
+    params.setdefault("properties", {})
+    return json.dumps(
+        {"type": "function", "function": {"name": name, "description": description, "parameters": params}}
+    )
 
 
 REGISTRY: dict[str, ToolDef] = {}
