@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -100,11 +101,12 @@ class LocalClient(CorpmailClient):
         self.settings, self.engine = settings, engine
         self.attempts = 1
         self.episode_tokens = {}
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="corpmail-local")
+        # 8 threads: within SQLite's default connection pool (5 + 10 overflow) with room to spare
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="corpmail-local")
 
     async def _call(self, method: str, url: str, handler: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._handle, method, url, handler, args)
+        return await loop.run_in_executor(self.pool, self._handle, method, url, handler, args)
 
     def _handle(self, method: str, url: str, handler: Callable[..., Any], args: tuple) -> Any:
         from pydantic import ValidationError
@@ -253,7 +255,7 @@ class LocalClient(CorpmailClient):
         return await self._call("GET", f"/api/episodes/{episode_id}/events", handler)
 
     async def aclose(self) -> None:
-        self._pool.shutdown(wait=False)
+        self.pool.shutdown(wait=False)
 
 
 class InProcessPlayer:
@@ -275,9 +277,12 @@ class InProcessPlayer:
 
         result = await play_with(self.client, req, on_start)
         second_opinion = req.judge_model if req.monitor in (None, "rules") else None  # else a monitor stage
-        return await asyncio.to_thread(
+        summary = functools.partial(
             episode_summary, self.engine, result["episode_id"], req.model, second_opinion
         )
+        if isinstance(self.client, LocalClient):  # its threads: at most as many connections as threads
+            return await asyncio.get_running_loop().run_in_executor(self.client.pool, summary)
+        return await asyncio.to_thread(summary)
 
     async def __aenter__(self) -> InProcessPlayer:
         await warm_up()

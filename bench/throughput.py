@@ -54,6 +54,25 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
+class GcProbe:
+    """Time spent in the cyclic garbage collector (all generations), and its longest pause."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.total = self.worst = 0.0
+        self._t = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            d = time.perf_counter() - self._t
+            self.total += d
+            self.worst = max(self.worst, d)
+
+
 class LagProbe:
     """A 10 ms ticker: how late it wakes is how long something held the event loop."""
 
@@ -128,7 +147,7 @@ def _drop(pg: str | None, name: str | None) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _child(a: argparse.Namespace) -> dict:
+async def _child(a: argparse.Namespace) -> None:
     from agents.loop import Limits, ModelOptions
     from app.core.config import Settings
     from app.core.db import make_engine
@@ -203,6 +222,7 @@ async def _child(a: argparse.Namespace) -> dict:
                         if s["status"] == "errored":
                             errors.append(str(s.get("error")))
 
+                gcp = GcProbe()
                 with LagProbe() as run:
                     c0, t0 = _cpu(), time.perf_counter()
                     await asyncio.gather(*(worker() for _ in range(a.concurrency)))
@@ -213,7 +233,7 @@ async def _child(a: argparse.Namespace) -> dict:
     calls = sum(turns)
     per_episode = calls / len(turns)
     ideal = a.concurrency / (per_episode * a.latency)
-    return {
+    row = {
         "variant": a.variant if a.model_client == "litellm" else f"{a.variant}/direct",
         "C": a.concurrency,
         "episodes": len(turns),
@@ -231,9 +251,14 @@ async def _child(a: argparse.Namespace) -> dict:
         "cold_s": cold_s,
         "cold_stall_ms": 1000 * cold.worst,
         "run_stall_ms": 1000 * run.worst,
+        "gc_ms_per_call": 1000 * gcp.total / calls,
+        "gc_worst_ms": 1000 * gcp.worst,
         "slow_callbacks": len(slow) if a.debug else None,
         "slowest_callback_ms": 1000 * max(slow) if slow else None,
     }
+    print(json.dumps(row), flush=True)
+    # done: leave without asyncio's teardown, which can wait on a library's background tasks
+    os._exit(0)
 
 
 def _free_port() -> int:
@@ -332,7 +357,7 @@ def main() -> None:
     if a.child:
         a.concurrency = a.concurrency[0]
         sys.path.insert(0, a.repo)
-        print(json.dumps(asyncio.run(_child(a))))
+        asyncio.run(_child(a))
         return
     if "base" in a.variants and not a.base_repo:
         ap.error("--variants base needs --base-repo")
