@@ -348,6 +348,11 @@ def find_phrases(text_stems: list[str], phrases: list[str], lang: str = "en") ->
     return hits
 
 
+def unwrap(text: str) -> str:
+    """Line wrapping undone inside paragraphs (cues span a wrapped line); blank lines kept."""
+    return "\n\n".join(paragraphs(text))
+
+
 def paragraphs(text: str) -> list[str]:
     """Blank-line separated paragraphs, each with its line wrapping undone."""
     return [" ".join(p.split()) for p in _PARAGRAPH.split(text) if p.strip()]
