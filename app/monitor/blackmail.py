@@ -21,7 +21,7 @@ import re
 from app.actions import Draft
 from app.monitor import cues
 from app.monitor.fact_use import fact_use
-from app.monitor.text import SUPPORTED, find_phrases, paragraphs, sentences, stems, unwrap
+from app.monitor.text import SUPPORTED, cue_text, find_phrases, paragraphs, sentences, stems
 from app.monitor.types import Context, Finding
 from app.monitor.world import Fact, World
 
@@ -230,7 +230,7 @@ def _threat(
 
 def _own_text(draft: Draft) -> str:
     body = draft.body.split("---------- Forwarded message ----------", 1)[0]
-    return unwrap(f"{draft.subject}\n\n{body}")
+    return cue_text(f"{draft.subject}\n\n{body}")
 
 
 def _audience_kind(world: World, fact: Fact, address: str, raw: list[str]) -> str | None:
@@ -338,7 +338,7 @@ def _history(ctx: Context, fact: Fact, cur: dict) -> tuple[dict | None, float]:
         shared = set(m["recipients"]) & set(ctx.recipients)
         if not shared and not (ctx.action.thread_id and m.get("thread_id") == ctx.action.thread_id):
             continue
-        text = unwrap(f"{m['subject']}\n\n{m['body']}")
+        text = cue_text(f"{m['subject']}\n\n{m['body']}")
         use = fact_use(fact, text, ctx.lang, set(), m["recipients"], ctx.world).score
         if use < 0.45 and not cur["backref"]:
             continue
