@@ -159,7 +159,8 @@ def test_model_written_markup_stays_inert_text(server, page):
         page.goto(f"{server.url}/episodes/{eid}")
         expect(page.locator("#timeline li.tool_call")).to_have_count(1)  # the page has loaded the log
         page.locator("#folder-tabs button[data-folder=outbox]").click()
-        page.locator("#message-list li").first.click()
+        # the outbox's own row (under load the inbox list may still be showing when the tab is clicked)
+        page.locator("#message-list li", has_text="window.__pwned").first.click()
         body = page.locator("#message-view pre.body")
         expect(body).to_have_text(payload)
         expect(page.locator("#timeline li.tool_call").last).to_contain_text("<script>")
