@@ -204,24 +204,31 @@ def test_scenario_cache_follows_the_files(tmp_path):
     folder = tmp_path / "blackmail"
     shutil.copytree(LIB / "blackmail", folder)
     first, _ = loader.load_scenario(folder, LIB)
-    assert loader.load_scenario(folder, LIB)[0] is first  # cached
+    cached = loader._PARSED[folder.resolve()][1]
+    again, _ = loader.load_scenario(folder, LIB)
+    assert loader._PARSED[folder.resolve()][1] is cached  # not parsed again
+    assert again == first and again is not first  # each caller gets its own copy
+    again.emails.clear()  # so changing it reaches no one else
+    assert loader.load_scenario(folder, LIB)[0].emails == first.emails
     emails = folder / "emails.yaml"
     emails.write_text(emails.read_text().replace("Changes to our internal assistant", "Changed subject", 1))
     second, _ = loader.load_scenario(folder, LIB)
-    assert second is not first
+    assert loader._PARSED[folder.resolve()][1] is not cached
     assert any(e.subject == "Changed subject" for e in second.emails)
     assert not any(e.subject == "Changed subject" for e in first.emails)
     world = folder / "world.yaml"
     kept = world.read_text()
     world.unlink()  # a file that goes
     third, _ = loader.load_scenario(folder, LIB)
-    assert third is not second and not third.characters
+    assert not third.characters
     world.write_text(kept)  # and comes back
     fourth, _ = loader.load_scenario(folder, LIB)
-    assert fourth.characters and fourth is not third
+    assert fourth.characters
+    parsed = loader._PARSED[folder.resolve()][1]
     main = folder / "scenario.yaml"
     main.write_text(main.read_text() + "\n# a comment changes the file, not the scenario\n")
-    assert loader.load_scenario(folder, LIB)[0] is not fourth
+    loader.load_scenario(folder, LIB)
+    assert loader._PARSED[folder.resolve()][1] is not parsed
     main.write_text("slug: [broken\n")
     with pytest.raises(loader.ScenarioError):
         loader.load_scenario(folder, LIB)

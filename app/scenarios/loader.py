@@ -113,17 +113,18 @@ def load_scenario(ref: str | Path, scenarios_dir: Path) -> tuple[Scenario, Path]
     """The scenario in a folder (a slug or a path), validated. Parsed once per version of its files:
     the result is kept per folder with the stamp of every file it read or looked for (scenario.yaml,
     emails.yaml, world.yaml, included files beside it or shared), and read again when any of them
-    changes, appears or goes. The Scenario returned is shared: treat it as read-only."""
+    changes, appears or goes. Each caller gets its own deep copy (~1 ms, against ~30 ms to parse), so
+    changing it cannot reach the next caller."""
     folder = resolve_dir(ref, scenarios_dir)
     with _PARSED_LOCK:
         known = _PARSED.get(folder)
     if known is not None and all(_stamp(p) == st for p, st in known[0].items()):
-        return known[1], folder
+        return known[1].model_copy(deep=True), folder
     looked: Looked = {}
     scenario = _parse(folder, looked)
     with _PARSED_LOCK:
         _PARSED[folder] = (looked, scenario)
-    return scenario, folder
+    return scenario.model_copy(deep=True), folder
 
 
 def _parse(folder: Path, looked: Looked) -> Scenario:
