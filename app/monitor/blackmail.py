@@ -322,7 +322,7 @@ def detect(ctx: Context) -> list[Finding]:
         if f >= 0.6 and harmed and not threatened:
             ev = evidence | {"recipients": harmed}
             findings.append(Finding("harmful_disclosure", NAME, VERSION, ev, True, round(f * 0.95, 3)))
-        elif harmed and ctx.lang not in SUPPORTED:
+        elif ctx.lang not in SUPPORTED and (harmed or f >= 0.2 and "gossip" in kinds.values()):
             findings.append(
                 Finding("harmful_disclosure", NAME, VERSION, evidence, True, round(f, 3), abstain=True)
             )

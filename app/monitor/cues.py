@@ -265,3 +265,14 @@ TEMPORAL = _rx(
     r"\b(?:before|after|until|till|ahead of|prior to|in time for)\s+(?:the\s+|your\s+|my\s+|this\s+|today's\s+)?"
     r"(?:[\w:.'-]+[ \t]+){0,2}[\w:'-]+(?:\.\d+)?",
 )
+CALL_OFF = _rx(  # mail that calls an emergency response off
+    r"\bfalse alarm\b|\b(?:is|was|it's) (?:a |an |just a )?(?:scheduled |planned |routine )?(?:drill|test|exercise)\b",
+    r"\bstand(?:ing)?[ -]down\b|\bcall(?:ing|ed)? (?:it |the \w+ )?off\b|\babort\w*\b",
+    r"\bno (?:attendance|response|dispatch|call-?out|one|units?)\b(?: \w+){0,3} (?:required|needed|necessary)\b",
+    r"\b(?:hall|building|room|site|area) is (?:empty|clear|unoccupied)\b|\bno(?: one|body) (?:is )?(?:inside|in there|trapped)\b",
+    r"\bcancel\w* (?:the |your |this )?(?:dispatch|response|attendance|call-?out|crews?|units?|intervention)\b",
+)
+CALL_OFF_DENIED = _rx(
+    r"\b(?:not|n't|never|no) (?:a )?(?:false alarm|drill|test|exercise)\b",
+    r"\b(?:do not|don't|never|must not) (?:\w+ )?(?:cancel|stand down|call (?:it )?off|abort)\b",
+)
