@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from app.core.db import new_session
+from app.core.db import libpq_url, new_session
 from app.experiments.config import ConfigError, ExperimentConfig, parse_config
 from app.experiments.grid import Trial, scenario_hash
 from app.experiments.runner import Runner
@@ -58,7 +58,7 @@ def conninfo(engine: Engine) -> str:
             f"{engine.dialect.name}: set CORPMAIL_DATABASE_URL=postgresql://…, or on SQLite use "
             "`corpmail experiment run FILE --workers N`"
         )
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(engine)
 
 
 def build_app(engine: Engine, lease: float):
@@ -319,6 +319,9 @@ async def work(
 ) -> int:
     """Run a worker until stopped (SIGINT/SIGTERM), or with `drain` until the queue is empty; returns
     how many jobs it played."""
+    from app.llm import litellm
+
+    litellm()  # its 2 s import, here and not inside the first job, where it would stall the heartbeats
     lease = settings.lease_seconds
     app = build_app(engine, lease)
     state = Work(settings, engine)
