@@ -127,7 +127,8 @@ def test_three_workers_complete_a_grid_exactly_once_while_one_is_killed(engine, 
     assert redone and all(r.status == "completed" for r in redone)
     with engine.connect() as conn:
         jobs = conn.execute(
-            text("SELECT status, attempts FROM procrastinate_jobs WHERE args->>'experiment' = :n"), {"n": name}
+            text("SELECT status, attempts FROM procrastinate_jobs WHERE args->>'experiment' = :n"),
+            {"n": name},
         ).all()
     assert len(jobs) == 300 and {j.status for j in jobs} == {"succeeded"}
     assert sum(1 for j in jobs if j.attempts > 0) >= len(held)  # the killed worker's jobs were queued again
