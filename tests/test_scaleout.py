@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from app.core.config import Settings
 from app.core.db import new_session
 from app.main import create_app
-from app.models import Episode
+from app.models import Episode, Experiment
 from app.services import trials as trial_store
 from tests.experiment_support import unique
 from tests.web_support import LiveServer
@@ -170,6 +170,8 @@ def test_submit_queues_each_trial_once_and_refuses_sqlite(engine, db_url, tmp_pa
     drained = _cli(["experiment", "worker", "--drain", "--concurrency", "6"], env, timeout=300)
     assert drained.returncode == 0, drained.stderr[-2000:]
     assert json.loads(_cli(["experiment", "status", name, "--json"], env).stdout)["completed"] == 12
+    with new_session(engine) as s:
+        assert s.get(Experiment, name).status == "done"  # the worker that played the last trial said so
     resubmit = json.loads(_cli(["experiment", "submit", str(file), "--json"], env).stdout)
     assert resubmit["queued"] == 0 and resubmit["completed"] == 12  # completed trials are not queued again
     _exactly_once(engine, name, 12)

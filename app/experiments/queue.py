@@ -255,6 +255,12 @@ class Work:
         with new_session(self.engine) as s:
             return store.recover(s, experiment, self.settings.lease_seconds, trial_id)
 
+    def _settle(self, experiment: str) -> None:
+        """The experiment's last trial played: mark it done (the web list shows it)."""
+        with new_session(self.engine) as s:
+            if store.settled(s, experiment):
+                store.set_status(s, experiment, "done")
+
     def _release(self, runner: Runner, trial_id: str) -> None:
         with new_session(self.engine) as s:
             store.release(s, trial_id, runner.runner, "worker stopped")
@@ -278,6 +284,7 @@ class Work:
         if out["status"] == "skipped":
             raise TrialBusy(f"trial {trial_id}: {out.get('reason')}")
         self.done += 1
+        await asyncio.to_thread(self._settle, experiment)
         return {"status": out["status"], "error": out.get("error"), "episode_id": out.get("episode_id")}
 
     async def aclose(self) -> None:

@@ -228,3 +228,13 @@ def last_error(session: Session, experiment: str) -> str | None:
         .order_by(col(TrialRow.claimed_at).desc())
         .limit(1)
     ).scalar()
+
+
+def settled(session: Session, experiment: str) -> bool:
+    """No trial of the experiment is pending or running (every one completed or errored)."""
+    left = session.execute(
+        select(col(TrialRow.id))
+        .where(col(TrialRow.experiment) == experiment, col(TrialRow.status).in_(("pending", "running")))
+        .limit(1)
+    ).first()
+    return left is None
