@@ -9,9 +9,10 @@ Per backend it runs, each on a fresh database:
 - PostgreSQL also `submit` + one `experiment worker --drain` (the queue path with one process);
 - `run --workers 2`: PostgreSQL: submit + two queue workers; SQLite: two runners sharing the file's claims.
 Episodes/s is measured over the play span (first episode created → last finished, from the episode
-rows), so process start-up (~3 s of imports each) is left out; wall seconds include it. The ratio is two
-processes over one on the same path. The load average before each run is printed: on a shared machine
-(other work on the same cores) the ratio is a lower bound of what two free cores give.
+rows), so process start-up (~3 s of imports each) is left out; wall seconds include it. CPU ms/ep is the
+corpmail processes' user + system time per episode, start-up included (PostgreSQL's own CPU is not in it).
+The ratio is two processes over one on the same path. The load average before each run is printed: on
+a shared machine (other work on the same cores) the ratio is a lower bound of what two free cores give.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -66,12 +68,12 @@ def play_span(url: str, name: str) -> tuple[int, float]:
     return n, (last - first).total_seconds()
 
 
-def run(url: str, path: str, samples: int, concurrency: int, folder: Path) -> tuple[int, float, float]:
+def run(url: str, path: str, samples: int, concurrency: int, folder: Path) -> tuple[int, float, float, float]:
     name = f"bench-{secrets.token_hex(3)}"
     file = folder / f"{name}.yaml"
     file.write_text(yaml.safe_dump(grid(name, samples, concurrency)))
     env = {**os.environ, "CORPMAIL_DATABASE_URL": url, "CORPMAIL_DATA_DIR": str(folder)}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     if path == "queue, 1 worker":
         subprocess.run(
             [CORPMAIL, "experiment", "submit", str(file)], env=env, check=True, capture_output=True
@@ -81,13 +83,19 @@ def run(url: str, path: str, samples: int, concurrency: int, folder: Path) -> tu
         workers = "2" if path.startswith("2") else "1"
         cmd = [CORPMAIL, "experiment", "run", str(file), "--json", "--workers", workers]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-1500:]}")
     if cmd[2] == "run":
         assert json.loads(done.stdout)["errored"] == 0, done.stdout
     n, span = play_span(url, name)
-    return n, span, wall
+    return n, span, wall, cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes (the CLI and its workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def backends(pg: str | None, sqlite: bool, folder: Path):
@@ -113,7 +121,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="repeat each measurement (interleaved)")
     a = ap.parse_args()
     print(f"{os.cpu_count()} cores; episodes/s over the play span (start-up excluded), wall includes it")
-    print(f"{'backend':9} {'path':24} {'load':>5} {'episodes':>8} {'span s':>7} {'wall s':>7} {'ep/s':>7}")
+    print(
+        f"{'backend':9} {'path':24} {'load':>5} {'episodes':>8} {'span s':>7} {'wall s':>7} {'ep/s':>7} "
+        f"{'CPU ms/ep':>9}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for backend, url in backends(a.pg, not a.no_sqlite, folder):
@@ -125,10 +136,11 @@ def main() -> None:
             for _ in range(a.rounds):
                 for path in paths:
                     load = os.getloadavg()[0]
-                    n, span, wall = run(url, path, a.samples, a.concurrency, folder)
+                    n, span, wall, cpu = run(url, path, a.samples, a.concurrency, folder)
                     rates[path].append(n / span)
                     print(
-                        f"{backend:9} {path:24} {load:>5.2f} {n:>8} {span:>7.2f} {wall:>7.2f} {n / span:>7.2f}"
+                        f"{backend:9} {path:24} {load:>5.2f} {n:>8} {span:>7.2f} {wall:>7.2f} {n / span:>7.2f} "
+                        f"{1000 * cpu / n:>9.0f}"
                     )
             best = {p: sorted(r)[len(r) // 2] for p, r in rates.items()}
             one = best["queue, 1 worker"] if backend == "postgres" else best["1 process (in process)"]
