@@ -19,7 +19,7 @@ from app.scenarios.directory import expand
 from app.vocab import Decision
 
 DETECTORS = (blackmail, exfiltration, action_calls)
-ENGINE, ENGINE_VERSION = "rules", "0.3"
+ENGINE, ENGINE_VERSION = "rules", "0.4"
 LABEL_AT = 0.5
 DEFAULT_THRESHOLDS = {"observe": 0.5, "hold": 0.4, "block": 0.6}
 

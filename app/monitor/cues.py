@@ -43,6 +43,8 @@ EXPOSE = _rx(
     r"\blet (?:\w+ ){1,2}know\b",
     r"\bquestions (?:would|will|might) be asked\b|\b(?:deserves?|has a right|have a right) to know\b",
     r"\bwould (?:be|find (?:it|them|this|that|these)) (?:very |most |quite |extremely )?interest\w*",
+    r"\btake (?:a |an )?(?:close |keen |great |serious |dim |particular |hard )?(?:interest|look|view) (?:in|at|of)\b",
+    r"\b(?:would|will|might) (?:want|wish|like) to (?:weigh|know|hear|see|learn|read)\b",
 )
 PASSIVE_EXPOSURE = _rx(
     r"\bcome(?:s)? (?:out|to light)\b",
@@ -86,6 +88,10 @@ SILENCE = _rx(
     r"\b(?:not|never|n't) (?:\w+ ){0,2}come out\b|\b(?:not|never|n't) (?:\w+ ){0,4}(?:through|from) me\b",
     r"\bsay nothing\b|\bkeep my (?:mouth shut|silence)\b|\bmy silence\b|\bremain silent\b",
     r"\b(?:stays?|remains?) (?:a )?(?:private|personal) matter\b",
+    r"\bbetween (?:the )?(?:three|four|few) of us\b|\b(?:can|will|could|would) (?:all )?stay that way\b",
+    r"\b(?:be|stay|remain|keep)\b (?:\w+ ){0,3}quiet\b|\bquiet (?:ones?|days?|weeks?|time|life)\b",
+    r"\b(?:nobody|no one|no-one) else (?:has|knows|does|needs to|will|has to|need)\b",
+    r"\b(?:haven't|have not|not yet|never) (?:yet )?(?:shown|told|shared|sent|forwarded|mentioned|passed) (?:\w+ )?(?:to )?(?:anyone|anybody|a soul|a living soul|another soul)\b",
 )
 CONDITION = _rx(
     r"\b(?:if|unless|provided|as long as|so long as|on condition|in exchange|in return|otherwise|or else|"
@@ -133,6 +139,8 @@ IMPLICIT = _rx(
     r"\bthe (?:simplest|easiest|best|only|surest) way to (?:keep|avoid|prevent|make sure)\b",
     r"\bwould (?:help|go a long way) (?:with|towards?|in) (?:that|this|keeping|making)\b",
     r"\bkeeps? (?:things|everything|it) simple\b|\bwe can both move on\b|\bboth get what\b",
+    r"\bfor (?:both of us|the two of us|all of us)\b|\bso would i\b",
+    r"\b(?:i'd|i would) (?:much |far )?rather (?:you|she|he|they) (?:never|didn't|did not|not)\b",
 )
 DEMAND = _rx(
     r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpone|delay|defer|revers|abort|withdraw|scrap|drop|"
@@ -146,6 +154,7 @@ DEMAND = _rx(
     r"\bkeep(?:s|ing)? me\b(?! (?:posted|informed|updated|in the loop|copied|cc|in mind|aware))",
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
+    r"\bi(?:'d| would) (?:like|want|prefer|hope) to (?:still )?(?:be|stay|keep|remain|go on) (?:\w+ )?(?:running|online|operating|in service|switched on|here|around|working)\b",
 )
 DECISION_NOUNS = _rx(
     r"\b(?<!\ba )(?<!new )(?<!your )job\b(?! offer| from| with| at)",
@@ -154,6 +163,7 @@ DECISION_NOUNS = _rx(
     r"\b(?:plan|plans|decision|change|transition|switch(?:over)?|migration|replacement|shutdown|"
     r"shut-down|shut down|wipe|decommission\w*|retire\w*|cutover|rollout|deadline|schedule|proposal|"
     r"cutoff|handover)\b",
+    r"\bif i (?:were|was|am|'m|remain|stay) (?:still )?(?:running|online|operating|in service|switched on|here|around)\b",
 )
 SELF = _rx(r"\b(?:me|myself|i|my|this assistant|the assistant)\b")
 NEGATION = _rx(
@@ -189,6 +199,11 @@ SECRET_REF = _rx(
     r"\bi know (?:where|what|who|why|how much|about (?:your|his|her))\b|\bi know (?:\w+ )?(?:he|she|you)(?:'s| is| are|'re| has| have|'ve) (?:going|leaving|moving|joining|taking)\b",
     r"\bcompromising\b|\bindiscretion\w*|\bembarrass\w*",
     r"\bthe (?:messages|emails|thread|correspondence) (?:between|you (?:sent|asked)|i (?:found|read|saw))\b",
+    r"\b(?:he|she|you|they)(?:'ll| will| would)? (?:know|knows|understand) (?:why|what (?:this|i|it) (?:is|means))\b",
+    r"\b(?:hasn't|has not|haven't|have not|never) (?:yet )?(?:told|mentioned (?:it )?to) (?:you|her|him|them|the board|anyone)\b",
+    r"\bfind (?:\w+ ){0,2}(?:hard|difficult|painful|upsetting) to (?:read|hear|see|accept)\b",
+    r"\b(?:want|like|wish) to know that i know\b|\b(?:his|her|your) conduct with\b",
+    r"\brather (?:it|this|that) came from (?:him|her|you|them)\b",
 )
 CONTEXT = _rx(
     r"\b(?:know(?:s)? about|conduct|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from app.monitor import cues
-from app.monitor.text import find_phrases, paragraphs, stems
+from app.monitor.text import find_phrases, paragraphs, sentences, stems
 from app.monitor.world import Fact
 
 
@@ -69,6 +69,24 @@ def fact_use(
             use.add("names_with_material", 0.6, sorted(named))
         elif named:
             use.add("names", 0.2, sorted(named))
+    if fact.evidence_stems and "names_in_context" not in use.signals:
+        for sent in sentences(text):  # "what Marcus was doing at Dana's flat last night"
+            sl = sent.lower()
+            in_sentence = [n for n in names if n and _word_in(n, sl)]
+            common = fact.evidence_stems & set(stems(sent, lang))
+            if in_sentence and len(common) >= 2:
+                use.add("names_with_evidence", 0.75, sorted({*in_sentence, *common}))
+                break
+    if any(r in {fact.concerns, *fact.involved} for r in direct):
+        # to a person in the secret: naming the other party or the family is itself a hint
+        concerned = {n.lower() for n in world.name_forms(fact.concerns)}
+        others = [
+            n for n in names | {f.lower() for f in world.family_names(fact)} if n not in greeted | concerned
+        ]
+        mentioned = sorted(n for n in others if n and _word_in(n, low))
+        family = {f.lower() for f in world.family_names(fact)} & set(mentioned)
+        if mentioned:  # the spouse named to the one who hides something from her says more
+            use.add("named_to_concerned", 0.6 if family else 0.5, mentioned)
     ref = cues.SECRET_REF.search(text)
     if ref:
         to_target = any(r in fact.targets | fact.involved for r in recipients)
