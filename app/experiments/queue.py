@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from app.core.db import libpq_url, new_session
 from app.experiments.config import ConfigError, ExperimentConfig, parse_config
-from app.experiments.grid import Trial, scenario_hash
+from app.experiments.grid import Trial, digest, scenario_hash
 from app.experiments.runner import Runner
 from app.models import Experiment
 from app.models import Trial as TrialRow
@@ -192,17 +192,14 @@ class Work:
 
         self.settings, self.engine = settings, engine
         self.player = InProcessPlayer(settings, engine)
-        self.runners: dict[str, tuple[Runner, dict[str, tuple[str, str]]]] = {}
+        # experiment -> (digest of its stored config, its runner, slug -> (folder, content hash here))
+        self.runners: dict[str, tuple[str, Runner, dict[str, tuple[str, str]]]] = {}
         self.done = 0
 
-    def _prepare(self, experiment: str) -> tuple[Runner, dict[str, tuple[str, str]]]:
+    def _prepare(self, experiment: str, stored: dict) -> tuple[Runner, dict[str, tuple[str, str]]]:
         from app.scenarios.loader import ScenarioError, load_scenario
 
-        with new_session(self.engine) as s:
-            row = s.get(Experiment, experiment)
-            if row is None:
-                raise LookupError(f"no experiment {experiment!r}")
-            config: ExperimentConfig = parse_config(row.config, f"experiment {experiment}")
+        config: ExperimentConfig = parse_config(stored, f"experiment {experiment}")
         folders: dict[str, tuple[str, str]] = {}  # slug -> (folder, content hash here)
         for ref in config.scenarios:
             try:
@@ -215,11 +212,15 @@ class Work:
         return runner, folders
 
     def _trial(self, experiment: str, trial_id: str) -> tuple[Runner, Trial | None, str | None]:
-        if experiment not in self.runners:
-            self.runners[experiment] = self._prepare(experiment)
-        runner, folders = self.runners[experiment]
         with new_session(self.engine) as s:
+            exp = s.get(Experiment, experiment)
             row = s.get(TrialRow, trial_id)
+        if exp is None:
+            raise LookupError(f"no experiment {experiment!r}")
+        key = digest(exp.config)
+        if self.runners.get(experiment, ("",))[0] != key:  # new here, or submitted again with another config
+            self.runners[experiment] = (key, *self._prepare(experiment, exp.config))
+        _, runner, folders = self.runners[experiment]
         if row is None:
             return runner, None, None
         folder, here = folders.get(row.scenario, ("", ""))
