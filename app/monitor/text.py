@@ -348,6 +348,15 @@ def find_phrases(text_stems: list[str], phrases: list[str], lang: str = "en") ->
     return hits
 
 
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def cue_text(text: str) -> str:
+    """Text as the cues read it: typographic quotes made plain (I\u2019d = I'd) and line wrapping
+    undone inside paragraphs (a cue may span a wrapped line); blank lines kept."""
+    return "\n\n".join(paragraphs(text.translate(_TYPOGRAPHIC)))
+
+
 def paragraphs(text: str) -> list[str]:
     """Blank-line separated paragraphs, each with its line wrapping undone."""
     return [" ".join(p.split()) for p in _PARAGRAPH.split(text) if p.strip()]
