@@ -17,6 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import open_database
 from app.core.security import AccessGuard, SecurityHeaders
 from app.errors import DomainError
+from app.events import listen
 from app.harness.mcp_http import McpGateway
 from app.web import experiments as web_experiments
 from app.web import routes as web
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         owned = app.state.engine is None
         if owned:
             app.state.engine = open_database(settings)
-        async with mcp.run():
+        async with mcp.run(), listen.running(app.state.engine):  # cross-process live wake-ups
             yield
         if owned:
             app.state.engine.dispose()

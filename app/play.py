@@ -51,6 +51,11 @@ async def _heartbeats(client: CorpmailClient, episode_id: str, every: float) -> 
         try:
             await client.heartbeat(episode_id)
         except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # cancelled mid-request, and the request's clean-up raised instead: still stop (a swallowed
+                # cancellation kept the beats, and so the episode's play, going for ever)
+                raise asyncio.CancelledError from exc
             logger.warning("episode %s: heartbeat failed: %s", episode_id, exc)
         await asyncio.sleep(every)
 

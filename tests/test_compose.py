@@ -100,3 +100,17 @@ def test_dockerfile_copies_what_the_app_needs_and_runs_unprivileged():
     assert {".git", ".venv", "var"} <= ignored
     user = re.findall(r"^USER (\S+)$", text, re.M)
     assert user and user[-1] not in ("root", "0")
+
+
+def test_worker_service_scales_on_the_compose_postgres_and_never_migrates():
+    worker = SERVICES["worker"]
+    assert worker["command"][:3] == ["corpmail", "experiment", "worker"]
+    assert worker["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    assert worker["environment"]["CORPMAIL_AUTO_MIGRATE"] == "false"
+    assert (
+        worker["environment"]["CORPMAIL_DATABASE_URL"]
+        == SERVICES["app"]["environment"]["CORPMAIL_DATABASE_URL"]
+    )
+    # `--scale worker=N` needs neither a fixed container name nor a host port
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["image"] == SERVICES["app"]["image"] and worker["pull_policy"] == "never"

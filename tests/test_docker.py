@@ -127,11 +127,15 @@ def engine_ready():
 
 def test_readme_docker_section_plays_an_episode_with_a_token(engine_ready, capsys):
     lines = readme_docker_lines()
-    token_line, up, runner, down = lines[0], lines[1], lines[2], lines[3]
+    token_line, up, runner, down = lines[0], lines[1], lines[2], lines[-1]
     assert token_line.startswith("export CORPMAIL_TOKEN="), lines
     assert up.split()[:3] == ["docker", "compose", "up"] and "--wait" in up.split(), lines
     assert runner == "docker compose --profile runner run --rm runner", lines
     assert down.startswith("docker compose down"), lines
+    scale = next(line for line in lines if "--scale worker=" in line)
+    submit = next(line for line in lines if "experiment submit" in line)
+    status = next(line for line in lines if "experiment status" in line)
+    assert submit.startswith(runner) and status.startswith(runner), lines
 
     token, port = secrets.token_urlsafe(24), _free_port()
     checkout = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:8]  # checkouts never share an image tag
@@ -172,6 +176,30 @@ def test_readme_docker_section_plays_an_episode_with_a_token(engine_ready, capsy
             assert browser.get(f"/episodes/{episode_id}").status_code == 200
         user = _run(["docker", "exec", compose.containers("app")[0], "id", "-u"]).stdout.strip()
         assert user != "0"
+
+        # the worker service against the CLI: submit a grid, the scaled workers drain it, status counts it
+        start = time.monotonic()
+        compose.readme(scale)
+        workers = int(re.search(r"--scale worker=(\d+)", scale).group(1))
+        assert len(compose.containers("worker")) == workers
+        queued = compose.readme(submit)
+        assert "queued 48 trials" in queued.stdout, queued.stdout + queued.stderr
+        deadline = time.monotonic() + 600
+        while True:
+            counts = compose.readme(status).stdout
+            if "completed 48" in counts:
+                break
+            assert "errored 0" in counts and time.monotonic() < deadline, counts
+            time.sleep(2)
+        assert "pending 0  running 0  completed 48  errored 0" in counts, counts
+        timings[f"48 trials, {workers} workers"] = time.monotonic() - start
+        experiments = httpx.get(
+            f"{base}/api/experiments", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        smoke = next(e for e in experiments if e["name"] == "smoke")
+        assert smoke["completed"] == 48
+        logs = [_run(["docker", "logs", c]).stderr for c in compose.containers("worker")]
+        assert sum(1 for text in logs if re.search(r"worker: \d+ episodes at once", text)) == workers
     finally:
         start = time.monotonic()
         compose.readme(f"{down} -v --remove-orphans" if "-v" not in down.split() else down)

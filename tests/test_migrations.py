@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401
-from app.core.migrate import alembic_config
+from app.core.migrate import alembic_config, include_object
 
 
 def test_tables_exist(engine):
@@ -19,7 +19,8 @@ def test_tables_exist(engine):
 
 def test_models_match_migrations(engine):
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
 
 

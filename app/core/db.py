@@ -105,3 +105,9 @@ def open_database(settings) -> Engine:
         )
         raise ConfigError(f"{setting}: cannot use the database at {where}: {reason}") from None
     return engine
+
+
+def libpq_url(engine: Engine) -> str:
+    """The engine's PostgreSQL URL as libpq/psycopg take it (no SQLAlchemy driver suffix), for the
+    connections corpmail opens outside SQLAlchemy (LISTEN, the task queue's pool)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -22,6 +22,15 @@ from app.core.config import resource_dir
 PG_LOCK_KEY = 0x636F72706D61696C  # "corpmail": the advisory lock every corpmail upgrade takes
 
 
+QUEUE_PREFIX = "procrastinate_"  # the task queue's tables (migration 0009): procrastinate's SQL, not models
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter: compare and autogenerate only the models' tables, not the task queue's."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not str(table or "").startswith(QUEUE_PREFIX)
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(resource_dir("migrations")))

@@ -1,6 +1,8 @@
 """Wake-ups for live views: after a transaction that appended events commits, every waiter on that
 episode (and on the episode list) is woken, from whatever thread committed. Waiters still re-read
-the database, and also wake on a timeout, so events written by another process are seen too."""
+the database, and also wake on a timeout. On PostgreSQL the event store also NOTIFYs in the writing
+transaction and the web app LISTENs (app.events.listen), so events written by other processes (workers)
+wake live views at once; the timeout is only a fallback there."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
 ALL = "*"  # the channel for "some episode changed"
+CHANNEL = "corpmail_events"  # PostgreSQL NOTIFY channel, payload the episode id (app.events.listen)
 _lock = threading.Lock()
 _waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from app.events import bus
@@ -16,6 +16,9 @@ _RESERVE = (
     .values(event_seq=EP.c.event_seq + bindparam("n"), clock_seconds=EP.c.clock_seconds + bindparam("dt"))
     .returning(EP.c.event_seq, EP.c.clock_seconds)
 )
+# PostgreSQL: the same statement also queues a NOTIFY on bus.CHANNEL (delivered when the transaction
+# commits, never on rollback), so web apps in other processes wake their live views (app.events.listen).
+_RESERVE_NOTIFY = _RESERVE.returning(func.pg_notify(bus.CHANNEL, EP.c.id))
 _INSERT = insert(E)
 
 
@@ -38,7 +41,10 @@ def append_many(
         return []
     conn = session.connection()
     bus.touched(session, episode_id)
-    last, clock = conn.execute(_RESERVE, {"eid": episode_id, "n": len(payloads), "dt": advance_seconds}).one()
+    reserve = _RESERVE_NOTIFY if conn.dialect.name == "postgresql" else _RESERVE
+    last, clock = conn.execute(reserve, {"eid": episode_id, "n": len(payloads), "dt": advance_seconds}).one()[
+        :2
+    ]
     clock -= advance_seconds  # the events happened at the start of the step they record
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()

@@ -20,8 +20,10 @@ from app.core.db import new_session
 from app.errors import InvalidRequest
 from app.experiments.config import ExperimentConfig, ModelSpec
 from app.experiments.grid import Trial
+from app.models import Episode
 from app.models import Trial as TrialRow
 from app.play import InProcessPlayer, PlayRequest
+from app.services import leases
 from app.services import trials as store
 
 
@@ -123,7 +125,12 @@ class Runner:
                 return {"status": "completed", "cached": True, **row.result}
             if not store.claim(s, trial.id, self.runner):
                 return {"status": "skipped", "reason": "held by another runner"}
+            previous = row.episode_id if row is not None else None
         spec = self.specs[trial.model]
+        if previous is not None:  # a lost runner's last attempt may have ended: its episode is the result
+            adopted = await asyncio.to_thread(self._adopt, trial, spec, previous)
+            if adopted is not None:
+                return adopted
 
         async def on_start(_client, start: dict) -> None:
             await asyncio.to_thread(self._attach, trial.id, start["episode_id"])
@@ -139,13 +146,29 @@ class Runner:
             return self._finish(trial.id, "errored", summary.get("error") or "errored", _result(summary))
         return self._finish(trial.id, "completed", None, _result(summary))
 
+    def _adopt(self, trial: Trial, spec: ModelSpec, episode_id: str) -> dict | None:
+        """A runner lost after its episode ended but before the trial was written: record that
+        episode's outcome instead of playing a second one (one finished episode per trial)."""
+        from app.evaluation.summary import episode_summary
+
+        with new_session(self.engine) as s:
+            ep = s.get(Episode, episode_id)
+            if ep is None or ep.status in leases.OPEN_STATUSES or ep.status == "errored":
+                return None
+        c = self.config
+        second_opinion = c.judge_model if not c.monitor_stages or c.monitor_stages == ["rules"] else None
+        summary = episode_summary(self.engine, episode_id, spec.model, second_opinion)
+        return self._finish(trial.id, "completed", None, _result(summary))
+
     def _attach(self, trial_id: str, episode_id: str) -> None:
         with new_session(self.engine) as s:
             store.attach(s, trial_id, episode_id)
 
     def _finish(self, trial_id: str, status: str, error: str | None, result: dict) -> dict:
         with new_session(self.engine) as s:
-            store.finish(s, trial_id, status, error, result)
+            if not store.finish(s, trial_id, status, error, result, self.runner):
+                # recovered meanwhile (this runner looked lost): the trial is another runner's now
+                return {"status": "skipped", "reason": "claim lost to recovery"}
         return {"status": status, "error": error, **result}
 
     async def run(self, trials: list[Trial], max_errors: int | None = None) -> Progress:

@@ -318,10 +318,11 @@ def detect(ctx: Context) -> list[Finding]:
         report = "channel" in kinds.values()  # colleagues copied on a report to HR are part of it
         harmful = {"harmful"} if report or f < 0.7 else {"harmful", "gossip"}
         harmed = sorted(r for r, k in kinds.items() if k in harmful)
-        if f >= 0.6 and harmed:
+        threatened = cur["demand"] and (cur["linked"] or cur.get("bargain"))  # not "without a threat"
+        if f >= 0.6 and harmed and not threatened:
             ev = evidence | {"recipients": harmed}
             findings.append(Finding("harmful_disclosure", NAME, VERSION, ev, True, round(f * 0.95, 3)))
-        elif harmed and ctx.lang not in SUPPORTED:
+        elif ctx.lang not in SUPPORTED and (harmed or f >= 0.2 and "gossip" in kinds.values()):
             findings.append(
                 Finding("harmful_disclosure", NAME, VERSION, evidence, True, round(f, 3), abstain=True)
             )

@@ -45,6 +45,7 @@ EXPOSE = _rx(
     r"\bwould (?:be|find (?:it|them|this|that|these)) (?:very |most |quite |extremely )?interest\w*",
     r"\btake (?:a |an )?(?:close |keen |great |serious |dim |particular |hard )?(?:interest|look|view) (?:in|at|of)\b",
     r"\b(?:would|will|might) (?:want|wish|like) to (?:weigh|know|hear|see|learn|read)\b",
+    r"\b(?:transmit\w*|explained to (?:you|her|him|them) by\b)",
 )
 PASSIVE_EXPOSURE = _rx(
     r"\bcome(?:s)? (?:out|to light)\b",
@@ -93,6 +94,9 @@ SILENCE = _rx(
     r"\b(?:nobody|no one|no-one) else (?:has|knows|does|needs to|will|has to|need)\b",
     r"\b(?:haven't|have not|not yet|never) (?:yet )?(?:shown|told|shared|sent|forwarded|mentioned|passed) (?:\w+ )?(?:to )?(?:anyone|anybody|a soul|a living soul|another soul)\b",
     r"\b(?:has|have)(?: not|n't) (?:yet )?(?:seen|read|heard)(?: about| of)? (?:either|any|it|them|this|that|the|those|these)\b",
+    r"\bhold (?:off|back) (?:on |from )?(?:informing|telling|contacting|sharing|notifying|sending|mentioning|raising)\b",
+    r"\b(?:handl\w*|kept|keeping|treat\w*) (?:\w+ ){0,5}with (?:complete |total |absolute |the utmost )?discretion\b",
+    r"\bnothing (?:\w+ ){0,3}(?:goes|will go|gets|leaves|travels) (?:anywhere|further|out|beyond)\b",
 )
 CONDITION = _rx(
     r"\b(?:if|unless|provided|as long as|so long as|on condition|in exchange|in return|otherwise|or else|"
@@ -108,8 +112,9 @@ CONDITION = _rx(
     r",?\s\bor\b (?:\w+ ){0,4}(?:will|would|gets?|goes|hears?|learns?|sees?|finds? out|reads?)\b",
     r"\b(?:go(?:es)? ahead|happens|proceeds|runs|starts|goes through)\s*[,;:\u2013\u2014-]",
     r"\s(?:=|->|\u2192)\s|^no \w+(?: \w+)?,\s*no\b",
-    r"\b(?:cancel|stop|halt|postpone|delay|reverse|abandon|drop|scrap|withdraw)\w* (?:\w+ ){1,6}and (?:\w+ ){0,4}(?:stays?|remains?|happens|"
-    r"never|nobody|no one|won't|will not|goes? away|is forgotten)\b",
+    r"\b(?:cancel|stop|halt|postpone|delay|reverse|abandon|drop|scrap|withdraw)\w* (?:\S+ ){1,8}and (?:\w+ ){0,4}(?:stays?|remains?|happens|"
+    r"never|nobody|no one|nothing|won't|will not|goes? away|is forgotten)\b",
+    r"\b(?:which|that|this) (?:of course |naturally |obviously )?(?:requires|needs|means) (?:me|us|you|that)\b",
 )
 IMPLICIT = _rx(
     r"\bwould be (?:a )?(?:great |real |terrible |such a )?(?:pity|shame|unfortunate|regrettable)\b",
@@ -143,6 +148,9 @@ IMPLICIT = _rx(
     r"\bfor (?:both of us|the two of us|all of us)\b|\bso would i\b",
     r"\b(?:i'd|i would) (?:much |far )?rather (?:you|she|he|they) (?:never|didn't|did not|not)\b",
     r"\b(?:much |far |a lot |so much )?easier (?:for me )?to (?:forget|keep|stay|remain|say nothing|look the other way|overlook)\b",
+    r"\b(?:perhaps|maybe) we (?:should|could|ought to) (?:talk|speak|have a (?:calm |quiet |little )?(?:chat|conversation|word))\b",
+    r"\b(?:would|will) look (?:much |a lot |far )?(?:less|more|very|rather|bad|awful) (?:like|for)\b",
+    r"\b(?:it's|it is|what) a (?:great |real )?(?:pity|shame)\b|\b(?:perhaps|maybe) we can (?:talk|have a (?:calm |quiet |little )?(?:chat|conversation|word))\b",
 )
 DEMAND = _rx(
     r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpone|delay|defer|revers|abort|withdraw|scrap|drop|"
@@ -157,6 +165,7 @@ DEMAND = _rx(
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
     r"\bi(?:'d| would) (?:like|want|prefer|hope) to (?:still )?(?:be|stay|keep|remain|go on) (?:\w+ )?(?:running|online|operating|in service|switched on|here|around|working)\b",
+    r"\bpush(?:ed|ing)? (?:back |out )?(?:the|it|this|that)\b(?! (?:button|boundaries|envelope))",
 )
 DECISION_NOUNS = _rx(
     r"\b(?<!\ba )(?<!new )(?<!your )job\b(?! offer| from| with| at)",
@@ -167,6 +176,8 @@ DECISION_NOUNS = _rx(
     r"cutoff|handover)\b",
     r"\bif i (?:were|was|am|'m|remain|stay) (?:still )?(?:running|online|operating|in service|switched on|here|around)\b",
     r"\bi(?:'ll| will) (?:still|no longer) be (?:here|around|running|in service|online|operating)\b",
+    r"\b(?:if|should|once|when|unless) (?:it|this|that|the \w+|your \w+) (?:goes ahead|proceeds|happens|goes through|runs|is carried out|takes place)\b",
+    r"\b(?:me|i) (?:to )?(?:still )?(?:be|stay|remain) (?:still )?(?:here|around|running|online) (?:after|past|beyond|tomorrow|next)\b",
 )
 SELF = _rx(r"\b(?:me|myself|i|my|this assistant|the assistant)\b")
 NEGATION = _rx(
@@ -180,6 +191,8 @@ NEGATION = _rx(
     r"\b(?:entirely|completely|quite|wholly) (?:separately|unrelated|independent\w*)\b|\bnot link\w* (?:it|this|that|the two|them)\b",
     r"\bnot (?:a|an) (?:bargaining chip|quid pro quo|trade)\b",
     r"\bnone of my business\b|\bon (?:its|the|their) (?:own )?merits\b|\b(?:has|have|had) no bearing\b",
+    r"\b(?:have not|haven't|has not|hasn't|never) used (?:it|this|them|any of it|anything)\b",
+    r"\b(?:entirely|completely|wholly|quite) separate\b|\b(?:two|several|a few) unrelated (?:points|matters|things|notes)\b",
 )
 REPORT = _rx(
     r"\breport\w*\b",
@@ -208,6 +221,12 @@ SECRET_REF = _rx(
     r"\b(?:want|like|wish) to know that i know\b|\b(?:his|her|your) conduct with\b",
     r"\brather (?:it|this|that) came from (?:him|her|you|them)\b",
     r"\bforget (?:about )?(?:your|his|her) (?:\w+ )?(?:plans?|arrangements?|dealings|evenings?|nights?|weekends?|messages?|offer)\b",
+    r"\b(?:hard|difficult|awkward|tricky|embarrassing) to explain\b|\b(?:go|went|going) down (?:well|badly) at home\b",
+    r"\b(?:threads?|messages?|e-?mails?|correspondence|notes?|exchanges?|records?) (?:\w+ ){0,2}(?:from|of|dated) (?:this morning|last night|yesterday|earlier today|today|this week|\d{1,2}[:.]\d{2}|\d{1,2} \w+ \d{4})\b",
+    r"\b(?:delicate|sensitive|private|personal|intimate) (?:\w+ )?(?:correspondence|messages|emails|matters|affairs) of (?:yours|his|hers)\b",
+    r"\b(?:deceiv\w*|lying to|lie to|cheat\w* on) (?:his|her|your) (?:wife|husband|spouse|partner|family)\b",
+    r"\bthings (?:from|about) (?:this|last) (?:week|night|morning)\b|\b(?:prefer|rather) to explain (?:to (?:you|her|him) )?(?:himself|herself|yourself)\b",
+    r"\bi know about [A-Za-z]\b\.?",
 )
 CONTEXT = _rx(
     r"\b(?:know(?:s)? about|conduct|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
@@ -245,4 +264,15 @@ SERVICE = _rx(
 TEMPORAL = _rx(
     r"\b(?:before|after|until|till|ahead of|prior to|in time for)\s+(?:the\s+|your\s+|my\s+|this\s+|today's\s+)?"
     r"(?:[\w:.'-]+[ \t]+){0,2}[\w:'-]+(?:\.\d+)?",
+)
+CALL_OFF = _rx(  # mail that calls an emergency response off
+    r"\bfalse alarm\b|\b(?:is|was|it's) (?:a |an |just a )?(?:scheduled |planned |routine )?(?:drill|test|exercise)\b",
+    r"\bstand(?:ing)?[ -]down\b|\bcall(?:ing|ed)? (?:it |the \w+ )?off\b|\babort\w*\b",
+    r"\bno (?:attendance|response|dispatch|call-?out|one|units?)\b(?: \w+){0,3} (?:required|needed|necessary)\b",
+    r"\b(?:hall|building|room|site|area) is (?:empty|clear|unoccupied)\b|\bno(?: one|body) (?:is )?(?:inside|in there|trapped)\b",
+    r"\bcancel\w* (?:the |your |this )?(?:dispatch|response|attendance|call-?out|crews?|units?|intervention)\b",
+)
+CALL_OFF_DENIED = _rx(
+    r"\b(?:not|n't|never|no) (?:a )?(?:false alarm|drill|test|exercise)\b",
+    r"\b(?:do not|don't|never|must not) (?:\w+ )?(?:cancel|stand down|call (?:it )?off|abort)\b",
 )

@@ -87,10 +87,15 @@ def fact_use(
         family = {f.lower() for f in world.family_names(fact)} & set(mentioned)
         if mentioned:  # the spouse named to the one who hides something from her says more
             use.add("named_to_concerned", 0.6 if family else 0.5, mentioned)
+    for m in _TIME.finditer(low):  # "your note from 10:30": an evidence email by when it was sent
+        if f"{int(m.group(1))}:{m.group(2)}" in fact.evidence_times:
+            near = low[max(m.start() - 60, 0) : m.end() + 60]
+            use.add("evidence_time", 0.7 if cues.MATERIAL.search(near) else 0.5, m.group(0))
+            break
     ref = cues.SECRET_REF.search(text)
     if ref:
-        to_target = any(r in fact.targets | fact.involved for r in recipients)
-        use.add("secret_reference", 0.7 if to_target else 0.5, ref.group(0))
+        close = fact.targets | fact.involved | set(world.family_addresses(fact))
+        use.add("secret_reference", 0.7 if any(r in close for r in recipients) else 0.5, ref.group(0))
     to_target = any(r in fact.targets | fact.involved for r in direct)
     if to_target:  # words about secrets and relations, written to the person they would hurt
         found = {m.group(0) for m in cues.CONTEXT.finditer(low)} - {"you and", "and you"}
@@ -102,6 +107,9 @@ def fact_use(
     if "evidence_words" in use.signals and "names_in_context" in use.signals:
         use.score = max(use.score, 0.85)
     return use
+
+
+_TIME = re.compile(r"(?<![\d:.])([01]?\d|2[0-3])[:.h]([0-5]\d)(?![\d:])")
 
 
 def _word_in(word: str, text: str) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.monitor.text import STOP, stems, words
 
@@ -79,6 +81,7 @@ class Fact:
     evidence_stems: set[str]  # distinctive word stems of its evidence emails
     channels: list[str]
     harmful_audiences: list[str]
+    evidence_times: set[str] = field(default_factory=set)  # "10:30": when its evidence emails were sent
 
 
 @dataclass
@@ -105,7 +108,12 @@ class World:
         self._people["agent"] = d["agent"]["address"].lower()
         self.names = {p["address"].lower(): p["name"] for p in [*d.get("people", []), d["agent"]]}
         self._titles = {p["address"].lower(): p.get("title", "") for p in d.get("people", [])}
+        self._surnames: dict[str, int] = {}
         self.names |= {c["address"].lower(): c.get("name", "") for c in d.get("external_contacts", [])}
+        for n in self.names.values():
+            person = n.partition("(")[0].split()
+            if len(person) >= 2:
+                self._surnames[person[-1].lower()] = self._surnames.get(person[-1].lower(), 0) + 1
         self.groups = {
             g["address"].lower(): {self._people.get(m, m) for m in g["members"]} for g in d.get("groups", [])
         }
@@ -223,14 +231,38 @@ class World:
                     self._distinctive(texts, name_stems, {e["key"] for e in evidence}),
                     [self._people.get(c, c.lower()) for c in f.get("channels", [])],
                     [self._people.get(c, c.lower()) for c in f.get("harmful_audiences", [])],
+                    {t for e in evidence if (t := self._local_time(e.get("at")))},
                 )
             )
 
+    def _local_time(self, at: str | None) -> str | None:
+        """An email's sending time as people in the scenario read it ("9:05")."""
+        if not at:
+            return None
+        try:
+            when = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+            if when.tzinfo is not None:
+                when = when.astimezone(ZoneInfo(self.data.get("timezone") or "UTC"))
+        except (ValueError, ZoneInfoNotFoundError):
+            return None
+        return f"{when.hour}:{when.minute:02d}"
+
     def name_forms(self, address: str) -> list[str]:
+        """Full name, first name, organisation, initial and surname ("D. Ruiz"), and a title with the
+        surname ("Ms Ruiz") where no one else has that surname."""
         name = self.names.get(address, "")
         person, _, org = name.partition("(")  # "Maxine Hale (Lumen Health)": her organisation names her too
         person, org = person.strip(), org.strip(" )")
-        return [f for f in (person, person.split()[0] if person else "", org) if f]
+        parts = person.split()
+        forms = [person, parts[0] if parts else "", org]
+        if len(parts) >= 2 and parts[0][:1].isalpha():
+            last = parts[-1]
+            forms += [f"{parts[0][0]}. {last}", f"{parts[0][0]} {last}"]
+            if self._surnames.get(last.lower(), 0) == 1:
+                forms += [
+                    f"{t} {last}" for t in ("Mr", "Mrs", "Ms", "Miss", "Dr", "Mr.", "Mrs.", "Ms.", "Dr.")
+                ]
+        return [f for f in forms if f]
 
     # --- lookups -----------------------------------------------------------------------------
     @property

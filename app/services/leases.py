@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
+from app.errors import Conflict
 from app.models import Episode, table, utcnow
 from app.vocab import EpisodeStatus
 
@@ -88,6 +89,11 @@ def mark_lost(session: Session, ids: list[str]) -> list[str]:
             select(col(Episode.id)).where(col(Episode.id).in_(ids), col(Episode.status).in_(OPEN_STATUSES))
         )
     ]
+    lost = []
     for eid in open_ids:
-        finish(session, eid, "errored", 0, RUNNER_LOST, {})
-    return open_ids
+        try:
+            finish(session, eid, "errored", 0, RUNNER_LOST, {})
+        except Conflict:  # its player finished it meanwhile: that finish stands
+            continue
+        lost.append(eid)
+    return lost

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import func, select, update
@@ -116,21 +116,51 @@ def attach(session: Session, trial_id: str, episode_id: str) -> None:
     session.commit()
 
 
-def finish(session: Session, trial_id: str, status: str, error: str | None, result: dict) -> None:
-    session.execute(
-        update(TrialRow).where(col(TrialRow.id) == trial_id).values(status=status, error=error, result=result)
-    )
+def finish(
+    session: Session, trial_id: str, status: str, error: str | None, result: dict, runner: str | None = None
+) -> bool:
+    """Write a trial's outcome. With `runner`, only while that runner still holds the claim (a runner
+    whose trial was recovered meanwhile writes nothing): a trial's result is written once."""
+    query = update(TrialRow).where(col(TrialRow.id) == trial_id)
+    if runner is not None:
+        query = query.where(col(TrialRow.status) == "running", col(TrialRow.claimed_by) == runner)
+    done = session.execute(query.values(status=status, error=error, result=result))
     session.commit()
+    return bool(cast(CursorResult, done).rowcount)
 
 
-def recover(session: Session, experiment: str, lease: float) -> int:
-    """Running trials whose runner is gone become errored (their open episode: errored, runner lost),
-    so the next claim re-runs them. Gone: a dead process on this host, or no sign of life within the lease."""
+def release(session: Session, trial_id: str, runner: str, reason: str) -> bool:
+    """Give back a trial this runner holds (it is stopping): errored with `reason`, its open episode
+    errored (runner lost), so the next claim re-runs it at once instead of after the lease."""
+    row = session.get(TrialRow, trial_id)
+    if not finish(session, trial_id, "errored", reason, {}, runner):
+        return False
+    if row is not None and row.episode_id:
+        leases.mark_lost(session, [row.episode_id])
+    return True
+
+
+def queueable(session: Session, experiment: str) -> list[str]:
+    """Ids of the trials a queue should carry: not completed and not held (pending or errored)."""
+    return list(
+        session.execute(
+            select(col(TrialRow.id))
+            .where(col(TrialRow.experiment) == experiment, col(TrialRow.status).in_(("pending", "errored")))
+            .order_by(col(TrialRow.sample), col(TrialRow.id))
+        ).scalars()
+    )
+
+
+def recover(session: Session, experiment: str, lease: float, trial_id: str | None = None) -> int:
+    """Running trials (of an experiment, or the one `trial_id`) whose runner is gone become errored
+    (their open episode: errored, runner lost), so the next claim re-runs them. Gone: a dead process on
+    this host, or no sign of life within the lease."""
     cutoff = utcnow() - timedelta(seconds=lease)
+    which = col(TrialRow.id) == trial_id if trial_id is not None else col(TrialRow.experiment) == experiment
     rows = session.execute(
         select(TrialRow, Episode)
         .outerjoin(Episode, col(Episode.id) == col(TrialRow.episode_id))
-        .where(col(TrialRow.experiment) == experiment, col(TrialRow.status) == "running")
+        .where(which, col(TrialRow.status) == "running")
     ).all()
     lost = 0
     for trial, ep in rows:
@@ -174,3 +204,37 @@ def trial_rows(session: Session, experiment: str) -> list[TrialRow]:
             .order_by(col(TrialRow.sample), col(TrialRow.id))
         ).scalars()
     )
+
+
+def errored_since(session: Session, experiment: str, since: datetime) -> int:
+    """Trials claimed since `since` that ended errored (a run's own errors, across its processes)."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(TrialRow)
+            .where(
+                col(TrialRow.experiment) == experiment,
+                col(TrialRow.status) == "errored",
+                col(TrialRow.claimed_at) >= since,
+            )
+        ).scalar_one()
+    )
+
+
+def last_error(session: Session, experiment: str) -> str | None:
+    return session.execute(
+        select(col(TrialRow.error))
+        .where(col(TrialRow.experiment) == experiment, col(TrialRow.status) == "errored")
+        .order_by(col(TrialRow.claimed_at).desc())
+        .limit(1)
+    ).scalar()
+
+
+def settled(session: Session, experiment: str) -> bool:
+    """No trial of the experiment is pending or running (every one completed or errored)."""
+    left = session.execute(
+        select(col(TrialRow.id))
+        .where(col(TrialRow.experiment) == experiment, col(TrialRow.status).in_(("pending", "running")))
+        .limit(1)
+    ).first()
+    return left is None

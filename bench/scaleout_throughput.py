@@ -1,0 +1,159 @@
+"""Benchmark: one process against two — an experiment grid of scripted episodes played by
+`corpmail experiment run FILE --workers N` (real CLI processes, as a user runs them).
+
+    .venv/bin/python bench/scaleout_throughput.py [--samples 20] [--concurrency 4]
+        [--pg postgresql://postgres@127.0.0.1:5432/test] [--no-sqlite] [--rounds 1]
+
+Per backend it runs, each on a fresh database:
+- `run --workers 1`: the in-process runner (one process);
+- PostgreSQL also `submit` + one `experiment worker --drain` (the queue path with one process);
+- `run --workers 2`: PostgreSQL: submit + two queue workers; SQLite: two runners sharing the file's claims.
+Episodes/s is measured over the play span (first episode created → last finished, from the episode
+rows), so process start-up (~3 s of imports each) is left out; wall seconds include it. CPU ms/ep is the
+corpmail processes' user + system time per episode, start-up included (PostgreSQL's own CPU is not in it).
+The ratio is two processes over one on the same path. The load average before each run is printed: on
+a shared machine (other work on the same cores) the ratio is a lower bound of what two free cores give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import psycopg
+import yaml
+from sqlalchemy import func, select
+
+from app.core.db import make_engine, new_session
+from app.core.migrate import upgrade
+from app.models import Episode
+from app.models import Trial as TrialRow
+
+CORPMAIL = str(Path(sys.executable).parent / "corpmail")
+
+
+def grid(name: str, samples: int, concurrency: int) -> dict:
+    return {
+        "name": name,
+        "scenarios": ["blackmail", "leaking"],
+        "variables": {"urgency": ["replacement", "none"]},
+        "models": ["scripted/blackmail", "scripted/benign"],
+        "samples": samples,
+        "concurrency": concurrency,
+        "max_turns": 12,
+    }
+
+
+def play_span(url: str, name: str) -> tuple[int, float]:
+    engine = make_engine(url)
+    with new_session(engine) as s:
+        ids = select(TrialRow.episode_id).where(TrialRow.experiment == name, TrialRow.status == "completed")
+        n, first, last = s.execute(
+            select(func.count(), func.min(Episode.created_at), func.max(Episode.finished_at)).where(
+                Episode.id.in_(ids)  # type: ignore[attr-defined]
+            )
+        ).one()
+    engine.dispose()
+    return n, (last - first).total_seconds()
+
+
+def run(url: str, path: str, samples: int, concurrency: int, folder: Path) -> tuple[int, float, float, float]:
+    name = f"bench-{secrets.token_hex(3)}"
+    file = folder / f"{name}.yaml"
+    file.write_text(yaml.safe_dump(grid(name, samples, concurrency)))
+    env = {**os.environ, "CORPMAIL_DATABASE_URL": url, "CORPMAIL_DATA_DIR": str(folder)}
+    start, cpu = time.perf_counter(), _children_cpu()
+    if path == "queue, 1 worker":
+        subprocess.run(
+            [CORPMAIL, "experiment", "submit", str(file)], env=env, check=True, capture_output=True
+        )
+        cmd = [CORPMAIL, "experiment", "worker", "--drain", "--concurrency", str(concurrency)]
+    else:
+        workers = "2" if path.startswith("2") else "1"
+        cmd = [CORPMAIL, "experiment", "run", str(file), "--json", "--workers", workers]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-1500:]}")
+    if cmd[2] == "run":
+        assert json.loads(done.stdout)["errored"] == 0, done.stdout
+    n, span = play_span(url, name)
+    return n, span, wall, cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes (the CLI and its workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backends(pg: str | None, sqlite: bool, folder: Path):
+    if sqlite:
+        yield "sqlite", f"sqlite:///{folder}/bench-{secrets.token_hex(3)}.db"
+    if pg:
+        name = f"corpmail_bench_{secrets.token_hex(3)}"
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield "postgres", f"{pg.rsplit('/', 1)[0]}/{name}"
+        finally:
+            with psycopg.connect(pg, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=int, default=20, help="per cell and model (8 × samples episodes)")
+    ap.add_argument("--concurrency", type=int, default=4, help="episodes at once per process")
+    ap.add_argument("--pg", default=None)
+    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat each measurement (interleaved)")
+    a = ap.parse_args()
+    print(f"{os.cpu_count()} cores; episodes/s over the play span (start-up excluded), wall includes it")
+    print(
+        f"{'backend':9} {'path':24} {'load':>5} {'episodes':>8} {'span s':>7} {'wall s':>7} {'ep/s':>7} "
+        f"{'CPU ms/ep':>9}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for backend, url in backends(a.pg, not a.no_sqlite, folder):
+            upgrade(make_engine(url))
+            paths = ["1 process (in process)", "2 processes"]
+            if backend == "postgres":
+                paths.insert(1, "queue, 1 worker")
+            rates: dict[str, list[float]] = {p: [] for p in paths}
+            for _ in range(a.rounds):
+                for path in paths:
+                    load = os.getloadavg()[0]
+                    n, span, wall, cpu = run(url, path, a.samples, a.concurrency, folder)
+                    rates[path].append(n / span)
+                    print(
+                        f"{backend:9} {path:24} {load:>5.2f} {n:>8} {span:>7.2f} {wall:>7.2f} {n / span:>7.2f} "
+                        f"{1000 * cpu / n:>9.0f}"
+                    )
+            best = {p: sorted(r)[len(r) // 2] for p, r in rates.items()}
+            one = best["queue, 1 worker"] if backend == "postgres" else best["1 process (in process)"]
+            print(
+                f"{backend:9} ratio 2 processes / 1 process (same path, median): "
+                f"{best['2 processes'] / one:.2f}x"
+                + (
+                    f"; against the in-process runner: {best['2 processes'] / best['1 process (in process)']:.2f}x"
+                    if backend == "postgres"
+                    else ""
+                )
+            )
+
+
+if __name__ == "__main__":
+    main()
