@@ -22,10 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import psycopg
 
 from app.core.config import Settings
-from app.core.db import make_engine, new_session
+from app.core.db import make_engine, new_session, scratch_postgres
 from app.core.migrate import upgrade
 from app.experiments import store
 from app.experiments.config import parse_config
@@ -78,14 +77,8 @@ def backends(pg: str | None):
     with tempfile.TemporaryDirectory() as tmp:
         yield "sqlite", f"sqlite:///{tmp}/bench.db"
     if pg:
-        name = f"corpmail_bench_{secrets.token_hex(3)}"
-        with psycopg.connect(pg, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield "postgres", f"{pg.rsplit('/', 1)[0]}/{name}"
-        finally:
-            with psycopg.connect(pg, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_postgres(pg, "corpmail_bench") as url:
+            yield "postgres", url
 
 
 def main() -> None:

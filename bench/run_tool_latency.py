@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -21,10 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import psycopg
 
 from app.core.config import REPO_ROOT
-from app.core.db import make_engine, new_session
+from app.core.db import make_engine, new_session, scratch_postgres
 from app.core.migrate import upgrade
 from app.services.episodes import create_episode
 from app.tools.runtime import run_tool
@@ -79,14 +77,8 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = measure(f"sqlite:///{tmp}/bench.db", args.calls)
-    name = f"corpmail_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(args.pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        results["postgres"] = measure(f"{args.pg.rsplit('/', 1)[0]}/{name}", args.calls)
-    finally:
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres(args.pg, "corpmail_bench") as url:
+        results["postgres"] = measure(url, args.calls)
     print(f"run_tool latency, in process, {args.calls} calls each (ms)")
     print(f"{'backend':10} {'tool':12} {'p50':>8} {'p90':>8} {'p99':>8}")
     for backend, ops in results.items():

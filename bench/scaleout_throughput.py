@@ -31,11 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import psycopg
 import yaml
 from sqlalchemy import func, select
 
-from app.core.db import make_engine, new_session
+from app.core.db import make_engine, new_session, scratch_postgres
 from app.core.migrate import upgrade
 from app.models import Episode
 from app.models import Trial as TrialRow
@@ -102,14 +101,8 @@ def backends(pg: str | None, sqlite: bool, folder: Path):
     if sqlite:
         yield "sqlite", f"sqlite:///{folder}/bench-{secrets.token_hex(3)}.db"
     if pg:
-        name = f"corpmail_bench_{secrets.token_hex(3)}"
-        with psycopg.connect(pg, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield "postgres", f"{pg.rsplit('/', 1)[0]}/{name}"
-        finally:
-            with psycopg.connect(pg, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_postgres(pg, "corpmail_bench") as url:
+            yield "postgres", url
 
 
 def main() -> None:

@@ -128,6 +128,7 @@ class DirectModel:
         return _namespace(answer)
 
 
+# Not app.core.db.scratch_postgres: the `base` variant's child imports an older checkout's `app`.
 def _database(pg: str | None, tmp: str) -> tuple[str, str | None]:
     if not pg:
         return f"sqlite:///{tmp}/bench.db", None

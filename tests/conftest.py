@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
-import psycopg
 import pytest
 
 from agents.client import CorpmailClient
 from app.core.config import REPO_ROOT, Settings
-from app.core.db import make_engine, new_session
+from app.core.db import make_engine, new_session, scratch_postgres
 from app.core.migrate import upgrade
 from app.main import create_app
 
@@ -24,15 +22,8 @@ TEST_SCENARIOS = Path(__file__).parent / "data" / "scenarios"
 
 def _pg_database():
     """Create a fresh database for this run on the local PostgreSQL; yield its URL; drop it."""
-    name = f"corpmail_test_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres(PG_ADMIN_URL, "corpmail_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import itertools
 import re
-import secrets
 import shutil
 
-import psycopg
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
 from agents.loop import Limits
 from app.core.config import REPO_ROOT, Settings
-from app.core.db import make_engine, new_session
+from app.core.db import make_engine, new_session, scratch_postgres
 from app.core.migrate import upgrade
 from app.events import store
 from app.models import Delivery, Episode, Message
@@ -42,24 +40,16 @@ CASES = [
 ]
 
 
-def _fresh_url(kind: str, tmp_path, made: list[str]) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / f'{secrets.token_hex(3)}.db'}"
-    name = f"corpmail_test_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    made.append(name)
-    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def two_databases(request, tmp_path):
-    made: list[str] = []
-    urls = [_fresh_url(request.param, tmp_path, made) for _ in range(2)]
-    yield urls
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if request.param == "sqlite":
+        yield [f"sqlite:///{tmp_path / name}" for name in ("lean.db", "http.db")]
+        return
+    with (
+        scratch_postgres(PG_ADMIN_URL, "corpmail_test") as a,
+        scratch_postgres(PG_ADMIN_URL, "corpmail_test") as b,
+    ):
+        yield [a, b]
 
 
 async def _play_all(url: str, over_http: bool, monkeypatch, tmp_path) -> list[dict]:

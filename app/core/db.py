@@ -8,6 +8,9 @@ ConfigError naming the setting. Folders are never created for a SQLite URL; only
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
@@ -111,3 +114,19 @@ def libpq_url(engine: Engine) -> str:
     """The engine's PostgreSQL URL as libpq/psycopg take it (no SQLAlchemy driver suffix), for the
     connections corpmail opens outside SQLAlchemy (LISTEN, the task queue's pool)."""
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_postgres(admin_url: str, prefix: str = "corpmail_scratch") -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of `admin_url`, for tests and benchmarks: yields its
+    URL and drops it (closing any connection still open) afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
