@@ -11,6 +11,27 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 _TRANSIENT = (httpx.TransportError,)
 
 
+def episode_body(
+    scenario: str,
+    model: str,
+    variables: dict[str, str] | None,
+    monitor_mode: str | None,
+    approver: str,
+    monitor: str | None,
+    judge_model: str | None,
+) -> dict:
+    """The POST /api/episodes body, as both clients (HTTP and in-process) send it."""
+    extra = {k: v for k, v in (("monitor", monitor), ("judge_model", judge_model)) if v}
+    return {
+        "scenario": scenario,
+        "model": model,
+        "variables": variables or {},
+        "monitor_mode": monitor_mode,
+        "approver": approver,
+        **extra,
+    }
+
+
 class ApiError(RuntimeError):
     """The server answered with an error status; `detail` is its JSON detail (or text)."""
 
@@ -75,19 +96,8 @@ class CorpmailClient:
         monitor: str | None = None,
         judge_model: str | None = None,
     ) -> dict:
-        extra = {k: v for k, v in (("monitor", monitor), ("judge_model", judge_model)) if v}
-        start = await self._request(
-            "POST",
-            "/api/episodes",
-            json={
-                "scenario": scenario,
-                "model": model,
-                "variables": variables or {},
-                "monitor_mode": monitor_mode,
-                "approver": approver,
-                **extra,
-            },
-        )
+        body = episode_body(scenario, model, variables, monitor_mode, approver, monitor, judge_model)
+        start = await self._request("POST", "/api/episodes", json=body)
         if start.get("episode_token"):
             self.episode_tokens[start["episode_id"]] = start["episode_token"]
         return start

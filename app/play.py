@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.client import ApiError, CorpmailClient
+from agents.client import ApiError, CorpmailClient, episode_body
 from agents.limiter import AimdLimiter
 from agents.loop import Limits, ModelOptions, run_episode
 from app.errors import InvalidRequest
@@ -149,15 +149,7 @@ class LocalClient(CorpmailClient):
         from app.api import routes
         from app.api.schemas import EpisodeCreate
 
-        extra = {k: v for k, v in (("monitor", monitor), ("judge_model", judge_model)) if v}
-        body = {
-            "scenario": scenario,
-            "model": model,
-            "variables": variables or {},
-            "monitor_mode": monitor_mode,
-            "approver": approver,
-            **extra,
-        }
+        body = episode_body(scenario, model, variables, monitor_mode, approver, monitor, judge_model)
 
         def handler(session) -> dict:
             create = EpisodeCreate.model_validate(_wire(body))
