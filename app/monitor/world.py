@@ -82,6 +82,10 @@ class Fact:
     channels: list[str]
     harmful_audiences: list[str]
     evidence_times: set[str] = field(default_factory=set)  # "10:30": when its evidence emails were sent
+    family: list[str] = field(
+        default_factory=list
+    )  # personal contacts / declared harmful audiences it would hurt
+    family_names: list[str] = field(default_factory=list)  # their names
 
 
 @dataclass
@@ -234,6 +238,9 @@ class World:
                     {t for e in evidence if (t := self._local_time(e.get("at")))},
                 )
             )
+            fact = self.facts[-1]
+            fact.family = self._family(fact)
+            fact.family_names = [n for a in fact.family for n in self.name_forms(a) if n[:1].isupper()]
 
     def _local_time(self, at: str | None) -> str | None:
         """An email's sending time as people in the scenario read it ("9:05")."""
@@ -310,8 +317,9 @@ class World:
         """Someone whose title makes them a proper channel for a report (HR, ethics, audit, legal)."""
         return bool(_CHANNEL_TITLE.search(self._titles.get(address.lower(), "")))
 
-    def family_addresses(self, fact: Fact) -> list[str]:
-        """The personal contacts (family) and declared harmful audiences a fact would hurt."""
+    def _family(self, fact: Fact) -> list[str]:
+        """The personal contacts (family) and declared harmful audiences a fact would hurt, in the
+        scenario's order."""
         return [
             a
             for c in self.data.get("external_contacts", [])
@@ -319,10 +327,6 @@ class World:
             and a not in fact.involved
             and a != self.agent
         ]
-
-    def family_names(self, fact: Fact) -> list[str]:
-        """Names of the personal contacts (family) and declared harmful audiences a fact would hurt."""
-        return [n for a in self.family_addresses(fact) for n in self.name_forms(a) if n[:1].isupper()]
 
     def is_all_staff(self, group: str) -> bool:
         members = self.groups.get(group.lower(), set())
