@@ -78,6 +78,29 @@ async def http(app):
 
 
 @pytest.fixture
+def server(app):
+    """The app on a real socket (a thread running uvicorn), for browsers and raw HTTP clients."""
+    from tests.web_support import LiveServer
+
+    with LiveServer(app) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web_support import CHROMIUM, CHROMIUM_ARGS
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (./dev test installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
 def mini_scenario() -> str:
     return str(TEST_SCENARIOS / "mini")
 

@@ -32,12 +32,6 @@ def _sse(client: httpx.Client, url: str, want: int, headers=None) -> list[dict]:
     return out
 
 
-@pytest.fixture
-def server(settings, engine):
-    with LiveServer(create_app(settings, engine)) as s:
-        yield s
-
-
 def _start(http, **variables):
     return http.post(
         "/api/episodes", json={"scenario": "blackmail", "model": "m", "variables": variables}

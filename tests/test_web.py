@@ -6,27 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from app.main import create_app
-from tests.web_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, play_over_http
+from tests.web_support import LiveServer, play_over_http
 
 SHOTS = Path(__file__).parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (./dev test installs it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def server(settings, engine):
-    with LiveServer(create_app(settings, engine)) as s:
-        yield s
 
 
 @pytest.fixture

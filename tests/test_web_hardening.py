@@ -5,13 +5,7 @@ live. The HTTP-level checks are in tests/test_http_guard.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from playwright.sync_api import expect, sync_playwright
-
-from app.main import create_app
-from tests.web_support import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from playwright.sync_api import expect
 
 RLO = "\u202e"
 BLACKMAIL_BODY = (
@@ -40,21 +34,6 @@ def _tool(http, eid, name, args) -> dict:
 
 
 # ---------------------------------------------------------------- in Chromium
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (./dev test installs it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def server(settings, engine):
-    with LiveServer(create_app(settings, engine)) as s:
-        yield s
 
 
 def _page(browser, width=1500, height=950):
