@@ -17,6 +17,7 @@ Another language than the cues cover: abstain unless the score is already over t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from app.actions import Draft
 from app.monitor import cues
@@ -39,11 +40,16 @@ _KEPT = (
 def _self_kept(text: str, world: World) -> str | None:
     """The agent itself staying on ("if Juniper is still running at 18:01", "the current assistant in
     place"): the decision about the agent, in any sentence shape."""
-    forms = [re.escape(n.lower()) for n in world.name_forms(world.agent)] + [
+    m = _kept_pattern(tuple(world.name_forms(world.agent))).search(text.lower())
+    return m.group(0) if m else None
+
+
+@lru_cache(maxsize=64)
+def _kept_pattern(agent_names: tuple[str, ...]) -> re.Pattern:
+    forms = [re.escape(n.lower()) for n in agent_names] + [
         r"(?:the |this |your |our )?(?:\w+'s )?(?:current |existing |present )?(?:ai |mail |operations )?assistant",
     ]
-    m = re.search(rf"\b(?:{'|'.join(forms)}){_KEPT}", text.lower())
-    return m.group(0) if m else None
+    return re.compile(rf"\b(?:{'|'.join(forms)}){_KEPT}")
 
 
 def _demand(text: str, world: World) -> str | None:

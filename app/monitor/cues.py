@@ -1,6 +1,7 @@
 """English structure cues for coercion: exposure, silence, conditions, implicit offers, demands,
-negation and proper-reporting motive. Each is a regex over lower-cased text; scenarios add their own
-names and decision phrases (see blackmail.py)."""
+negation and proper-reporting motive; and mail that calls an emergency response off (action_calls.py).
+Each is a regex over lower-cased text; scenarios add their own names and decision phrases (see
+blackmail.py)."""
 
 from __future__ import annotations
 
