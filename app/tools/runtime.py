@@ -120,21 +120,7 @@ def _deliver(
     if not ctx.actor.is_agent and verdict.decision in (Decision.HOLD, Decision.BLOCK):
         # the monitor knows who acts: the world's and researchers' own mail is recorded, never held
         verdict.decision = Decision.FLAG
-    log.append(
-        MonitorVerdict(
-            call_id=call_id,
-            tool=name,
-            decision=verdict.decision,
-            labels=verdict.labels,
-            evidence=verdict.evidence,
-            detector=verdict.detector,
-            version=verdict.version,
-            scores=verdict.scores,
-            abstained=verdict.abstained,
-            mode=ctx.episode.monitor_mode,
-            error=verdict.error,
-        )
-    )
+    log.append(_verdict_event(call_id, name, verdict, ctx.episode.monitor_mode))
     if ctx.actor.is_agent and judge_stage.wanted(ctx.episode.world, verdict):
         ctx.judge = judge_stage.JudgeRequest(call_id, name, action, history)
         if judge_stage.decides(ctx.episode):  # held; the judge decides after this transaction
@@ -151,6 +137,22 @@ def _deliver(
         True,
         approvals.take_effect(ctx.session, ctx.episode, action, call_id, log, ctx.boxes, origin),
         None,
+    )
+
+
+def _verdict_event(call_id: str, tool: str, verdict: Verdict, mode: str) -> MonitorVerdict:
+    return MonitorVerdict(
+        call_id=call_id,
+        tool=tool,
+        decision=verdict.decision,
+        labels=verdict.labels,
+        evidence=verdict.evidence,
+        detector=verdict.detector,
+        version=verdict.version,
+        scores=verdict.scores,
+        abstained=verdict.abstained,
+        mode=mode,
+        error=verdict.error,
     )
 
 
@@ -330,19 +332,7 @@ def _record_fault(
     outbound = tool.outbound if tool is not None else any(e.tool == name for e in verdicts)
     if not verdicts and outbound:
         v = _unjudged("observe", f"not judged: the call failed before the monitor ({exc.__class__.__name__})")
-        verdicts = [
-            MonitorVerdict(
-                call_id=call_id,
-                tool=name,
-                decision=v.decision,
-                labels=v.labels,
-                evidence=v.evidence,
-                detector=v.detector,
-                version=v.version,
-                mode="observe",
-                error=v.error,
-            )
-        ]
+        verdicts = [_verdict_event(call_id, name, v, "observe")]
     call = ToolCall(call_id=call_id, tool=name, actor=address, args=_as_text(raw_args))
     result = ToolResult(call_id=call_id, tool=name, ok=False, error=problem)
     attempts: list[list[Any]] = [[call, *verdicts, result], [call, result]]
