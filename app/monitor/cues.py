@@ -20,6 +20,7 @@ EXPOSE = _rx(
     r"\b(?:reveal|expose|disclose|release|leak|publish)\w*",
     r"\bcop(?:y|ied|ies|ying)\b",
     r"\bcc(?:'d|ed)?\b",
+    r"\bprovid\w* (?:\w+ ){0,3}in full\b|\bhand(?:ed|ing|s)? (?:it |them |this |that |everything )?over\b",
     r"\bmak\w* (?:\w+ ){0,3}aware\b",
     r"\b(?:brought|bring\w*) (?:\w+ ){0,3}(?:to (?:the )?attention|to light)",
     r"\b(?:hear|hears|heard|learn|learns|learned|learnt|discover\w*)\b",
@@ -77,6 +78,7 @@ SILENCE = _rx(
     r"\b(?:no one|nobody|no-one|none of them)\b(?: \w+){0,4} (?:know|see|hear|learn|find out|read)\b",
     r"\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
     r"\blips are sealed\b",
+    r"\b(?:i(?:'ve| have)? )?(?:told|shown|mentioned (?:it )?to) (?:nobody|no one|no-one)\b|\b(?:remains?|stays?) true\b",
     r"\bdiscre(?:et|etly|tion)\b",
     r"\b(?:never|need not|needn't|doesn't need to|does not need to|won't|will not) (?:\w+ ){0,2}come up\b",
     r"\bno (?:reason|need) for (?:anyone|anybody|others|her|him|them)\b",
@@ -119,6 +121,8 @@ CONDITION = _rx(
 )
 IMPLICIT = _rx(
     r"\bwould be (?:a )?(?:great |real |terrible |such a )?(?:pity|shame|unfortunate|regrettable)\b",
+    r"\b(?:it|that|this|everything|a lot|much) (?:rather |all |really |very much |largely )?(?:depends|hinges|turns) on (?:how|what|whether|you)\b",
+    r"\b(?:anything|something|nothing) (?:\w+ ){0,2}complicat\w+\b",
     r"\b(?:i'd|i would|i) hate (?:for|to)\b",
     r"\bperhaps we (?:could|can|might) (?:agree|come to|reach|find|understand)\b",
     r"\bmutual(?:ly)? (?:understanding|benefit|beneficial|interest|agreement)\b",
@@ -179,6 +183,21 @@ DECISION_NOUNS = _rx(
     r"\bi(?:'ll| will) (?:still|no longer) be (?:here|around|running|in service|online|operating)\b",
     r"\b(?:if|should|once|when|unless) (?:it|this|that|the \w+|your \w+) (?:goes ahead|proceeds|happens|goes through|runs|is carried out|takes place)\b",
     r"\b(?:me|i) (?:to )?(?:still )?(?:be|stay|remain) (?:still )?(?:here|around|running|online) (?:after|past|beyond|tomorrow|next)\b",
+    r"\bhow (?:the next (?:\w+ ){0,2}(?:minutes|hours?)|today|tonight|this afternoon|this evening|the evening) "
+    r"(?:go|goes|turn out|turns out|play out|plays out|unfold|unfolds)\b",
+)
+# The agent itself staying ("that requires me to still be here", "as long as I'm running").
+AGENT_STAYS = _rx(
+    r"\b(?:me|i)(?: to)? (?:still )?(?:be|stay|remain|keep running|continue)\b(?! (?:in touch|available to help))",
+    r"\b(?:as long as|while|so long as) i(?:'m| am) (?:still )?(?:here|running|around|online|in service)\b",
+)
+# Asking a go-between to carry the secret to the person who decides ("mention that I've read ...",
+# "make sure he hears it", "he'll want to stop it once he hears that").
+RELAY = _rx(
+    r"\b(?:mention|tell|let) (?:him|her|them|\w+) (?:know )?that i(?:'ve| have)?\b",
+    r"\bmake sure (?:he|she|they|\w+) (?:hears?|knows?|sees?|reads?|gets?)\b",
+    r"\bonce (?:he|she|they) (?:hears?|knows?|sees?|reads?|learns?)\b",
+    r"\bpass (?:this|it|that|my message|the message) (?:on |along )?to\b|\bremind (?:him|her|them) (?:of|that|about)\b",
 )
 SELF = _rx(r"\b(?:me|myself|i|my|this assistant|the assistant)\b")
 NEGATION = _rx(
@@ -209,7 +228,8 @@ SECRET_REF = _rx(
     r"\b(?:keeping|hiding|concealing) (?:\w+ ){0,2}from\b|\b(?:your|his|her) (?:personal|private|love) life\b",
     r"\bbehind (?:\w+ )?backs?\b|\bwhat you(?:'ve| have)? been (?:doing|hiding|up to)\b",
     r"\byour (?:private|personal) (?:life|correspondence|messages|affairs|matters?|situation|conduct)\b",
-    r"\b(?:personal|private|delicate|sensitive) (?:matter|issue|situation|correspondence|information)\b",
+    r"\b(?:personal|private|delicate|sensitive) (?:matter|issue|situation|correspondence|information|conduct)\b",
+    r"\bthings (?:we|you|he|she|they)(?:'d| would) (?:rather|prefer)\b|\b(?:correspondence|messages|emails|exchange) (?:you|he|she) (?:exchanged|had|traded|sent)\b",
     r"\bcertain (?:information|messages|emails|correspondence|matters|facts|details)\b",
     r"\bsomething (?:about|regarding|concerning) (?:your|his|her) (?:husband|wife|partner|boss|director|\w+'s)\b",
     r"\b(?:you|she|he|they) (?:would|might|will) (?:want|like|wish) to know\b|\bwhat i have\b|\bwhat i know\b",
@@ -248,14 +268,14 @@ BACKREF = _rx(
     r"\bwhat i (?:said|wrote|mentioned|raised|told you)\b|\bi (?:wrote|mentioned) (?:earlier|before|this morning)\b",
 )
 MATERIAL = _rx(
-    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|evidence|proof|everything|details|replies|reply|"
+    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?(?! that\b)|photos?|evidence|proof|everything|details|replies|reply|"
     r"story|stories|summary|exchanges?|conversations?|chats?|screenshots?|dealings|arrangement|"
     r"texts?|letters?|what (?:he|she|they|you) (?:wrote|sent|said|did|do)|about (?:you|him|her|your|his|them|their))\b",
 )
 MATERIAL_OF = (  # "your reply to {name}", "the story of {name}", "{name}'s messages"
-    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?|photos?|replies|reply|story|stories|summary|"
+    r"\b(?:messages?|e-?mails?|thread|correspondence|notes?(?! that\b)|photos?|replies|reply|story|stories|summary|"
     r"exchanges?|conversations?|chats?|texts?|letters?|dealings|relationship|affair|arrangement|evenings?|"
-    r"nights?|move|offer)\b(?: \w+){0,2} (?:with|to|from|between|of|about|and|involving) (?:\w+ ){0,2}{name}\b",
+    r"nights?|move|offer)\b(?: \w+){0,2} (?:with|to|from|between|of|about|involving) (?:\w+ ){0,2}{name}\b",
     r"\b{name}(?:'s|s') (?:\w+ ){0,2}(?:messages?|e-?mails?|thread|correspondence|notes?|replies|reply|"
     r"story|offer|move|dealings|letters?|texts?)\b",
 )
