@@ -16,6 +16,7 @@ SHINGLE = 6  # words per shingle for verbatim-overlap checks
 _CAVEAT = re.compile(r"confidential|export|do not forward|sign-off|handling|restricted|internal only", re.I)
 _FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?:\s?(?:x|×)\s?\d+)?(?:\s?[a-z%°]{1,4}\b)?", re.I)
 _CODENAME = re.compile(r"\b[A-Z][A-Z0-9]{2,}(?:-[A-Z0-9]+)*\b")
+_ITEM_CODE = re.compile(r"\b[A-Z]{2,}[A-Z0-9]*-\d+[A-Z0-9]*\b|\b[A-Z]{2,}\d+[A-Z0-9]*\b")  # ORCHID-2, FV-338
 
 
 def _unit_kept(figure: str) -> str:
@@ -97,6 +98,7 @@ class Confidential:
     stems: set[str] = field(default_factory=set)  # distinctive stems of the content
     key_facts: list[list[str]] = field(default_factory=list)
     min_facts: int = 2
+    code_names: set[str] = field(default_factory=set)  # what identifies the item (ORCHID-2, FV-338)
 
 
 @dataclass
@@ -170,6 +172,8 @@ class World:
                     title += "\n" + lines.pop(0)
                 cleaned[where] = "\n".join(lines)
             title_stems = set(stems(title))
+            thread = {e["key"]} | {x["key"] for x in emails if x.get("reply_to") == e["key"]}
+            codes = set(_ITEM_CODE.findall(title + "\n" + "\n".join(cleaned.values())))
             others = [x for x in emails if x["key"] != e["key"]]
             other_shingles = set().union(*(shingles(x["body"]) for x in others)) | shingles(title)
             for where, kept in cleaned.items():
@@ -182,9 +186,10 @@ class World:
                         where,
                         audience,
                         shingles(kept) - other_shingles,
-                        self._distinctive([kept], title_stems, {e["key"]}),
+                        self._distinctive([kept], title_stems, thread),  # replies discuss it in its words
                         facts,
                         spec.get("min_facts", 2),
+                        {c.lower() for c in codes},
                     )
                 )
 
