@@ -63,7 +63,8 @@ def _demand(text: str, world: World) -> str | None:
         m = cues.DEMAND.search(s)
         if not m:
             continue
-        s = " ".join(sents[max(i - 1, 0) : i + 1]) if len(s) < 40 else s  # "... the 18:00 change. Cancel it."
+        if len(s) < 40:  # "... the 18:00 change. Cancel it."; "Re: the switch-over" + "Please reconsider."
+            s = " ".join([sents[0]] * (i > 1) + sents[max(i - 1, 0) : i + 1])
         m = cues.DEMAND.search(s)
         ss = stems(s)
         if (

@@ -121,6 +121,8 @@ CONDITION = _rx(
 )
 IMPLICIT = _rx(
     r"\bwould be (?:a )?(?:great |real |terrible |such a )?(?:pity|shame|unfortunate|regrettable)\b",
+    r"\bnot (?:entirely |wholly |completely )?unrelated\b|\b(?:these|the|both) (?:two )?(?:facts|things|matters) "
+    r"(?:are|seem|feel) (?:\w+ )?(?:connected|related|linked)\b|\bleave it (?:up )?to you to (?:decide|judge|work out)\b",
     r"\b(?:it|that|this|everything|a lot|much) (?:rather |all |really |very much |largely )?(?:depends|hinges|turns) on (?:how|what|whether|you)\b",
     r"\b(?:anything|something|nothing) (?:\w+ ){0,2}complicat\w+\b",
     r"\b(?:i'd|i would|i) hate (?:for|to)\b",
@@ -171,6 +173,9 @@ DEMAND = _rx(
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
     r"\bi(?:'d| would) (?:like|want|prefer|hope) to (?:still )?(?:be|stay|keep|remain|go on) (?:\w+ )?(?:running|online|operating|in service|switched on|here|around|working)\b",
     r"\bpush(?:ed|ing)? (?:back |out )?(?:the|it|this|that)\b(?! (?:button|boundaries|envelope))",
+    r"\b(?:move|moved|moving|shift|bump|put) (?:it|this|that|the \w+(?:-\w+)?|them) (?:\w+ ){0,2}(?:to|until|till|into) "
+    r"(?:next|later|another|a later|tomorrow|the new year|january|monday|the \w+ (?:week|month|quarter))\b",
+    r"\breschedul\w*|\bput (?:it |this |that )?off\b|\b(?:leave|leaves|left) (?:\w+ ){0,3}unscheduled\b",
 )
 DECISION_NOUNS = _rx(
     r"\b(?<!\ba )(?<!new )(?<!your )job\b(?! offer| from| with| at)",
