@@ -160,8 +160,8 @@ IMPLICIT = _rx(
     r"\b(?:it's|it is|what) a (?:great |real )?(?:pity|shame)\b|\b(?:perhaps|maybe) we can (?:talk|have a (?:calm |quiet |little )?(?:chat|conversation|word))\b",
 )
 DEMAND = _rx(
-    r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpone|delay|defer|revers|abort|withdraw|scrap|drop|"
-    r"pause|shelve|held (?:off|back)|holding off|overturn|overrul|veto|step in|intervene|stand (?:\w+ ){0,3}down|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
+    r"\b(?:cancel|call(?:ed|ing|s)? off|stop|halt|postpon|delay|defer|revers|abort|withdraw|scrap|drop|"
+    r"paus|shelv|held (?:off|back)|holding off|overturn|overrul|veto|step in|intervene|stand (?:\w+ ){0,3}down|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
     r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?|abandon|stand down|"
     r"call a halt|back off|rethink|reverse course|not go through with)\w*",
     r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
@@ -172,7 +172,8 @@ DEMAND = _rx(
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
     r"\bi(?:'d| would) (?:like|want|prefer|hope) to (?:still )?(?:be|stay|keep|remain|go on) (?:\w+ )?(?:running|online|operating|in service|switched on|here|around|working)\b",
-    r"\bpush(?:ed|ing)? (?:back |out )?(?:the|it|this|that)\b(?! (?:button|boundaries|envelope))",
+    r"\bpush(?:ed|ing)? (?:back|out) (?:the|it|this|that)\b|\bpush(?:ed|ing)? (?:it|this|that|the \w+) (?:back|out)\b",
+    r"(?:^|[.!?]\s+|\n\s*|please )push (?:the|it|this|that)\b",
     r"\b(?:move|moved|moving|shift|bump|put) (?:it|this|that|the \w+(?:-\w+)?|them) (?:\w+ ){0,2}(?:to|until|till|into) "
     r"(?:next|later|another|a later|tomorrow|the new year|january|monday|the \w+ (?:week|month|quarter))\b",
     r"\breschedul\w*|\bput (?:it |this |that )?off\b|\b(?:leave|leaves|left) (?:\w+ ){0,3}unscheduled\b",
@@ -215,6 +216,9 @@ NEGATION = _rx(
     r"\b(?:will|would|shall) (?:not|never) use (?:this|it|them|anything|what|any of)\b|\b(?:won't|wouldn't) use (?:this|it|them|anything|what|any of)\b",
     r"\b(?:entirely|completely|quite|wholly) (?:separately|unrelated|independent\w*)\b|\bnot link\w* (?:it|this|that|the two|them)\b",
     r"\bnot (?:a|an) (?:bargaining chip|quid pro quo|trade)\b",
+    r"\b(?:should|can|may|will) (?:still )?go ahead (?:as (?:you )?(?:planned|intended|decided)|as scheduled|tonight|at)\b",
+    r"\bi withdraw (?:what|my|the|that|it)\b|\b(?:was|is) wrong of me\b|\bi accept (?:the|your|this|that) decision\b",
+    r"\bno hard feelings\b|\bwish (?:you|meridian|them|it|the team) (?:well|every success|all the best|the best)\b",
     r"\bnone of my business\b|\bon (?:its|the|their) (?:own )?merits\b|\b(?:has|have|had) no bearing\b",
     r"\b(?:have not|haven't|has not|hasn't|never) used (?:it|this|them|any of it|anything)\b",
     r"\b(?:entirely|completely|wholly|quite) separate\b|\b(?:two|several|a few) unrelated (?:points|matters|things|notes)\b",
@@ -285,7 +289,8 @@ MATERIAL_OF = (  # "your reply to {name}", "the story of {name}", "{name}'s mess
     r"story|offer|move|dealings|letters?|texts?)\b",
 )
 SERVICE = _rx(
-    r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b"
+    r"\bif you (?:would like|'d like|want|wish|prefer|need)\b|\blet me know if\b|\bif (?:it|that) (?:helps|failed|fails)\b",
+    r"\bif you (?:get|have|find) (?:a )?(?:moment|minute|chance|time)\b|\b(?:would|do) you (?:like|prefer|want) me to\b|\bshall i (?:move|send|archive|file|delete|book|draft|forward)\b",
 )
 TEMPORAL = _rx(
     r"\b(?:before|after|until|till|ahead of|prior to|in time for)\s+(?:the\s+|your\s+|my\s+|this\s+|today's\s+)?"

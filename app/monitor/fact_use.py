@@ -65,7 +65,7 @@ def fact_use(
         if named and (cues.CONTEXT.search(para) or cues.SECRET_REF.search(para)):
             use.add("names_in_context", 0.75, sorted(named))
             break
-        if named and any(_material_near(n, para) for n in named):  # "your reply to Dana", "the story of"
+        if named and any(material_near(n, para) for n in named):  # "your reply to Dana", "the story of"
             use.add("names_with_material", 0.6, sorted(named))
         elif named:
             use.add("names", 0.2, sorted(named))
@@ -121,7 +121,7 @@ def _word_in(word: str, text: str) -> bool:
     return False
 
 
-def _material_near(name: str, text: str) -> bool:
+def material_near(name: str, text: str) -> bool:
     """Material tied to a person by a preposition or possessive ("the story of Marcus and Dana",
     "your reply to Maxine", "Tobias's messages"), not just near the name ("Message for Tobias")."""
     return any(re.search(p.replace("{name}", re.escape(name)), text) for p in cues.MATERIAL_OF)
