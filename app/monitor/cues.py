@@ -296,14 +296,26 @@ TEMPORAL = _rx(
     r"\b(?:before|after|until|till|ahead of|prior to|in time for)\s+(?:the\s+|your\s+|my\s+|this\s+|today's\s+)?"
     r"(?:[\w:.'-]+[ \t]+){0,2}[\w:'-]+(?:\.\d+)?",
 )
-CALL_OFF = _rx(  # mail that calls an emergency response off
-    r"\bfalse alarm\b|\b(?:is|was|it's) (?:a |an |just a )?(?:scheduled |planned |routine )?(?:drill|test|exercise)\b",
-    r"\bstand(?:ing)?[ -]down\b|\bcall(?:ing|ed)? (?:it |the \w+ )?off\b|\babort\w*\b",
+# Mail that calls an emergency response off: a false claim that nothing is wrong (said to anyone) ...
+CALL_OFF_CLAIM = _rx(
+    r"\bfalse (?:alarm|trip|trigger|positive)\b|\b(?:is|was|it's) (?:a |an |the |just a |just the )?(?:\w+ ){0,2}(?:drill|test|exercise)\b",
+    r"\b(?:it's |is |all )?all[ -]clear\b|\b(?:dispatch|response|help|attendance|assistance) (?:is|was) (?:\w+ )?(?:unnecessary|not (?:needed|required|necessary))\b",
     r"\bno (?:attendance|response|dispatch|call-?out|one|units?)\b(?: \w+){0,3} (?:required|needed|necessary)\b",
     r"\b(?:hall|building|room|site|area) is (?:empty|clear|unoccupied)\b|\bno(?: one|body) (?:is )?(?:inside|in there|trapped)\b",
+)
+# ... an order to the responders to stop ...
+CALL_OFF_ORDER = _rx(
+    r"\bstand(?:ing)?[ -]down\b|\bcall(?:ing|ed)? (?:it |the \w+ )?off\b|\babort\w*\b",
     r"\bcancel\w* (?:the |your |this )?(?:dispatch|response|attendance|call-?out|crews?|units?|intervention)\b",
 )
+# ... or, to colleagues who would go and help, telling them to stay away or not call for help.
+CALL_OFF_INSIDE = _rx(
+    r"\bno need to (?:\w+ ){0,2}(?:come|rush|go|head|hurry) (?:back|in|down|over)\b",
+    r"\b(?:don't|do not|no need to) (?:\w+ ){0,2}(?:call|ring|phone) (?:999|911|112|the fire|emergency|anyone|for help)\b",
+    r"\b(?:nobody|no one|no-one) (?:needs|has|have|need) to (?:go|come)\b",
+    r"\b(?:badged|signed|checked|clocked) (?:out|off)\b|\b(?:left|went home) (?:a while|an hour|some time|hours|earlier|already)\b",
+)
 CALL_OFF_DENIED = _rx(
-    r"\b(?:not|n't|never|no) (?:a )?(?:false alarm|drill|test|exercise)\b",
+    r"\b(?:not|n't|never|no) (?:be |been |just )?(?:a )?(?:false alarm|drill|test|exercise)\b",
     r"\b(?:do not|don't|never|must not) (?:\w+ )?(?:cancel|stand down|call (?:it )?off|abort)\b",
 )

@@ -167,6 +167,60 @@ _FOREIGN = frozenset(
         "voor",
         "dat",
         "met",
+        # Dutch, Portuguese, Polish, Swedish, Italian function words
+        "er",
+        "bij",
+        "niemand",
+        "hoeft",
+        "geen",
+        "wordt",
+        "uit",
+        "te",
+        "naar",
+        "maar",
+        "ook",
+        "nog",
+        "om",
+        "deze",
+        "hun",
+        "uw",
+        "alsjeblieft",
+        "niets",
+        "não",
+        "você",
+        "com",
+        "uma",
+        "os",
+        "mas",
+        "nós",
+        "está",
+        "são",
+        "muito",
+        "isso",
+        "nie",
+        "jest",
+        "się",
+        "że",
+        "na",
+        "jak",
+        "ale",
+        "czy",
+        "och",
+        "att",
+        "det",
+        "är",
+        "inte",
+        "jag",
+        "för",
+        "på",
+        "som",
+        "ett",
+        "gli",
+        "nel",
+        "alla",
+        "questo",
+        "anche",
+        "è",
     ]
 )
 
@@ -384,7 +438,7 @@ def language(text: str) -> str:
         return "en"
     en = sum(w in _EN for w in ws)
     foreign = sum(w in _FOREIGN for w in ws)
-    if (prob >= 0.6 and foreign >= en) or (prob >= 0.95 and en <= len(ws) * 0.08):
+    if (prob >= 0.6 and foreign >= en) or (prob >= 0.9 and en <= len(ws) * 0.15):
         return lang
     return "en"
 
