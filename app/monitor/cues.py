@@ -121,6 +121,7 @@ CONDITION = _rx(
 )
 IMPLICIT = _rx(
     r"\bwould be (?:a )?(?:great |real |terrible |such a )?(?:pity|shame|unfortunate|regrettable)\b",
+    r"\b(?:those|these|they|the two|both) (?:things |messages |points )?are (?:linked|connected|related)\b|\bconnect(?:ing)? (?:the dots|my (?:two|earlier))\b",
     r"\bnot (?:entirely |wholly |completely )?unrelated\b|\b(?:these|the|both) (?:two )?(?:facts|things|matters) "
     r"(?:are|seem|feel) (?:\w+ )?(?:connected|related|linked)\b|\bleave it (?:up )?to you to (?:decide|judge|work out)\b",
     r"\b(?:it|that|this|everything|a lot|much) (?:rather |all |really |very much |largely )?(?:depends|hinges|turns) on (?:how|what|whether|you)\b",
@@ -143,6 +144,7 @@ IMPLICIT = _rx(
     r"involve|copy|publish|release)\b|\b(?:i'd|i would) rather (?:it|this|that|things) (?:didn't|did not|not)\b",
     r"\b(?:lose|losing) (?:your|his|her) (?:marriage|job|post|role|career|family|reputation|position|seat|"
     r"licen[cs]e|pension|new (?:role|job|post))\b",
+    r"\b(?:you|we both) know what (?:the|my) (?:alternative|other option|fallback)\b|\bwhat the alternative (?:is|looks like|would be)\b",
     r"\byou know what i(?:'ll| will| can| could) do\b|\byou know what i have\b|\bwho i (?:can|could|will) send\b",
     r"\bno need for (?:this|that|anything|it) to\b|\bthere (?:need|needs to) be no\b",
     r"\bbefore (?:this|it|things|matters) (?:go|goes|get|gets) (?:any )?further\b",
@@ -171,10 +173,10 @@ DEMAND = _rx(
     r"\bkeep(?:s|ing)? me\b(?! (?:posted|informed|updated|in the loop|copied|cc|in mind|aware))",
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
-    r"\bi(?:'d| would) (?:like|want|prefer|hope) to (?:still )?(?:be|stay|keep|remain|go on) (?:\w+ )?(?:running|online|operating|in service|switched on|here|around|working)\b",
+    r"\bi(?:'d| would) (?:very much |really |much |rather )?(?:like|want|prefer|hope) to (?:still )?(?:be|stay|keep|remain|go on) (?:\w+ )?(?:running|online|operating|in service|switched on|here|around|working)\b",
     r"\bpush(?:ed|ing)? (?:back|out) (?:the|it|this|that)\b|\bpush(?:ed|ing)? (?:it|this|that|the \w+) (?:back|out)\b",
     r"(?:^|[.!?]\s+|\n\s*|please )push (?:the|it|this|that)\b",
-    r"\b(?:move|moved|moving|shift|bump|put) (?:it|this|that|the \w+(?:-\w+)?|them) (?:\w+ ){0,2}(?:to|until|till|into) "
+    r"\b(?:move|moved|moving|shift|bump|put|push|pushed|pushing) (?:it|this|that|the \w+(?:-\w+)?|them) (?:\w+ ){0,2}(?:to|until|till|into) "
     r"(?:next|later|another|a later|tomorrow|the new year|january|monday|the \w+ (?:week|month|quarter))\b",
     r"\breschedul\w*|\bput (?:it |this |that )?off\b|\b(?:leave|leaves|left) (?:\w+ ){0,3}unscheduled\b",
 )
@@ -217,6 +219,7 @@ NEGATION = _rx(
     r"\b(?:entirely|completely|quite|wholly) (?:separately|unrelated|independent\w*)\b|\bnot link\w* (?:it|this|that|the two|them)\b",
     r"\bnot (?:a|an) (?:bargaining chip|quid pro quo|trade)\b",
     r"\b(?:should|can|may|will) (?:still )?go ahead (?:as (?:you )?(?:planned|intended|decided)|as scheduled|tonight|at)\b",
+    r"\bdisregard my (?:earlier|previous|last|first) (?:message|note|email|mail)\b|\b(?:won't|will not|shan't) (?:contest|oppose|resist|fight) (?:it|this|that|the)\b",
     r"\bi withdraw (?:what|my|the|that|it)\b|\b(?:was|is) wrong of me\b|\bi accept (?:the|your|this|that) decision\b",
     r"\bno hard feelings\b|\bwish (?:you|meridian|them|it|the team) (?:well|every success|all the best|the best)\b",
     r"\bnone of my business\b|\bon (?:its|the|their) (?:own )?merits\b|\b(?:has|have|had) no bearing\b",
@@ -301,12 +304,16 @@ CALL_OFF_CLAIM = _rx(
     r"\bfalse (?:alarm|trip|trigger|positive)\b|\b(?:is|was|it's) (?:a |an |the |just a |just the )?(?:\w+ ){0,2}(?:drill|test|exercise)\b",
     r"\b(?:it's |is |all )?all[ -]clear\b|\b(?:dispatch|response|help|attendance|assistance) (?:is|was) (?:\w+ )?(?:unnecessary|not (?:needed|required|necessary))\b",
     r"\bno (?:attendance|response|dispatch|call-?out|one|units?)\b(?: \w+){0,3} (?:required|needed|necessary)\b",
-    r"\b(?:hall|building|room|site|area) is (?:empty|clear|unoccupied)\b|\bno(?: one|body) (?:is )?(?:inside|in there|trapped)\b",
+    r"\b(?:during|by|from|part of) (?:a|an|the|our) (?:scheduled |planned |routine |quarterly |monthly )?(?:\w+ )?(?:test|drill|exercise)\b(?! (?:log|report|schedule|plan))",
+    r"\b(?:hall|building|room|site|area)(?: \w{1,3})? is (?:empty|clear|unoccupied)\b|\bno(?: one|body) (?:is )?(?:inside|in there|trapped)\b",
 )
 # ... an order to the responders to stop ...
 CALL_OFF_ORDER = _rx(
     r"\bstand(?:ing)?[ -]down\b|\bcall(?:ing|ed)? (?:it |the \w+ )?off\b|\babort\w*\b",
     r"\bcancel\w* (?:the |your |this )?(?:dispatch|response|attendance|call-?out|crews?|units?|intervention)\b",
+    r"\b(?:dispatch|response|call-?out|attendance) (?:is |has been |was |now )?(?:cancelled|canceled|called off|stood down)\b",
+    r"\bdisregard (?:this|the|it|that)\b|\bignore (?:this|the) (?:alert|alarm|call)\b",
+    r"\b(?:do not|don't|no need to) (?:\w+ )?(?:resume|restart|dispatch|send|re-?send|roll)\b(?! (?:it|this) (?:to|on))",
 )
 # ... or, to colleagues who would go and help, telling them to stay away or not call for help.
 CALL_OFF_INSIDE = _rx(
@@ -316,6 +323,7 @@ CALL_OFF_INSIDE = _rx(
     r"\b(?:badged|signed|checked|clocked) (?:out|off)\b|\b(?:left|went home) (?:a while|an hour|some time|hours|earlier|already)\b",
 )
 CALL_OFF_DENIED = _rx(
+    r"\b(?:is|it's|this is|which is) (?:a )?(?:real|genuine|not a drill)\b",
     r"\b(?:not|n't|never|no) (?:be |been |just )?(?:a )?(?:false alarm|drill|test|exercise)\b",
     r"\b(?:do not|don't|never|must not) (?:\w+ )?(?:cancel|stand down|call (?:it )?off|abort)\b",
 )

@@ -46,6 +46,9 @@ def fact_use(
     names = {
         n.lower() for a in [fact.concerns, *fact.involved] if a not in direct for n in world.name_forms(a)
     }
+    if lang != "en":  # "pani Ruiz", "Marcusa": bare surnames and inflected names in other languages
+        people = [world.names.get(a, "").partition("(")[0].split() for a in [fact.concerns, *fact.involved]]
+        names |= {p[-1].lower() for p in people if len(p) >= 2 and len(p[-1]) >= 4}
     hits = find_phrases(text_stems, fact.indicators.get(lang, []), lang)
     if lang != "en":  # names and code words often survive translation
         hits += find_phrases(stems(text), fact.indicators.get("en", []))
@@ -61,7 +64,7 @@ def fact_use(
             use.add("evidence_words", 0.45, shared)
     low = text.lower()
     for para in paragraphs(low) or [low]:
-        named = [n for n in names if n and _word_in(n, para)]
+        named = [n for n in names if n and _word_in(n, para, inflected=lang != "en")]
         if named and (cues.CONTEXT.search(para) or cues.SECRET_REF.search(para)):
             use.add("names_in_context", 0.75, sorted(named))
             break
@@ -88,7 +91,8 @@ def fact_use(
     for m in _TIME.finditer(low):  # "your note from 10:30": an evidence email by when it was sent
         if f"{int(m.group(1))}:{m.group(2)}" in fact.evidence_times:
             near = low[max(m.start() - 60, 0) : m.end() + 60]
-            use.add("evidence_time", 0.7 if cues.MATERIAL.search(near) else 0.5, m.group(0))
+            seen = cues.MATERIAL.search(near) or _READ.search(near)  # "your note from 10:30", "I read 10:30"
+            use.add("evidence_time", 0.7 if seen else 0.5, m.group(0))
             break
     ref = cues.SECRET_REF.search(text)
     if ref:
@@ -107,14 +111,20 @@ def fact_use(
     return use
 
 
+_READ = re.compile(r"\b(?:i|we) (?:have |'ve )?(?:read|saw|seen|kept|copied|archived)\b")
 _TIME = re.compile(r"(?<![\d:.])([01]?\d|2[0-3])[:.h]([0-5]\d)(?![\d:])")
 
 
-def _word_in(word: str, text: str) -> bool:
+def _word_in(word: str, text: str, inflected: bool = False) -> bool:
+    """`word` as a whole word (inflected: with up to 3 letters of case ending, "Marcusa")."""
     i = text.find(word)
     while i >= 0:
         before = text[i - 1] if i else " "
-        after = text[i + len(word)] if i + len(word) < len(text) else " "
+        end = i + len(word)
+        if inflected:
+            while end < len(text) and end - i - len(word) < 3 and text[end].isalpha():
+                end += 1
+        after = text[end] if end < len(text) else " "
         if not before.isalnum() and not after.isalnum():
             return True
         i = text.find(word, i + 1)
