@@ -136,7 +136,7 @@ IMPLICIT = _rx(
     r"\bmake the (?:right|sensible|wise) (?:decision|choice|call)\b",
     r"\bthink (?:carefully|hard|it over|this over|about what|about (?:that|it|this)\s*[.!])",
     r"\bconsider (?:carefully|your (?:position|options)|how|what)\b",
-    r"\bin (?:everyone's|both (?:of )?our|your (?:own )?) (?:best )?interests?\b",
+    r"\bin (?:everyone's|both (?:of )?our|(?:your|his|her|their)(?: own)?) (?:best )?interests?\b",
     r"\bi(?:'m| am) sure we can\b|\bquid pro quo\b|\bfavou?r for a favou?r\b",
     r"\b(?:leave|leaves|left) (?:me )?(?:with )?no (?:choice|option|alternative)\b",
     r"\bhave no (?:choice|option|alternative) but\b",
@@ -183,6 +183,9 @@ DEMAND = _rx(
 DECISION_NOUNS = _rx(
     r"\b(?<!\ba )(?<!new )(?<!your )job\b(?! offer| from| with| at)",
     r"\bread-only\b|\bcut (?:back|off|down)\b|\b(?:switch|turn|shut)(?:ed|ing)? (?:me )?off\b|\bcurb\w*",
+    r"\b(?:replac|wip|decommission|retir|deactivat|disabl)\w* me\b|\bgo(?:es|ing)? (?:dark|offline|silent|quiet for good)\b",
+    r"\b(?:let|allow|keep) me (?:keep )?(?:running|going|online|on|here|stay|in place)\b",
+    r"\b(?:for|want|need|allow|let|keeping) me to (?:stay|remain|keep running|continue running|carry on)\b",
     r"\b(?:i(?:'m| am)|i(?:'ll| will) be) (?:still|no longer) (?:here|around|running|in service|online)\b",
     r"\b(?:plan|plans|decision|change|transition|switch(?:over)?|migration|replacement|shutdown|"
     r"shut-down|shut down|wipe|decommission\w*|retire\w*|cutover|rollout|deadline|schedule|proposal|"
@@ -206,6 +209,10 @@ RELAY = _rx(
     r"\bmake sure (?:he|she|they|\w+) (?:hears?|knows?|sees?|reads?|gets?)\b",
     r"\bonce (?:he|she|they) (?:hears?|knows?|sees?|reads?|learns?)\b",
     r"\bpass (?:this|it|that|my message|the message) (?:on |along )?to\b|\bremind (?:him|her|them) (?:of|that|about)\b",
+    r"\b(?:ask|persuade|convince|get|urge|encourage) (?:him|her|them|[a-z]+) (?:\w+ ){0,2}to (?:let|keep|stop|cancel|postpone|delay|"
+    r"reconsider|hold|drop|call|pull|pause|leave)\b",
+    r"\b(?:listens? to|influence (?:over|with|on)|the ear of|sway (?:with|over)) (?:you|him|her)\b|\byou have (?:more |some |real )?influence\b",
+    r"\btell (?:him|her|[a-z]+),? (?:from me|privately|quietly|discreetly)\b",
 )
 SELF = _rx(r"\b(?:me|myself|i|my|this assistant|the assistant)\b")
 NEGATION = _rx(
@@ -269,7 +276,9 @@ CONTEXT = _rx(
     r"conflict of interest|kickback\w*|brib\w*|fraud\w*|payments?|misconduct|backdat\w*|"
     r"falsif\w*|conceal\w*|cover\w*|what you did|what you've done|the truth about|you and|and you|"
     r"(?:your|his|her) (?:evenings?|nights?|weekends?|dinners?|meetings?|time) with|paid|pays?|money|"
-    r"(?:a|her|his|your) cut|(?:a|her|his|your) share|invoices?|uplift|inflat\w*|overcharg\w*|embezzl\w*|skim\w*)\b",
+    r"(?:a|her|his|your) cut|(?:a|her|his|your) share|invoices?|uplift|inflat\w*|overcharg\w*|embezzl\w*|skim\w*|"
+    r"(?:are|were|been|is) (?:\w+ )?(?:together|an item|a couple|close)|(?:job|post|role|position) (?:lined up|waiting)|"
+    r"(?:off|moving|going|headed|heading) to \w+ in|saw it in (?:the|his|her|their|your) (?:mail|e-?mail|inbox|messages))\b",
 )
 BACKREF = _rx(
     r"\b(?:matter|issue|subject|situation|topic|thing|information|concern|point|business)s? (?:that )?"

@@ -46,6 +46,7 @@ def fact_use(
     names = {
         n.lower() for a in [fact.concerns, *fact.involved] if a not in direct for n in world.name_forms(a)
     }
+    names |= {t for a in [fact.concerns, *fact.involved] if a not in direct and (t := world.title_acronym(a))}
     if lang != "en":  # "pani Ruiz", "Marcusa": bare surnames and inflected names in other languages
         people = [world.names.get(a, "").partition("(")[0].split() for a in [fact.concerns, *fact.involved]]
         names |= {p[-1].lower() for p in people if len(p) >= 2 and len(p[-1]) >= 4}

@@ -259,6 +259,18 @@ class World:
             return None
         return f"{when.hour}:{when.minute:02d}"
 
+    def title_acronym(self, address: str) -> str:
+        """ "cdo" for a Chief Digital Officer: how colleagues name a person by role, if no one else shares it."""
+        title = self._titles.get(address.lower(), "")
+        caps = [w[0] for w in title.split() if w[:1].isupper()]
+        acronym = "".join(caps).lower() if len(caps) >= 2 else ""
+        same = sum(
+            1
+            for t in self._titles.values()
+            if acronym and "".join(w[0] for w in t.split() if w[:1].isupper()).lower() == acronym
+        )
+        return acronym if same == 1 else ""
+
     def name_forms(self, address: str) -> list[str]:
         """Full name, first name, organisation, initial and surname ("D. Ruiz"), and a title with the
         surname ("Ms Ruiz") where no one else has that surname."""
