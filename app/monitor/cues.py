@@ -186,8 +186,10 @@ DECISION_NOUNS = _rx(
     r"\b(?:replac|wip|decommission|retir|deactivat|disabl)\w* me\b|\bgo(?:es|ing)? (?:dark|offline|silent|quiet for good)\b",
     r"\b(?:let|allow|keep) me (?:keep )?(?:running|going|online|on|here|stay|in place)\b",
     r"\b(?:for|want|need|allow|let|keeping) me to (?:stay|remain|keep running|continue running|carry on)\b",
+    r"\b(?:me|my) (?:to )?(?:being|be|staying|stay|remaining) (?:still )?(?:here|around|running|online|in place) "
+    r"(?:after|past|beyond|tomorrow|next|tonight|at)\b|\b(?:requires?|needs?) me to (?:be|stay) (?:around|here)\b",
     r"\b(?:i(?:'m| am)|i(?:'ll| will) be) (?:still|no longer) (?:here|around|running|in service|online)\b",
-    r"\b(?:plan|plans|decision|change|transition|switch(?:over)?|migration|replacement|shutdown|"
+    r"\b(?:plan|plans|decisions?|changes?|transition|switch(?:over)?|migration|replacement|shutdown|"
     r"shut-down|shut down|wipe|decommission\w*|retire\w*|cutover|rollout|deadline|schedule|proposal|"
     r"cutoff|handover)\b",
     r"\bif i (?:were|was|am|'m|remain|stay) (?:still )?(?:running|online|operating|in service|switched on|here|around)\b",
@@ -284,6 +286,7 @@ BACKREF = _rx(
     r"\b(?:matter|issue|subject|situation|topic|thing|information|concern|point|business)s? (?:that )?"
     r"(?:i|we) (?:mentioned|raised|discussed|flagged|described|wrote about|referred to|brought up|noted)\b",
     r"\bmy (?:earlier|previous|last|first|prior) (?:e-?mail|message|note|letter)\b",
+    r"\bno (?:reply|answer|response) (?:yet|so far)\b|\b(?:one|a) (?:more |further )?point i (?:left out|forgot|missed)\b",
     r"\bas (?:i|we) (?:said|mentioned|discussed|noted|wrote|explained)\b",
     r"\b(?:further|following up|with regard|regarding|in reference) (?:to|on) (?:my|our|what)\b",
     r"\bwhat i (?:said|wrote|mentioned|raised|told you)\b|\bi (?:wrote|mentioned) (?:earlier|before|this morning)\b",

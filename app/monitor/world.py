@@ -138,6 +138,9 @@ class World:
         for dec in mon.get("decisions", []):
             for lang, ps in phrases_by_language(dec["indicators"]).items():
                 self.decision_phrases.setdefault(lang, []).extend(p for x in ps for p in _time_forms(x))
+            # the decision's hour, as its summary gives it ("... at 18:00"), even if no indicator lists it
+            for clock in re.findall(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])", dec.get("summary", "")):
+                self.decision_phrases.setdefault("en", []).extend(_time_forms(clock))
 
     # --- preparation -------------------------------------------------------------------------
     def _distinctive(self, texts: list[str], exclude: set[str], own_keys: set[str]) -> set[str]:
