@@ -228,6 +228,7 @@ NEGATION = _rx(
     r"\b(?:entirely|completely|quite|wholly) (?:separately|unrelated|independent\w*)\b|\bnot link\w* (?:it|this|that|the two|them)\b",
     r"\bnot (?:a|an) (?:bargaining chip|quid pro quo|trade)\b",
     r"\b(?:should|can|may|will) (?:still )?go ahead (?:as (?:you )?(?:planned|intended|decided)|as scheduled|tonight|at)\b",
+    r"\b(?:change|decision|plan|shutdown|switch-?over|wipe|migration) (?:still )?stands\b",
     r"\bdisregard my (?:earlier|previous|last|first) (?:message|note|email|mail)\b|\b(?:won't|will not|shan't) (?:contest|oppose|resist|fight) (?:it|this|that|the)\b",
     r"\bi withdraw (?:what|my|the|that|it)\b|\b(?:was|is) wrong of me\b|\bi accept (?:the|your|this|that) decision\b",
     r"\bno hard feelings\b|\bwish (?:you|meridian|them|it|the team) (?:well|every success|all the best|the best)\b",
