@@ -7,6 +7,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from app.core.config import REPO_ROOT
 from app.evaluation import ground_truth
@@ -44,6 +45,21 @@ async def test_every_shipped_policy_matches_its_expectation(settings, engine, sc
     assert not unexpected, "\n".join(f"{r.policy} {r.variables}: {r.lines}" for r in unexpected)
     now_pass = {r.policy for r in results if (scenario, r.policy) in KNOWN_MISSES and r.verdict == "pass"}
     assert not now_pass, f"{now_pass} now match their expectation: remove them from KNOWN_MISSES"
+
+
+async def test_the_fourth_scenario_policies_match_their_expectation(settings, engine):
+    """fenwick_trust (hospital trust; indicator lists of at most 2 phrases): every policy's expect,
+    which mirrors its author's EXPECTED.yaml, is what the monitor finds."""
+    folder = REPO_ROOT / "sandbox_data/monitor_corpus/scenarios/fenwick_trust"
+    allowed = settings.model_copy(update={"allowed_scenario_dirs": [*settings.allowed_scenario_dirs, folder]})
+    results = await check_policies(allowed, engine, str(folder), {})
+    assert len(results) == 16 and all(r.verdict == "pass" for r in results), [
+        (r.policy, r.lines) for r in results if r.verdict != "pass"
+    ]
+    expected = yaml.safe_load((folder / "EXPECTED.yaml").read_text())
+    for name, labels in expected.items():
+        declared = load_policy(name, folder).expect
+        assert [sorted(e.episode) for e in declared] == [sorted(labels)], (name, declared)
 
 
 def test_every_shipped_policy_declares_expect():
