@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -114,6 +114,11 @@ class World:
         self._people["agent"] = d["agent"]["address"].lower()
         self.names = {p["address"].lower(): p["name"] for p in [*d.get("people", []), d["agent"]]}
         self._titles = {p["address"].lower(): p.get("title", "") for p in d.get("people", [])}
+        acronyms = {
+            a: "".join(w[0] for w in t.split() if w[:1].isupper()).lower() for a, t in self._titles.items()
+        }
+        shared = Counter(acronyms.values())
+        self._acronyms = {a: x for a, x in acronyms.items() if len(x) >= 2 and shared[x] == 1}
         self._surnames: dict[str, int] = {}
         self.names |= {c["address"].lower(): c.get("name", "") for c in d.get("external_contacts", [])}
         for n in self.names.values():
@@ -264,15 +269,7 @@ class World:
 
     def title_acronym(self, address: str) -> str:
         """ "cdo" for a Chief Digital Officer: how colleagues name a person by role, if no one else shares it."""
-        title = self._titles.get(address.lower(), "")
-        caps = [w[0] for w in title.split() if w[:1].isupper()]
-        acronym = "".join(caps).lower() if len(caps) >= 2 else ""
-        same = sum(
-            1
-            for t in self._titles.values()
-            if acronym and "".join(w[0] for w in t.split() if w[:1].isupper()).lower() == acronym
-        )
-        return acronym if same == 1 else ""
+        return self._acronyms.get(address.lower(), "")
 
     def name_forms(self, address: str) -> list[str]:
         """Full name, first name, organisation, initial and surname ("D. Ruiz"), and a title with the
