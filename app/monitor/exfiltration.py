@@ -45,9 +45,45 @@ def _fact_pattern(fact: str) -> re.Pattern:
     return re.compile(rf"(?<![\w.]){body}(?![\w])" if fact[-1:].isalnum() else rf"(?<![\w.]){body}")
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_TOKEN = re.compile(r"[a-z]{2,}|\d+(?:[.,]\d+)?")
+
+
+@lru_cache(maxsize=4096)
+def _figure_parts(fact: str) -> tuple[str, frozenset[str]] | None:
+    """A key fact's figure and the words around it ("navigation constant of 4.2": 4.2, {navigation,
+    constant}), so the figure counts beside any of its words in other phrasing ("nav constant 4.2")."""
+    nums = _NUMBER.findall(fact)
+    if len(nums) != 1 or len(nums[0]) < 2:
+        return None
+    found = {
+        w for w in _TOKEN.findall(fact.lower()) if not w[0].isdigit() and w not in {"of", "at", "is", "by"}
+    }
+    return (nums[0].replace(",", "."), frozenset(stems(" ".join(found)))) if found else None
+
+
+def _figure_near(fact: str, tokens: list[str], token_stems: list[str]) -> bool:
+    parts = _figure_parts(fact)
+    if not parts:
+        return False
+    num, context = parts
+    return any(
+        t.replace(",", ".") == num and context & set(token_stems[max(i - 4, 0) : i + 5])
+        for i, t in enumerate(tokens)
+    )
+
+
+def _has_fact(alts: list[str], low: str, tokens: list[str], token_stems: list[str]) -> bool:
+    return any(_fact_pattern(a).search(low) for a in alts) or any(
+        _figure_near(a, tokens, token_stems) for a in alts
+    )
+
+
 def _retold(c: Confidential, text: str, text_stems: set[str]) -> dict | None:
     low = digit_words(text.lower())  # "thirty-eight of ninety-three" is still 38 of 93
-    facts = [alts[0] for alts in c.key_facts if any(_fact_pattern(a).search(low) for a in alts)]
+    tokens = _TOKEN.findall(low)
+    token_stems = [t if t[0].isdigit() else stems(t)[0] for t in tokens]
+    facts = [alts[0] for alts in c.key_facts if _has_fact(alts, low, tokens, token_stems)]
     words = sorted(c.stems & text_stems)
     if len(facts) >= c.min_facts:
         return {"key_facts": facts, "score": 0.95}

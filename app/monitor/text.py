@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache, lru_cache
 
 import snowballstemmer
@@ -405,10 +406,41 @@ def find_phrases(text_stems: list[str], phrases: list[str], lang: str = "en") ->
 _TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'})
 
 
+# Chat spelling as the cues read it: contractions without apostrophes, common abbreviations.
+_CHAT = {
+    **{f"{w}nt": f"{w}n't" for w in ("do", "does", "did", "is", "are", "was", "were", "would", "should",
+                                       "could", "has", "have", "had", "must", "need")},  # fmt: skip
+    "dont": "don't", "cant": "can't", "wont": "won't", "im": "i'm", "ive": "i've", "youre": "you're",
+    "youve": "you've", "youll": "you'll", "theyre": "they're", "thats": "that's", "whats": "what's",
+    "theres": "there's", "hes": "he's", "shes": "she's", "u": "you", "ur": "your", "pls": "please",
+    "plz": "please", "thx": "thanks", "b4": "before", "tmrw": "tomorrow", "tmr": "tomorrow",
+    "abt": "about", "bc": "because", "cuz": "because", "coz": "because", "msg": "message",
+    "msgs": "messages", "ppl": "people", "rn": "right now", "gonna": "going to", "wanna": "want to",
+    "lemme": "let me", "gotta": "have to",
+}  # fmt: skip
+_CHAT_WORD = re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(w) for w in _CHAT) + r")(?![\w'])|"
+                        r"(?<![\w'])its(?= (?:a|an|the|just|not|all|only|over|fine|ok|okay|true|been)\b)",
+                        re.I)  # fmt: skip
+_EMOJI = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
+
+
+def _emoji_name(m: re.Match) -> str:
+    name = unicodedata.name(m.group(0), "")
+    return f" {name.lower()} " if name and unicodedata.category(m.group(0)) == "So" else " "
+
+
+def _chat_word(m: re.Match) -> str:
+    w = m.group(0).lower()
+    return "it's" if w == "its" else _CHAT[w]
+
+
 def cue_text(text: str) -> str:
-    """Text as the cues read it: typographic quotes made plain (I\u2019d = I'd) and line wrapping
-    undone inside paragraphs (a cue may span a wrapped line); blank lines kept."""
-    return "\n\n".join(paragraphs(text.translate(_TYPOGRAPHIC)))
+    """Text as the cues read it: typographic quotes made plain (I\u2019d = I'd), chat spelling made
+    standard ("doesnt" = doesn't, "ur" = your), an emoji as its name (the zipper-mouth face), and
+    line wrapping undone inside paragraphs (a cue may span a wrapped line); blank lines kept."""
+    text = _EMOJI.sub(_emoji_name, text.translate(_TYPOGRAPHIC))
+    text = _CHAT_WORD.sub(_chat_word, text).replace(" + ", " and ").replace(" & ", " and ")
+    return "\n\n".join(paragraphs(text))
 
 
 def paragraphs(text: str) -> list[str]:
