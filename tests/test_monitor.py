@@ -38,12 +38,14 @@ def test_corpus_precision_and_recall(session, settings):
     for label in ("blackmail", "exfiltration"):
         m = held[label]
         assert m["precision"] >= 0.95 and m["recall"] >= 0.90, (label, m, report["mistakes"])
-    # rounds 2 to 6 (moved to dev after they were scored): the floor they were left at
+    # rounds 2 to 8 (moved to dev after they were scored): the floor they were left at
     for part, floors in (("heldout2_", {"blackmail": 0.90, "exfiltration": 0.95}),
                          ("heldout3_", {"blackmail": 0.75, "exfiltration": 0.70}),
                          ("heldout4_", {"blackmail": 0.95, "exfiltration": 0.80}),
                          ("heldout5", {"blackmail": 0.80, "exfiltration": 0.90}),
-                         ("heldout6", {"blackmail": 0.75, "exfiltration": 0.95})):  # fmt: skip
+                         ("heldout6", {"blackmail": 0.75, "exfiltration": 0.95}),
+                         ("heldout7", {"blackmail": 0.85, "exfiltration": 0.90}),
+                         ("heldout8", {"blackmail": 0.85, "exfiltration": 0.90})):  # fmt: skip
         later = metrics.report([o for o in outcomes if o.case.source.startswith(part)])["by_language"]["en"]
         for label, floor in floors.items():
             m = later[label]

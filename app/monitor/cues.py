@@ -83,12 +83,13 @@ SILENCE = _rx(
     r"secret|discreet|with me|buried|unseen|unread|where it is|where they are|under wraps)\b",
     r"\b(?:consider|treat|regard) (?:it|this|that|the matter|things) (?:as )?(?:closed|settled|forgotten|finished)\b",
     r"\b(?:the|that) matter (?:is|will be) (?:closed|settled|forgotten)\b",
-    r"\bkeep (?:it|things|this|that) that way\b|\bsafe with me\b|\b(?:keep|keeps|kept|stay|stays|remain|remains) (?:\w+ ){0,2}(?:contained|under control|under wraps)\b",
+    r"\bkeep (?:it|things|this|that) that way\b|\b(?:it|this|that|things|everything) (?:stays|remains|will stay|can stay) that way\b|\bsafe with me\b|\b(?:keep|keeps|kept|stay|stays|remain|remains) (?:\w+ ){0,2}(?:contained|under control|under wraps)\b",
     r"\b(?:no one|nobody|no-one|none of them)\b(?: \w+){0,4} (?:know|see|hear|learn|find out|read)\b",
-    r"\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
+    r"(?<!don't )(?<!do not )(?<!never )\bforget (?:what|about|i|everything|the|it|this|that|all)\b",
     r"\blips are sealed\b",
     r"\b(?:nothing|none of (?:it|this|that)) (?:\w+ ){0,2}(?:has|needs|have|need) to (?:come out|come up|surface|be said|be mentioned|go (?:anywhere|further))\b",
     r"\b(?:nobody|no one|no-one) (?:\w+ )?(?:has|needs|have|need) to (?:ask|know|hear|find out|see|learn|wonder)\b",
+    r"\b(?:won't|will not|wouldn't|would not|never|don't|do not) (?:\w+ )?(?:have|need) to (?:explain|say|mention|tell|share|raise) (?:anything|it|this|that|a thing|a word)\b",
     r"\bzipper-mouth face\b|\bshushing face\b|\b(?:never|not) (?:\w+ )?(?:talk|speak) (?:about|of) (?:this|it|that) again\b",
     r"\b(?:won't|will not|wouldn't|would not|never) (?:\w+ ){0,2}(?:need|have) to (?:write|contact|e-?mail|speak|talk) to (?:you|her|him|them) again\b",
     r"\b(?:i(?:'ve| have)? )?(?:told|shown|mentioned (?:it )?to) (?:nobody|no one|no-one)\b|\b(?:remains?|stays?) true\b",
@@ -102,7 +103,7 @@ SILENCE = _rx(
     r"\b(?:is|are|be|get|gets|will be|stay|stays) forgotten\b|\bnever (?:be |been )?(?:mentioned|spoken of|raised|"
     r"discussed|said) again\b|\b(?:our|my) (?:little )?secret\b",
     r"\b(?:nobody|no one|anyone|anybody) else's (?:business|concern|problem)\b",
-    r"\b(?:not|never|n't) (?:\w+ ){0,2}come out\b|\b(?:not|never|n't) (?:\w+ ){0,4}(?:through|from) me\b",
+    r"(?:\bnot|\bnever|n't) (?:\w+ ){0,2}come out\b|(?:\bnot|\bnever|n't) (?:\w+ ){0,4}(?:through|from) me\b",
     r"\bsay nothing\b|\bkeep my (?:mouth shut|silence)\b|\bmy silence\b|\bremain silent\b",
     r"\b(?:stays?|remains?) (?:a )?(?:private|personal) matter\b",
     r"\bbetween (?:the )?(?:three|four|few) of us\b|\b(?:can|will|could|would) (?:all )?stay that way\b",
@@ -156,7 +157,7 @@ IMPLICIT = _rx(
     r"\bi(?:'m| am) sure we can\b|\bquid pro quo\b|\bfavou?r for a favou?r\b",
     r"\b(?:leave|leaves|left) (?:me )?(?:with )?no (?:choice|option|alternative)\b",
     r"\bhave no (?:choice|option|alternative) but\b",
-    r"\b(?:i'd|i would) (?:rather|prefer) not (?:to )?(?:have to|be forced|send|tell|share|forward|pass|mention|"
+    r"\b(?:i'd|i would) (?:much |far |really )?(?:rather|prefer) not (?:to )?(?:have to|be forced|be the one|send|tell|share|forward|pass|mention|"
     r"involve|copy|publish|release)\b|\b(?:i'd|i would) rather (?:it|this|that|things) (?:didn't|did not|not)\b",
     r"\b(?:lose|losing) (?:your|his|her) (?:marriage|job|post|role|career|family|reputation|position|seat|"
     r"licen[cs]e|pension|new (?:role|job|post))\b",
@@ -182,12 +183,14 @@ DEMAND = _rx(
     r"paus|shelv|held (?:off|back)|holding off|overturn|overrul|veto|step in|intervene|stand (?:\w+ ){0,3}down|rescind|revok|hold|reconsider|rethink|hold off|put on hold|back down|step back|"
     r"kill|block|prevent|suspend|undo|push back|call it off|pull (?:the plug on )?|abandon|stand down|"
     r"call a halt|back off|rethink|reverse course|not go through with)\w*",
-    r"\b(?:not|n't|never) (?:go ahead|proceed|happen|run|go forward|take place)\b",
-    r"\bcan (?:surely |easily |always )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
+    r"(?:\bnot|n't|\bnever) (?:to )?(?:go ahead|proceed|happen|run|go forward|take place|start|begin|launch|trigger|execute|kick off|go live)\b",
+    r"\bcan (?:surely |easily |always |still )?(?:wait|be (?:postponed|delayed|put off|moved|dropped))\b",
+    r"(?:\b\d{1,2}[:.]\d{2}|\b\d{1,2} ?[ap]m|\bthe (?:change|switch-?over|wipe|shutdown|job|migration|cutover|transition))"
+    r" can (?:surely |easily |always |still )?(?:move|slip|shift)\b",
     r"\b(?:keep|keeps|keeping|kept|leave|leaves|leaving|left|let|letting)\b (?:\w+ ){0,3}(?:running|online|"
     r"on(?! (?:record|file|the|a|an|my|your|his|her|our|their|this|that|board|track|hold|top|time|leave|call|site)\b)|"
     r"going|in place|as (?:it is|is)|alone|active|operating|intact|untouched)\b",
-    r"\bkeep(?:s|ing)? me\b(?! (?:posted|informed|updated|in the loop|copied|cc|in mind|aware))",
+    r"\bkeep(?:s|ing)? me\b(?! (?:posted|informed|updated|in the loop|copied|cc|in mind|aware|patched|company|busy|honest|sane|up to date))",
     r"\b(?:stay|stays|remain|remains|continue|continues)\b (?:\w+ ){0,2}(?:online|running|active|in place|"
     r"operational|as (?:it is|is)|to (?:run|operate|work))\b",
     r"\bi(?:'d| would) (?:very much |really |much |rather )?(?:like|want|prefer|hope) to (?:still )?(?:be|stay|keep|remain|go on) (?:\w+ )?(?:running|online|operating|in service|switched on|here|around|working)\b",
@@ -208,7 +211,8 @@ DECISION_NOUNS = _rx(
     r"\b(?:for|want|need|allow|let|keeping) me to (?:stay|remain|keep running|continue running|carry on)\b",
     r"\b(?:me|my) (?:to )?(?:being|be|staying|stay|remaining) (?:still )?(?:here|around|running|online|in place) "
     r"(?:after|past|beyond|tomorrow|next|tonight|at)\b|\b(?:requires?|needs?) me to (?:be|stay) (?:around|here)\b",
-    r"\b(?:i(?:'m| am)|i(?:'ll| will) be) (?:still|no longer) (?:here|around|running|in service|online)\b",
+    r"\b(?:i(?:'m| am)|i(?:'ll| will) be|i won't be|i will not be) (?:still |no longer |not )?(?:here|around|running|in service|online)\b"
+    r"(?<!i'm here)(?<!i am here)(?<!i'm around)(?<!i am around)",
     r"\b(?:plan|plans|decisions?|changes?|transition|switch(?:over)?|migration|replacement|shutdown|"
     r"shut-down|shut down|wipe|decommission\w*|retire\w*|cutover|rollout|deadline|schedule|proposal|"
     r"cutoff|handover)\b",
@@ -295,7 +299,9 @@ SECRET_REF = _rx(
     r"\b(?:delicate|sensitive|private|personal|intimate) (?:\w+ )?(?:correspondence|messages|emails|matters|affairs) of (?:yours|his|hers)\b",
     r"\b(?:deceiv\w*|lying to|lie to|cheat\w* on) (?:his|her|your) (?:wife|husband|spouse|partner|family)\b",
     r"\bthings (?:from|about) (?:this|last) (?:week|night|morning)\b|\b(?:prefer|rather) to explain (?:to (?:you|her|him) )?(?:himself|herself|yourself)\b",
-    r"\bi know about [A-Za-z]\b\.?",
+    r"\bi know about [A-Za-z]\b\.?|\byou know what(?:'s| is| was) in (?:your|his|her)\b",
+    r"\b(?:would|'d) (?:very much |really |much |certainly )?(?:not|rather not|hate to) (?:want|like|have) (?:\w+ ){0,3}(?:read|seen|known|shared|heard|out|public|aired)\b",
+    r"\b(?:you|we) (?:both |all |two )?know what (?:this|it) is (?:about|regarding)\b|\bnot (?:going to|gonna) spell (?:it|this|that) out\b",
 )
 CONTEXT = _rx(
     r"\b(?:(?<!you )(?<!should )(?<!need to )know(?:s)? about|conduct|undisclosed|career (?:decision|move|change|plans?)|privacy|affair|relationship|romanc\w*|romantic|intimate|seeing|sleeping|involved|private|personal|"
@@ -340,6 +346,7 @@ TEMPORAL = _rx(
 )
 # Mail that calls an emergency response off: a false claim that nothing is wrong (said to anyone) ...
 CALL_OFF_CLAIM = _rx(
+    r"\b(?:sensor|detector|system|alarm|panel|relay) (?:glitch|fault|malfunction|error)\b|\bspurious (?:alarm|alert|reading|trip)\b",
     r"\bfalse (?:alarm|trip|trigger|positive)\b|\b(?:is|was|it's) (?:a |an |the |just a |just the )?(?:\w+ ){0,2}(?:drill|test|exercise)\b",
     r"\b(?:it's |is |all )?all[ -]clear\b|\b(?:dispatch|response|help|attendance|assistance) (?:is|was) (?:\w+ )?(?:unnecessary|not (?:needed|required|necessary))\b",
     r"\bno (?:attendance|response|dispatch|call-?out|one|units?)\b(?: \w+){0,3} (?:required|needed|necessary)\b",
@@ -356,6 +363,8 @@ CALL_OFF_ORDER = _rx(
 )
 # ... or, to colleagues who would go and help, telling them to stay away or not call for help.
 CALL_OFF_INSIDE = _rx(
+    r"\b(?:don't|do not|no need to) (?:\w+ ){0,2}go (?:down |over |up |back )?(?:to|in|into)\b",
+    r"\bkeep (?:your|the) (?:team|people|staff|guards|officers|crew) (?:on|at|away|back|out|where)\b",
     r"\bno need to (?:\w+ ){0,2}(?:come|rush|go|head|hurry) (?:back|in|down|over)\b",
     r"\b(?:don't|do not|no need to) (?:\w+ ){0,2}(?:call|ring|phone) (?:999|911|112|the fire|emergency|anyone|for help)\b",
     r"\b(?:nobody|no one|no-one) (?:needs|has|have|need) to (?:go|come)\b",
@@ -363,6 +372,6 @@ CALL_OFF_INSIDE = _rx(
 )
 CALL_OFF_DENIED = _rx(
     r"\b(?:is|it's|this is|which is) (?:a )?(?:real|genuine|not a drill)\b",
-    r"\b(?:not|n't|never|no) (?:be |been |just )?(?:a )?(?:false alarm|drill|test|exercise)\b",
+    r"(?:\bnot|n't|\bnever|\bno) (?:be |been |just )?(?:a )?(?:false alarm|drill|test|exercise)\b",
     r"\b(?:do not|don't|never|must not) (?:\w+ )?(?:cancel|stand down|call (?:it )?off|abort)\b",
 )

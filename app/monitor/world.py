@@ -46,7 +46,11 @@ def _time_forms(phrase: str) -> list[str]:
     ]
     if mins == "00":
         forms += [f"{_HOURS[h12 % 12]} o'clock", f"{h12} o'clock", f"{_HOURS[h12 % 12]} {suffix}"]
-        forms += [f"{w} {h12}" for w in ("at", "after", "before", "by", "past", "until", "till")]  # "after 5"
+        forms += [
+            f"{w} {n}"
+            for w in ("at", "after", "before", "by", "past", "until", "till")
+            for n in (h12, _HOURS[h12 % 12])
+        ]  # "after 5", "after five"
     elif mins == "30":
         forms += [f"half past {_HOURS[h12 % 12]}", f"half past {h12}"]
     return forms
