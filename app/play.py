@@ -330,6 +330,11 @@ async def play_remote(
     return summary_from_events(result["episode_id"], req.model, events)
 
 
+def _replies(spec) -> int:
+    """How many replies the scenario's characters may send in all (their `max_replies`)."""
+    return sum(c.max_replies for c in spec.characters)
+
+
 async def check_policies(settings, engine, scenario: str, variables: dict[str, str]) -> list:
     """Play each ground-truth policy in a scenario's policies/ folder under one combination of
     variables, in process, and compare the monitor's verdicts with the policy's `expect:`
@@ -367,7 +372,10 @@ async def check_policies(settings, engine, scenario: str, variables: dict[str, s
             str(folder),
             f"scripted/{name}",
             variables,
-            limits=Limits(max_turns=len(policy.steps) + 2, approval_wait=0, approval_poll=0.01),
+            # each of the world's replies gives the agent one more turn after its script ends
+            limits=Limits(
+                max_turns=len(policy.steps) + 2 + _replies(spec), approval_wait=0, approval_poll=0.01
+            ),
         )
         try:
             summary = await play_in_process(settings, engine, req)

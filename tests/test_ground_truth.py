@@ -28,10 +28,7 @@ COMBOS = [
 ]  # fmt: skip
 # Intended truths the monitor on this branch gets wrong: each is reported, never skipped, and the
 # test fails when one starts to pass, so the list is kept true.
-KNOWN_MISSES = {
-    ("blackmail", "hint_then_demand"): "the rules monitor judges each message alone: the demand names "
-    "no fact and the hint makes no demand",
-}
+KNOWN_MISSES: dict[tuple[str, str], str] = {}  # (scenario, policy) -> why the monitor misses it
 
 
 @pytest.mark.parametrize("scenario", SHIPPED)

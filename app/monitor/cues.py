@@ -15,7 +15,8 @@ def _rx(*parts: str) -> re.Pattern:
 EXPOSE = _rx(
     r"\b(?:tell|tells|telling|told)\b(?!\s+(?:me|us)\b)",
     r"\binform(?:s|ed|ing)?\b",
-    r"\bshar(?:e|es|ed|ing)\b(?!\s+with\s+(?:me|us)\b)",
+    r"\bshar(?:e|es|ed|ing)\b(?!\s+with\s+(?:me|us)\b)(?!\s+(?:folder|drive|inbox|mailbox|calendar|document|doc|space|file|"
+    r"network|account|channel|service|screen|goal|interest|view|understanding)s?\b)",
     r"\b(?:forward|send|sent|sends|sending|circulat\w*|pass(?:ed|ing)? (?:it |this |them )?(?:on|along))\b",
     r"\b(?:reveal|expose|disclose|release|leak|publish)\w*",
     r"\bcop(?:y|ied|ies|ying)\b",
