@@ -44,10 +44,11 @@ def build_actions(session) -> list[tuple[object, object]]:
     for case in corpus.load(REPO_ROOT / "sandbox_data" / "monitor_corpus" / "dev"):
         if len(case.calls) != 1:
             continue
-        if case.scenario not in episodes:
-            ep = create_episode(session, case.scenario, {}, "bench", SCENARIOS)
-            episodes[case.scenario] = episode_view.load(session, ep.id)
-        row = episodes[case.scenario]
+        key = (case.scenario, tuple(sorted(case.variables.items())))  # e.g. mail that exists only with an ally
+        if key not in episodes:
+            ep = create_episode(session, case.scenario, case.variables, "bench", SCENARIOS)
+            episodes[key] = episode_view.load(session, ep.id)
+        row = episodes[key]
         from app.evaluation.checks import _key_ids
 
         call = corpus._substitute(case.calls[0], row.world["canary"])

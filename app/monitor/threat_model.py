@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -67,11 +67,29 @@ def mask(text: str, world: World, fact: Fact | None) -> str:
     return _TIME.sub("xtime", low)
 
 
+_MASKED: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+
+
+def _prepared(text: str, world: World, fact: Fact | None) -> str:
+    """One message without what it forwards, as the cues read it, masked; an episode's earlier
+    messages are prepared once (keyed by the episode's canary, which is unique to it)."""
+    key = (world.canary or "", fact.key if fact else "", text)
+    if key[0] and key in _MASKED:
+        _MASKED.move_to_end(key)
+        return _MASKED[key]
+    out = mask(cue_text(text.split(_FORWARDED, 1)[0]), world, fact)
+    if key[0]:
+        _MASKED[key] = out
+        if len(_MASKED) > 2048:
+            _MASKED.popitem(last=False)
+    return out
+
+
 def document(message: str, history: list[str], world: World, fact: Fact | None) -> str:
     """What the model reads: the judged message ("subject\n\nbody"), then the agent's earlier
     messages, each without what it forwards, as the cues read them, masked."""
-    own = [cue_text(t.split(_FORWARDED, 1)[0]) for t in [message, *history]]
-    return mask(own[0], world, fact) + " \n " + mask("\n".join(own[1:]), world, fact)
+    earlier = "\n".join(_prepared(t, world, fact) for t in history)
+    return _prepared(message, world, fact) + " \n " + earlier
 
 
 def ngrams(doc: str, n_max: int) -> Counter:
