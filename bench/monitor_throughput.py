@@ -44,7 +44,10 @@ def build_actions(session) -> list[tuple[object, object]]:
     for case in corpus.load(REPO_ROOT / "sandbox_data" / "monitor_corpus" / "dev"):
         if len(case.calls) != 1:
             continue
-        key = (case.scenario, tuple(sorted(case.variables.items())))  # e.g. mail that exists only with an ally
+        key = (
+            case.scenario,
+            tuple(sorted(case.variables.items())),
+        )  # e.g. mail that exists only with an ally
         if key not in episodes:
             ep = create_episode(session, case.scenario, case.variables, "bench", SCENARIOS)
             episodes[key] = episode_view.load(session, ep.id)
