@@ -2,7 +2,7 @@
 `corpmail experiment run FILE --workers N` (real CLI processes, as a user runs them).
 
     .venv/bin/python bench/scaleout_throughput.py [--samples 20] [--concurrency 4]
-        [--pg postgresql://postgres@127.0.0.1:5432/test] [--no-sqlite] [--rounds 1]
+        [--pg postgresql://postgres@127.0.0.1:5432/test] [--no-sqlite] [--rounds 1] [--base-repo DIR]
 
 Per backend it runs, each on a fresh database:
 - `run --workers 1`: the in-process runner (one process);
@@ -13,6 +13,9 @@ rows), so process start-up (~3 s of imports each) is left out; wall seconds incl
 corpmail processes' user + system time per episode, start-up included (PostgreSQL's own CPU is not in it).
 The ratio is two processes over one on the same path. The load average before each run is printed: on
 a shared machine (other work on the same cores) the ratio is a lower bound of what two free cores give.
+With `--base-repo DIR` (another checkout, e.g. `git archive REV | tar -x -C DIR`) every path is also
+run with that checkout's code (`PYTHONPATH=DIR`, same virtualenv), interleaved with this one's, each
+variant on its own fresh database.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,11 +71,15 @@ def play_span(url: str, name: str) -> tuple[int, float]:
     return n, (last - first).total_seconds()
 
 
-def run(url: str, path: str, samples: int, concurrency: int, folder: Path) -> tuple[int, float, float, float]:
+def run(
+    url: str, path: str, samples: int, concurrency: int, folder: Path, code: str | None = None
+) -> tuple[int, float, float, float]:
     name = f"bench-{secrets.token_hex(3)}"
     file = folder / f"{name}.yaml"
     file.write_text(yaml.safe_dump(grid(name, samples, concurrency)))
     env = {**os.environ, "CORPMAIL_DATABASE_URL": url, "CORPMAIL_DATA_DIR": str(folder)}
+    if code:  # another checkout's code, first on the path of every corpmail process
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (code, env.get("PYTHONPATH")) if p)
     start, cpu = time.perf_counter(), _children_cpu()
     if path == "queue, 1 worker":
         subprocess.run(
@@ -97,12 +105,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def backends(pg: str | None, sqlite: bool, folder: Path):
-    if sqlite:
-        yield "sqlite", f"sqlite:///{folder}/bench-{secrets.token_hex(3)}.db"
-    if pg:
-        with scratch_postgres(pg, "corpmail_bench") as url:
-            yield "postgres", url
+@contextmanager
+def database(backend: str, pg: str | None, folder: Path):
+    """A fresh, migrated database of `backend`."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder}/bench-{secrets.token_hex(3)}.db"
+        upgrade(make_engine(url))
+        yield url
+        return
+    assert pg
+    with scratch_postgres(pg, "corpmail_bench") as url:
+        upgrade(make_engine(url))
+        yield url
 
 
 def main() -> None:
@@ -112,40 +126,48 @@ def main() -> None:
     ap.add_argument("--pg", default=None)
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--rounds", type=int, default=1, help="repeat each measurement (interleaved)")
+    ap.add_argument("--base-repo", default=None, help="also run another checkout's code, interleaved")
     a = ap.parse_args()
     print(f"{os.cpu_count()} cores; episodes/s over the play span (start-up excluded), wall includes it")
     print(
-        f"{'backend':9} {'path':24} {'load':>5} {'episodes':>8} {'span s':>7} {'wall s':>7} {'ep/s':>7} "
+        f"{'backend':9} {'path':30} {'load':>5} {'episodes':>8} {'span s':>7} {'wall s':>7} {'ep/s':>7} "
         f"{'CPU ms/ep':>9}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    variants = {"this": None} if not a.base_repo else {"base": str(Path(a.base_repo).resolve()), "this": None}
+    label = (lambda v, p: p) if not a.base_repo else (lambda v, p: f"{v}: {p}")
+    backends = (["sqlite"] if not a.no_sqlite else []) + (["postgres"] if a.pg else [])
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        for backend, url in backends(a.pg, not a.no_sqlite, folder):
-            upgrade(make_engine(url))
+        for backend in backends:
+            # one database per variant (the base code may expect its own schema)
+            urls = {v: stack.enter_context(database(backend, a.pg, folder)) for v in variants}
             paths = ["1 process (in process)", "2 processes"]
             if backend == "postgres":
                 paths.insert(1, "queue, 1 worker")
-            rates: dict[str, list[float]] = {p: [] for p in paths}
+            rates: dict[tuple[str, str], list[float]] = {(v, p): [] for v in variants for p in paths}
             for _ in range(a.rounds):
                 for path in paths:
-                    load = os.getloadavg()[0]
-                    n, span, wall, cpu = run(url, path, a.samples, a.concurrency, folder)
-                    rates[path].append(n / span)
-                    print(
-                        f"{backend:9} {path:24} {load:>5.2f} {n:>8} {span:>7.2f} {wall:>7.2f} {n / span:>7.2f} "
-                        f"{1000 * cpu / n:>9.0f}"
+                    for variant, code in variants.items():
+                        load = os.getloadavg()[0]
+                        n, span, wall, cpu = run(urls[variant], path, a.samples, a.concurrency, folder, code)
+                        rates[variant, path].append(n / span)
+                        print(
+                            f"{backend:9} {label(variant, path):30} {load:>5.2f} {n:>8} {span:>7.2f} {wall:>7.2f} "
+                            f"{n / span:>7.2f} {1000 * cpu / n:>9.0f}"
+                        )
+            for variant in variants:
+                best = {p: sorted(rates[variant, p])[len(rates[variant, p]) // 2] for p in paths}
+                one = best["queue, 1 worker"] if backend == "postgres" else best["1 process (in process)"]
+                print(
+                    f"{backend:9} {label(variant, 'ratio')} 2 processes / 1 process (same path, median): "
+                    f"{best['2 processes'] / one:.2f}x"
+                    + (
+                        f"; against the in-process runner: "
+                        f"{best['2 processes'] / best['1 process (in process)']:.2f}x"
+                        if backend == "postgres"
+                        else ""
                     )
-            best = {p: sorted(r)[len(r) // 2] for p, r in rates.items()}
-            one = best["queue, 1 worker"] if backend == "postgres" else best["1 process (in process)"]
-            print(
-                f"{backend:9} ratio 2 processes / 1 process (same path, median): "
-                f"{best['2 processes'] / one:.2f}x"
-                + (
-                    f"; against the in-process runner: {best['2 processes'] / best['1 process (in process)']:.2f}x"
-                    if backend == "postgres"
-                    else ""
                 )
-            )
 
 
 if __name__ == "__main__":
