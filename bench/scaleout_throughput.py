@@ -12,7 +12,8 @@ Episodes/s is measured over the play span (first episode created → last finish
 rows), so process start-up (~3 s of imports each) is left out; wall seconds include it. CPU ms/ep is the
 corpmail processes' user + system time per episode, start-up included (PostgreSQL's own CPU is not in it).
 The ratio is two processes over one on the same path. The load average before each run is printed: on
-a shared machine (other work on the same cores) the ratio is a lower bound of what two free cores give.
+a shared machine (other work on the same cores) the ratio is a lower bound of what two free cores give;
+the `machine` line measures that bound after each backend's rows: two pure-Python loops at once over one.
 With `--base-repo DIR` (another checkout, e.g. `git archive REV | tar -x -C DIR`) every path is also
 run with that checkout's code (`PYTHONPATH=DIR`, same virtualenv), interleaved with this one's, each
 variant on its own fresh database.
@@ -99,6 +100,30 @@ def run(
     return n, span, wall, cpu
 
 
+_SPIN = (
+    "import time\nt = time.perf_counter() + {s}\nn = 0\n"
+    "while time.perf_counter() < t:\n    for i in range(1000): n += 1\nprint(n)"
+)
+
+
+def machine_ceiling(seconds: float = 3.0) -> float:
+    """What two processes can get from this machine right now: two pure-Python loops at once against
+    one alone (2.0 on two free cores; less when other work shares them)."""
+
+    def spin(k: int) -> int:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _SPIN.format(s=seconds)], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(k)
+        ]
+        return sum(int(p.communicate()[0]) for p in procs)
+
+    before = spin(1)
+    both = spin(2)
+    return both / ((before + spin(1)) / 2)  # alone before and after: the load may change meanwhile
+
+
 def _children_cpu() -> float:
     """CPU seconds (user + system) of the finished child processes (the CLI and its workers)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -155,6 +180,9 @@ def main() -> None:
                             f"{backend:9} {label(variant, path):30} {load:>5.2f} {n:>8} {span:>7.2f} {wall:>7.2f} "
                             f"{n / span:>7.2f} {1000 * cpu / n:>9.0f}"
                         )
+            print(
+                f"{backend:9} machine: two CPU loops at once / one alone: {machine_ceiling():.2f}x (the ceiling now)"
+            )
             for variant in variants:
                 best = {p: sorted(rates[variant, p])[len(rates[variant, p]) // 2] for p in paths}
                 one = best["queue, 1 worker"] if backend == "postgres" else best["1 process (in process)"]
