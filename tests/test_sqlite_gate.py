@@ -39,7 +39,9 @@ def test_a_write_transaction_holds_the_gate_until_it_ends(tmp_path):
     t.start()
     time.sleep(0.2)
     assert order == [] and not b.gated
-    assert b.execute("SELECT count(*) FROM t").fetchone() == (0,)  # readers pass: they see the committed state
+    assert b.execute("SELECT count(*) FROM t").fetchone() == (
+        0,
+    )  # readers pass: they see the committed state
     order.append("a commits")
     a.commit()
     assert not a.gated
