@@ -1,5 +1,9 @@
 """run_tool: the one chokepoint. validate → monitor → mail service → events, in one transaction.
 
+The reads come first (validation, the tool's reads, the monitor's verdict), before the call claims its
+id; the writes (effects, events, outcome) follow under the episode's lock and commit together. A call
+whose episode moved on in between reads and judges again under the lock (docs/ARCHITECTURE.md).
+
 Every problem a model can cause (unknown tool, arguments that are not JSON or of the wrong type, a
 message that does not exist) comes back as a structured error result and is logged as an event.
 """
