@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
@@ -41,7 +43,7 @@ def append_many(
         return []
     # the rows first: serialising payloads (mail bodies, verdicts) is the Python work of an append, done
     # before the UPDATE below takes the episode row (PostgreSQL) or the write lock (SQLite)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "episode_id": episode_id,
             "kind": p.kind,
