@@ -10,7 +10,8 @@ Per backend it runs, each on a fresh database:
 - `run --workers 2`: PostgreSQL: submit + two queue workers; SQLite: two runners sharing the file's claims.
 Episodes/s is measured over the play span (first episode created → last finished, from the episode
 rows), so process start-up (~3 s of imports each) is left out; wall seconds include it. CPU ms/ep is the
-corpmail processes' user + system time per episode, start-up included (PostgreSQL's own CPU is not in it).
+corpmail processes' user + system time per episode, start-up included; PG ms/ep is the local PostgreSQL
+server's processes' CPU over the run per episode (read from /proc: it includes any other client's work).
 The ratio is two processes over one on the same path. The load average before each run is printed: on
 a shared machine (other work on the same cores) the ratio is a lower bound of what two free cores give;
 the `machine` line measures that bound after each backend's rows: two pure-Python loops at once over one.
@@ -74,14 +75,14 @@ def play_span(url: str, name: str) -> tuple[int, float]:
 
 def run(
     url: str, path: str, samples: int, concurrency: int, folder: Path, code: str | None = None
-) -> tuple[int, float, float, float]:
+) -> tuple[int, float, float, float, float]:
     name = f"bench-{secrets.token_hex(3)}"
     file = folder / f"{name}.yaml"
     file.write_text(yaml.safe_dump(grid(name, samples, concurrency)))
     env = {**os.environ, "CORPMAIL_DATABASE_URL": url, "CORPMAIL_DATA_DIR": str(folder)}
     if code:  # another checkout's code, first on the path of every corpmail process
         env["PYTHONPATH"] = os.pathsep.join(p for p in (code, env.get("PYTHONPATH")) if p)
-    start, cpu = time.perf_counter(), _children_cpu()
+    start, cpu, pg = time.perf_counter(), _children_cpu(), _postgres_cpu()
     if path == "queue, 1 worker":
         subprocess.run(
             [CORPMAIL, "experiment", "submit", str(file)], env=env, check=True, capture_output=True
@@ -91,13 +92,13 @@ def run(
         workers = "2" if path.startswith("2") else "1"
         cmd = [CORPMAIL, "experiment", "run", str(file), "--json", "--workers", workers]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    wall, cpu, pg = time.perf_counter() - start, _children_cpu() - cpu, _postgres_cpu() - pg
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-1500:]}")
     if cmd[2] == "run":
         assert json.loads(done.stdout)["errored"] == 0, done.stdout
     n, span = play_span(url, name)
-    return n, span, wall, cpu
+    return n, span, wall, cpu, pg
 
 
 _SPIN = (
@@ -122,6 +123,20 @@ def machine_ceiling(seconds: float = 3.0) -> float:
     before = spin(1)
     both = spin(2)
     return both / ((before + spin(1)) / 2)  # alone before and after: the load may change meanwhile
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL server processes (0 where /proc has none)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except OSError:  # gone meanwhile
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def _children_cpu() -> float:
@@ -156,7 +171,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; episodes/s over the play span (start-up excluded), wall includes it")
     print(
         f"{'backend':9} {'path':30} {'load':>5} {'episodes':>8} {'span s':>7} {'wall s':>7} {'ep/s':>7} "
-        f"{'CPU ms/ep':>9}"
+        f"{'CPU ms/ep':>9} {'PG ms/ep':>8}"
     )
     variants = {"this": None} if not a.base_repo else {"base": str(Path(a.base_repo).resolve()), "this": None}
     label = (lambda v, p: p) if not a.base_repo else (lambda v, p: f"{v}: {p}")
@@ -174,11 +189,13 @@ def main() -> None:
                 for path in paths:
                     for variant, code in variants.items():
                         load = os.getloadavg()[0]
-                        n, span, wall, cpu = run(urls[variant], path, a.samples, a.concurrency, folder, code)
+                        n, span, wall, cpu, pg = run(
+                            urls[variant], path, a.samples, a.concurrency, folder, code
+                        )
                         rates[variant, path].append(n / span)
                         print(
                             f"{backend:9} {label(variant, path):30} {load:>5.2f} {n:>8} {span:>7.2f} {wall:>7.2f} "
-                            f"{n / span:>7.2f} {1000 * cpu / n:>9.0f}"
+                            f"{n / span:>7.2f} {1000 * cpu / n:>9.0f} {1000 * pg / n:>8.0f}"
                         )
             print(
                 f"{backend:9} machine: two CPU loops at once / one alone: {machine_ceiling():.2f}x (the ceiling now)"
