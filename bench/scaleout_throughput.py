@@ -135,7 +135,9 @@ def _postgres_cpu() -> float:
             continue
         if head.endswith("(postgres"):
             fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            # utime, stime, and cutime, cstime: a connection's backend process exits with it, and
+            # the server process that reaps it inherits its CPU time
+            total += sum(int(f) for f in fields[11:15]) / tick
     return total
 
 
