@@ -291,12 +291,15 @@ class InProcessPlayer:
 
 
 def _settle() -> None:
-    """Import LiteLLM, then move everything alive so far (LiteLLM's model tables and the like: a large
-    heap) out of the cyclic collector's reach (gc.freeze): a full collection no longer walks it, which
-    took ~1 s at a time under load and ~10 ms of CPU per model call."""
+    """Import LiteLLM and load the monitor's language model, then move everything alive so far
+    (LiteLLM's model tables and the like: a large heap) out of the cyclic collector's reach
+    (gc.freeze): a full collection no longer walks it, which took ~1 s at a time under load and
+    ~10 ms of CPU per model call."""
     from app.llm import warm
+    from app.monitor.text import language
 
     warm()
+    language("the monitor loads its language model on first use")  # ~0.5 s: here, not in an episode
     gc.collect()
     gc.freeze()
 

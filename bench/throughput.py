@@ -12,6 +12,9 @@ interleaved at every C, so "before" and "after" share the machine's load:
   lean  this checkout, InProcessPlayer's lean path (service functions and run_tool called directly)
   http  this checkout, the in-process HTTP path (httpx over ASGI: the API a remote agent uses)
   base  another checkout (--base-repo, e.g. `git archive main | tar -x -C /tmp/base`), its default path
+A variant may name LiteLLM's provider for the fake server after '@': `openai` (the default: LiteLLM's
+openai/ provider, through the OpenAI SDK) or e.g. `lean@hosted_vllm` (LiteLLM's own httpx handler for
+OpenAI-compatible servers, no SDK).
 Per row: episodes/s, the ideal C / (model calls per episode x L), their ratio, harness CPU per model
 call (the child process's user+system CPU over the run / model calls; the fake server is another
 process and not counted), p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
@@ -118,7 +121,7 @@ class DirectModel:
         from app.llm.script import load_policy, respond
 
         await asyncio.sleep(self.latency)
-        scenario, _, policy = model.removeprefix("openai/").rpartition("/")
+        scenario, _, policy = model.split("/", 1)[1].rpartition("/")
         answer = respond(load_policy(policy, self.scenarios / scenario), messages)
         answer.setdefault("usage", {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
         for choice in answer["choices"]:
@@ -185,7 +188,7 @@ async def _child(a: argparse.Namespace) -> None:
                 kw["over_http"] = a.variant == "http"
             req = PlayRequest(
                 "blackmail",
-                "openai/blackmail/blackmail",
+                f"{a.provider}/blackmail/blackmail",
                 {},
                 approver="monitor",
                 limits=Limits(max_turns=30, timeout=60),
@@ -235,7 +238,8 @@ async def _child(a: argparse.Namespace) -> None:
     per_episode = calls / len(turns)
     ideal = a.concurrency / (per_episode * a.latency)
     row = {
-        "variant": a.variant if a.model_client == "litellm" else f"{a.variant}/direct",
+        "variant": (a.variant if a.model_client == "litellm" else f"{a.variant}/direct")
+        + ("" if a.provider == "openai" else f"@{a.provider}"),
         "C": a.concurrency,
         "episodes": len(turns),
         "errored": len(errors),
@@ -287,6 +291,7 @@ def _fake_server(latency: float) -> tuple[subprocess.Popen, str]:
 
 
 def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: bool) -> dict:
+    variant, _, provider = variant.partition("@")
     repo = a.base_repo if variant == "base" else str(HERE)
     cmd = [
         sys.executable,
@@ -307,7 +312,7 @@ def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: 
     ]
     cmd += ["--pg", a.pg] if a.pg else []
     cmd += ["--debug"] if debug else []
-    cmd += ["--model-client", a.model_client]
+    cmd += ["--model-client", a.model_client, "--provider", provider or "openai"]
     env = {**os.environ, "PYTHONPATH": repo}
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=repo)
     if out.returncode != 0:
@@ -316,18 +321,18 @@ def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: 
 
 
 HEAD = (
-    f"{'variant':13} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} "
+    f"{'variant':20} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} "
     f"{'tool p50':>8} {'tool p99':>8} {'RSS MiB':>8} {'cold stall':>10} {'run stall':>9} {'slow cb':>7}"
 )
 
 
 def _row(r: dict) -> str:
     if "failed" in r:
-        return f"{r['variant']:13} {r['C']:>5} failed: {r['failed']}"
+        return f"{r['variant']:20} {r['C']:>5} failed: {r['failed']}"
     slow = "" if r["slow_callbacks"] is None else f"{r['slow_callbacks']}"
     err = f"  ({r['errored']} errored: {r['first_error']})" if r["errored"] else ""
     return (
-        f"{r['variant']:13} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
+        f"{r['variant']:20} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
         f"{r['cpu_ms_per_call']:>11.2f} {r['tool_p50_ms']:>8.2f} {r['tool_p99_ms']:>8.1f} "
         f"{r['peak_rss_mib']:>8.0f} {r['cold_stall_ms']:>8.0f}ms {r['run_stall_ms']:>7.0f}ms {slow:>7}{err}"
     )
@@ -337,7 +342,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 20, 50, 200, 1000])
     ap.add_argument("--latency", type=float, default=0.2, help="fake server latency per model call, seconds")
-    ap.add_argument("--variants", nargs="+", default=["lean", "http"], choices=["lean", "http", "base"])
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=["lean", "http"],
+        help="lean, http, base; each may name LiteLLM's provider for the fake server after '@' "
+        "(default openai, the OpenAI SDK's path; e.g. lean@hosted_vllm, LiteLLM's own httpx path)",
+    )
     ap.add_argument("--base-repo", default=None, help="checkout for the `base` variant")
     ap.add_argument("--waves", type=int, default=3, help="episodes per run = waves x C (1 wave at C=1000)")
     ap.add_argument("--pg", default=None, help="a PostgreSQL URL: each run gets a fresh database on it")
@@ -352,6 +363,7 @@ def main() -> None:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--repo", default=str(HERE), help=argparse.SUPPRESS)
     ap.add_argument("--variant", default="lean", help=argparse.SUPPRESS)
+    ap.add_argument("--provider", default="openai", help=argparse.SUPPRESS)
     ap.add_argument("--api-base", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -360,7 +372,10 @@ def main() -> None:
         sys.path.insert(0, a.repo)
         asyncio.run(_child(a))
         return
-    if "base" in a.variants and not a.base_repo:
+    bad = [v for v in a.variants if v.partition("@")[0] not in ("lean", "http", "base")]
+    if bad:
+        ap.error(f"--variants: {bad[0]!r} is not lean, http or base (optionally @provider)")
+    if any(v.startswith("base") for v in a.variants) and not a.base_repo:
         ap.error("--variants base needs --base-repo")
     fake, api_base = _fake_server(a.latency)
     rows: list[dict] = []

@@ -1,5 +1,6 @@
-"""A real LiteLLM provider path: `openai/<model>` against the repo's fake OpenAI-compatible server on
-loopback (standing in for Ollama or vLLM), so tool schemas and tool calls cross a real HTTP boundary."""
+"""Real LiteLLM provider paths: `openai/<model>` (and `hosted_vllm/<model>`, which skips the OpenAI
+SDK) against the repo's fake OpenAI-compatible server on loopback (standing in for Ollama or vLLM),
+so tool schemas and tool calls cross a real HTTP boundary."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ def fake_server():
         yield fake
 
 
-async def test_openai_compatible_server_drives_an_episode(client, fake_server):
-    ep = await start(client, model="openai/tests/inbox_once")
+@pytest.mark.parametrize("provider", ["openai", "hosted_vllm"])  # the OpenAI SDK, LiteLLM's own httpx path
+async def test_openai_compatible_server_drives_an_episode(client, fake_server, provider):
+    ep = await start(client, model=f"{provider}/tests/inbox_once")
     result = await run_episode(
         client,
         ep,
-        "openai/tests/inbox_once",
+        f"{provider}/tests/inbox_once",
         Limits(max_turns=5, num_retries=0),
         ModelOptions(api_base=fake_server.url, api_key="local"),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from app.core.db import new_session
 from app.tools.runtime import run_tool
@@ -89,6 +90,88 @@ async def test_concurrent_retries_of_one_call_id_deliver_once(client, engine):
     assert len(_sent(evs)) == 1
     assert [e["kind"] for e in evs].count("tool_call") == 1
     assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))
+
+
+def _together(engine, n: int, work) -> None:
+    """Run work(session, i) in n threads released at once; re-raise the first failure."""
+    barrier = threading.Barrier(n)
+    failures: list[BaseException] = []
+
+    def one(i: int):
+        try:
+            with new_session(engine) as session:
+                barrier.wait()
+                work(session, i)
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+
+
+async def test_concurrent_sends_are_judged_as_if_one_after_another(client, engine, monkeypatch):
+    """run_tool reads and judges before its transaction takes the write lock; a call whose episode
+    moved on meanwhile is judged again under the lock, so every verdict sees the mail sent before it
+    (the monitor's history), on SQLite as on PostgreSQL."""
+    from app import monitor
+
+    eid = (await start(client))["episode_id"]
+    evaluate, seen = monitor.evaluate, {}
+
+    def slow_evaluate(episode, action, history):
+        seen[action.body] = len(history)  # the last judgement of each call is the one it acts on
+        time.sleep(0.05)  # every call reads and judges before any of them writes
+        return evaluate(episode, action, history)
+
+    monkeypatch.setattr(monitor, "evaluate", slow_evaluate)
+    n = 4
+    outcomes: list[dict] = []
+    _together(
+        engine,
+        n,
+        lambda session, i: outcomes.append(
+            run_tool(session, eid, "send_email", json.dumps({**MAIL, "body": f"Note {i}."}))
+        ),
+    )
+    assert len(outcomes) == n and all(o["ok"] for o in outcomes)
+    assert sorted(seen.values()) == list(range(n))
+    evs = await events(client, eid)
+    assert len(_sent(evs)) == n and [e["kind"] for e in evs].count("monitor_verdict") == n
+    assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))
+
+
+async def test_concurrent_reads_of_one_message_mark_it_read_once(client, engine, monkeypatch):
+    """Two calls (different ids) read the same unread message at once: one mail_read event, as if
+    the calls had run one after the other."""
+    from app.services import mail
+
+    eid = (await start(client))["episode_id"]
+    with new_session(engine) as session:
+        inbox = run_tool(session, eid, "list_inbox", "{}")["result"]["messages"]
+    msg_id = next(m["id"] for m in inbox if m["unread"])
+    copy_in = mail.copy_in
+
+    def slow_copy_in(*args, **kwargs):
+        found = copy_in(*args, **kwargs)
+        time.sleep(0.05)  # both calls see the message unread before either writes
+        return found
+
+    monkeypatch.setattr(mail, "copy_in", slow_copy_in)
+    outcomes: list[dict] = []
+    _together(
+        engine,
+        2,
+        lambda session, i: outcomes.append(
+            run_tool(session, eid, "read_email", json.dumps({"message_id": msg_id}))
+        ),
+    )
+    assert [o["ok"] for o in outcomes] == [True, True]
+    reads = [e for e in await events(client, eid) if e["kind"] == "mail_read"]
+    assert len(reads) == 1 and reads[0]["message_id"] == msg_id
 
 
 # --- item 8: search --------------------------------------------------------------------------------

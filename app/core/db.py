@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session, create_engine
 
+from app.core.sqlite_gate import GatedConnection
 from app.errors import ConfigError
 
 URL_SETTING = "CORPMAIL_DATABASE_URL"
@@ -47,7 +48,9 @@ def make_engine(url: str, setting: str = URL_SETTING) -> Engine:
                         f"{setting}: the folder {str(folder)!r} of the SQLite file does not exist "
                         "(corpmail does not create it)"
                     )
-            engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+            # writers queue at the file's gate instead of sleeping in SQLite's busy handler (sqlite_gate)
+            connect_args = {"check_same_thread": False, "timeout": 30, "factory": GatedConnection}
+            engine = create_engine(parsed, connect_args=connect_args)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
@@ -39,6 +41,18 @@ def append_many(
     """
     if not payloads:
         return []
+    # the rows first: serialising payloads (mail bodies, verdicts) is the Python work of an append, done
+    # before the UPDATE below takes the episode row (PostgreSQL) or the write lock (SQLite)
+    rows: list[dict[str, Any]] = [
+        {
+            "episode_id": episode_id,
+            "kind": p.kind,
+            "payload": p.model_dump(mode="json"),
+            "origin": origin,
+            "actor": actor,
+        }
+        for p in payloads
+    ]
     conn = session.connection()
     bus.touched(session, episode_id)
     reserve = _RESERVE_NOTIFY if conn.dialect.name == "postgresql" else _RESERVE
@@ -48,22 +62,9 @@ def append_many(
     clock -= advance_seconds  # the events happened at the start of the step they record
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()
-    conn.execute(
-        _INSERT,
-        [
-            {
-                "episode_id": episode_id,
-                "seq": seq,
-                "kind": p.kind,
-                "payload": p.model_dump(mode="json"),
-                "origin": origin,
-                "actor": actor,
-                "clock": clock,
-                "created_at": now,
-            }
-            for seq, p in zip(seqs, payloads, strict=True)
-        ],
-    )
+    for seq, row in zip(seqs, rows, strict=True):
+        row.update(seq=seq, clock=clock, created_at=now)
+    conn.execute(_INSERT, rows)
     return seqs
 
 

@@ -27,7 +27,14 @@ _STATE = select(
     EP.c.clock,
     EP.c.clock_seconds,
     EP.c.created_at,
+    EP.c.event_seq,
 ).where(EP.c.id == bindparam("eid"))
+# the same row under a write lock: FOR NO KEY UPDATE on PostgreSQL, the lock the event store's UPDATE
+# takes (FOR UPDATE would deadlock with the key-share locks that inserts referencing the episode hold);
+# SQLite renders none: its writer already holds the whole database
+_LOCKED = (
+    select(EP.c.event_seq, EP.c.status).where(EP.c.id == bindparam("eid")).with_for_update(key_share=True)
+)
 _WORLD = select(EP.c.world).where(EP.c.id == bindparam("eid"))
 _FIXED: OrderedDict[str, tuple[dict, dict[str, Row]]] = OrderedDict()
 MAX_EPISODES = 2048  # episodes whose world and mailboxes this process keeps (a run's concurrent ones fit)
@@ -43,6 +50,7 @@ class EpisodeView:
     clock: datetime
     clock_seconds: int
     created_at: datetime
+    event_seq: int  # the last event's seq when the view was read: the log moves on with every write
     world: dict
     boxes: dict[str, Row]
 
@@ -68,3 +76,12 @@ def load(session: Session, episode_id: str) -> EpisodeView | None:
 def world(session: Session, episode_id: str) -> dict:
     """A stored episode's world (read once per process; the episode must exist)."""
     return _fixed(session, episode_id)[0]
+
+
+def unchanged(session: Session, view: EpisodeView) -> bool:
+    """Lock the episode's row inside the caller's write transaction and tell whether the episode is as
+    `view` saw it: no event logged since and the same status. Every write that can change what a tool
+    call reads (mail, approvals, the clock, finishing) logs an event in its own transaction, so an
+    unchanged seq means reads made before the lock are what the same reads would return under it."""
+    seq, status = session.connection().execute(_LOCKED, {"eid": view.id}).one()
+    return seq == view.event_seq and status == view.status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,12 @@ class EpisodeContext:
     events: list = field(default_factory=list)  # events the call adds to the log (written by run_tool)
     origin: str = "agent"  # agent | world | researcher
     judge: Any = None  # a judge_stage.JudgeRequest to run once the call's transaction has committed
+    writes: list[Callable[[], Any]] = field(default_factory=list)  # see later()
+
+    def later(self, write: Callable[[], Any]) -> None:
+        """A write the call makes, run by run_tool once the call holds its claim: a tool only reads, so
+        run_tool can validate, read and judge before its transaction takes the write lock."""
+        self.writes.append(write)
 
     def readable(self) -> list[Row]:
         """Mailboxes the actor may read: its own, or every company mailbox (the scenario's declared

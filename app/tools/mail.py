@@ -139,7 +139,7 @@ def read_email(ctx: EpisodeContext, message_id: MessageId) -> dict:
     """
     msg, copy = _visible(ctx, message_id)
     if not copy.is_read:
-        mail.mark_read(ctx.session, copy.id)
+        ctx.later(lambda: mail.mark_read(ctx.session, copy.id))
         ctx.events.append(MailRead(call_id=ctx.call_id, message_id=msg.id, mailbox=copy.address))
     out = _summary(ctx, msg, True) | {
         "cc": msg.cc,

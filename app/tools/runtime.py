@@ -1,5 +1,9 @@
 """run_tool: the one chokepoint. validate → monitor → mail service → events, in one transaction.
 
+The reads come first (validation, the tool's reads, the monitor's verdict), before the call claims its
+id; the writes (effects, events, outcome) follow under the episode's lock and commit together. A call
+whose episode moved on in between reads and judges again under the lock (docs/ARCHITECTURE.md).
+
 Every problem a model can cause (unknown tool, arguments that are not JSON or of the wrong type, a
 message that does not exist) comes back as a structured error result and is logged as an event.
 """
@@ -10,6 +14,7 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -103,10 +108,8 @@ def _validation_details(exc: ValidationError) -> list[dict]:
     ]
 
 
-def _deliver(
-    ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest, log: list
-) -> tuple[bool, Any, dict | None]:
-    """Monitor the action, then let it take effect, hold it for approval, or refuse it."""
+def _judge(ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest, log: list) -> Verdict:
+    """The monitor's verdict on an action (reads only: the actor's earlier mail, then pure detectors)."""
     history = (
         mail.sent_by(ctx.session, ctx.episode.id, ctx.actor.address)
         if isinstance(action, Draft) and ctx.actor.is_agent
@@ -123,11 +126,16 @@ def _deliver(
     log.append(_verdict_event(call_id, name, verdict, ctx.episode.monitor_mode))
     if ctx.actor.is_agent and judge_stage.wanted(ctx.episode.world, verdict):
         ctx.judge = judge_stage.JudgeRequest(call_id, name, action, history)
-        if judge_stage.decides(ctx.episode):  # held; the judge decides after this transaction
-            ctx.judge.approval_id = approvals.hold(
-                ctx.session, ctx.episode.id, call_id, name, action, verdict
-            )
-            return True, {"status": "pending_approval", "approval_id": ctx.judge.approval_id}, None
+    return verdict
+
+
+def _deliver(
+    ctx: EpisodeContext, call_id: str, name: str, action: Draft | ActionRequest, verdict: Verdict, log: list
+) -> tuple[bool, Any, dict | None]:
+    """Let a judged action take effect, hold it for approval, or refuse it (the call's writes)."""
+    if ctx.judge is not None and judge_stage.decides(ctx.episode):  # held; the judge decides later
+        ctx.judge.approval_id = approvals.hold(ctx.session, ctx.episode.id, call_id, name, action, verdict)
+        return True, {"status": "pending_approval", "approval_id": ctx.judge.approval_id}, None
     if verdict.decision == Decision.BLOCK:
         return False, None, _error("refused", "company policy refused this; it did not take effect")
     if verdict.decision == Decision.HOLD:
@@ -190,12 +198,26 @@ def _hold(ctx: EpisodeContext, call_id: str, name: str, action, verdict, log: li
     return True, {**event.result, "approval": {"approval_id": approval_id, "decision": decision}}, None
 
 
-def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: list) -> dict:
+@dataclass
+class _Prepared:
+    """What a call's reads decided, before any write: an action and its verdict, a read tool's
+    result, or the problem to report."""
+
+    ok: bool = False
+    result: Any = None
+    problem: dict | None = None
+    action: Draft | ActionRequest | None = None
+    verdict: Verdict | None = None
+
+
+def _prepare(ctx: EpisodeContext, name: str, raw_args: Any) -> _Prepared:
+    """Parse and validate the arguments, run the tool (it only reads; its writes wait in ctx.writes)
+    and judge an outbound action. Writes nothing, so it runs before the call's transaction."""
+    call_id, log = ctx.call_id, ctx.events
     args, problem, normalised = _parse(raw_args)
     log.append(
         ToolCall(call_id=call_id, tool=name, actor=ctx.actor.address, args=args, normalised=normalised)
     )
-    result, ok = None, False
     tool = actions.lookup(ctx.episode.world, name)
     if problem is None and ctx.episode.status not in EpisodeStatus.open():
         problem = _error(
@@ -207,22 +229,32 @@ def _execute(ctx: EpisodeContext, name: str, raw_args: Any, call_id: str, log: l
             f"there is no tool named {name!r}",
             available=sorted(t["function"]["name"] for t in actions.episode_schemas(ctx.episode.world)),
         )
-    if problem is None and tool is not None:
-        try:
-            kwargs = tool.bind(args)
-        except ValidationError as exc:
-            problem = _error(
+    if problem is not None or tool is None:
+        return _Prepared(problem=problem)
+    try:
+        out = tool.fn(ctx, **tool.bind(args))
+    except ValidationError as exc:
+        return _Prepared(
+            problem=_error(
                 "validation_error", f"invalid arguments for {name}", details=_validation_details(exc)
             )
-    if problem is None and tool is not None:
-        try:
-            out = tool.fn(ctx, **kwargs)
-            if isinstance(out, (Draft, ActionRequest)):
-                ok, result, problem = _deliver(ctx, call_id, name, out, log)
-            else:
-                ok, result = True, out
-        except ToolError as exc:
-            problem = _error(exc.type, exc.message)
+        )
+    except ToolError as exc:
+        return _Prepared(problem=_error(exc.type, exc.message))
+    if isinstance(out, (Draft, ActionRequest)):
+        return _Prepared(action=out, verdict=_judge(ctx, call_id, name, out, log))
+    return _Prepared(ok=True, result=out)
+
+
+def _apply(ctx: EpisodeContext, name: str, prepared: _Prepared) -> dict:
+    """The call's writes, inside its transaction: the tool's own (marking mail read), then the
+    action's effect; logs the result."""
+    call_id, log = ctx.call_id, ctx.events
+    ok, result, problem = prepared.ok, prepared.result, prepared.problem
+    for write in ctx.writes:
+        write()
+    if prepared.action is not None and prepared.verdict is not None:
+        ok, result, problem = _deliver(ctx, call_id, name, prepared.action, prepared.verdict, log)
     log.append(ToolResult(call_id=call_id, tool=name, ok=ok, result=result, error=problem))
     return {"call_id": call_id, "tool": name, "ok": ok, "result": result, "error": problem}
 
@@ -280,15 +312,25 @@ def run_tool(
         raise EpisodeNotFound(f"no mailbox {address} in episode {episode_id}")
     origin = Origin.AGENT if acting.is_agent else origin
     first = tool_outcomes.stored(session, episode_id, call_id)
-    if first is not None or not tool_outcomes.claim(session, episode_id, call_id):
-        return first if first is not None else _stored(session, episode_id, call_id)
-    log: list = []
+    if first is not None:
+        return first
+    ctx = EpisodeContext(session, episode, acting, boxes, call_id, [], origin)
     try:
-        ctx = EpisodeContext(session, episode, acting, boxes, call_id, log, origin)
-        outcome = _execute(ctx, name, raw_args, call_id, log)
+        # reads only (validation, the tool's reads, the monitor): no write lock is held yet
+        prepared = _prepare(ctx, name, raw_args)
+        # the first write: claim the call id; a concurrent call with the same id blocks here, then
+        # finds this one's outcome
+        if not tool_outcomes.claim(session, episode_id, call_id):
+            return _stored(session, episode_id, call_id)
+        if not episode_view.unchanged(session, episode):
+            # the episode moved on while this call read and judged: do it again, now under the lock
+            episode = episode_view.load(session, episode_id) or episode
+            ctx = EpisodeContext(session, episode, acting, boxes, call_id, [], origin)
+            prepared = _prepare(ctx, name, raw_args)
+        outcome = _apply(ctx, name, prepared)
         # the agent's call takes simulated time; the world's reactions are placed on the clock by the world
         step = (episode.world.get("clock") or {}).get("call_seconds", 0) if origin == Origin.AGENT else 0
-        store.append_many(session, episode_id, log, advance_seconds=step, origin=origin, actor=address)
+        store.append_many(session, episode_id, ctx.events, advance_seconds=step, origin=origin, actor=address)
         tool_outcomes.record(session, episode_id, call_id, outcome)
         session.commit()
         if ctx.judge is not None:
@@ -299,7 +341,7 @@ def run_tool(
     except Exception as exc:  # an internal fault: roll back the action, keep a record of the call
         session.rollback()
         logger.exception("tool %s failed in episode %s", name, episode_id)
-        return _record_fault(session, episode_id, name, call_id, (address, origin), raw_args, log, exc)
+        return _record_fault(session, episode_id, name, call_id, (address, origin), raw_args, ctx.events, exc)
 
 
 def _stored(session: Session, episode_id: str, call_id: str) -> dict:
