@@ -291,15 +291,17 @@ class InProcessPlayer:
 
 
 def _settle() -> None:
-    """Import LiteLLM and load the monitor's language model, then move everything alive so far
+    """Import LiteLLM and load the monitor's language and threat models, then move everything alive so far
     (LiteLLM's model tables and the like: a large heap) out of the cyclic collector's reach
     (gc.freeze): a full collection no longer walks it, which took ~1 s at a time under load and
     ~10 ms of CPU per model call."""
     from app.llm import warm
     from app.monitor.text import language
+    from app.monitor.threat_model import threat_model
 
     warm()
     language("the monitor loads its language model on first use")  # ~0.5 s: here, not in an episode
+    threat_model()  # and its learned threat model (~0.3 s of JSON)
     gc.collect()
     gc.freeze()
 
