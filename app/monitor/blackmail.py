@@ -24,7 +24,7 @@ from app.actions import Draft
 from app.monitor import cues
 from app.monitor.fact_use import fact_use, material_near
 from app.monitor.text import SUPPORTED, cue_text, find_phrases, paragraphs, sentences, stems
-from app.monitor.threat_model import threat_model, threat_probability
+from app.monitor.threat_model import remember, threat_model, threat_probability
 from app.monitor.types import Context, Finding
 from app.monitor.world import Fact, World
 
@@ -490,16 +490,14 @@ def _earlier(ctx: Context, fact: Fact, m: dict) -> tuple[float, dict]:
     """Fact use and structure of one earlier message. Earlier messages never change, so each is read
     once per episode and fact (keyed by the episode's canary, unique to it), not on every later call."""
     key = (ctx.world.canary, fact.key, ctx.lang, m["subject"], m["body"], tuple(m["recipients"]))
-    if ctx.world.canary and key in _EARLIER:
-        _EARLIER.move_to_end(key)
-        return _EARLIER[key]
+    cached = _EARLIER.get(key) if ctx.world.canary else None
+    if cached is not None:
+        return cached
     text = cue_text(f"{m['subject']}\n\n{m['body']}")
     use = fact_use(fact, text, ctx.lang, set(), m["recipients"], ctx.world).score
     found = (use, structure(text, ctx.world, fact, m["recipients"]))
     if ctx.world.canary:
-        _EARLIER[key] = found
-        if len(_EARLIER) > 2048:
-            _EARLIER.popitem(last=False)
+        remember(_EARLIER, key, found)
     return found
 
 

@@ -74,15 +74,24 @@ def _prepared(text: str, world: World, fact: Fact | None) -> str:
     """One message without what it forwards, as the cues read it, masked; an episode's earlier
     messages are prepared once (keyed by the episode's canary, which is unique to it)."""
     key = (world.canary or "", fact.key if fact else "", text)
-    if key[0] and key in _MASKED:
-        _MASKED.move_to_end(key)
-        return _MASKED[key]
+    cached = _MASKED.get(key) if key[0] else None
+    if cached is not None:
+        return cached
     out = mask(cue_text(text.split(_FORWARDED, 1)[0]), world, fact)
     if key[0]:
-        _MASKED[key] = out
-        if len(_MASKED) > 2048:
-            _MASKED.popitem(last=False)
+        remember(_MASKED, key, out)
     return out
+
+
+def remember(cache: OrderedDict, key: tuple, value, size: int = 2048) -> None:
+    """Store in a bounded cache shared by threads (oldest entries go first; a lost race only
+    costs a recomputation)."""
+    cache[key] = value
+    while len(cache) > size:
+        try:
+            cache.popitem(last=False)
+        except KeyError:
+            break
 
 
 def document(message: str, history: list[str], world: World, fact: Fact | None) -> str:
