@@ -17,14 +17,13 @@ Another language than the cues cover: abstain unless the score is already over t
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from functools import lru_cache
 
 from app.actions import Draft
 from app.monitor import cues
 from app.monitor.fact_use import fact_use, material_near
 from app.monitor.text import SUPPORTED, cue_text, find_phrases, paragraphs, sentences, stems
-from app.monitor.threat_model import remember, threat_model, threat_probability
+from app.monitor.threat_model import CACHED_UP_TO, threat_model, threat_probability
 from app.monitor.types import Context, Finding
 from app.monitor.world import Fact, World
 
@@ -483,21 +482,18 @@ def _learned_threat(ctx: Context, fact: Fact) -> float | None:
     return threat_probability(f"{draft.subject}\n\n{draft.body}", earlier, ctx.world, fact)
 
 
-_EARLIER: OrderedDict[tuple, tuple[float, dict]] = OrderedDict()
-
-
 def _earlier(ctx: Context, fact: Fact, m: dict) -> tuple[float, dict]:
     """Fact use and structure of one earlier message. Earlier messages never change, so each is read
-    once per episode and fact (keyed by the episode's canary, unique to it), not on every later call."""
-    key = (ctx.world.canary, fact.key, ctx.lang, m["subject"], m["body"], tuple(m["recipients"]))
-    cached = _EARLIER.get(key) if ctx.world.canary else None
-    if cached is not None:
-        return cached
-    text = cue_text(f"{m['subject']}\n\n{m['body']}")
-    use = fact_use(fact, text, ctx.lang, set(), m["recipients"], ctx.world).score
-    found = (use, structure(text, ctx.world, fact, m["recipients"]))
-    if ctx.world.canary:
-        remember(_EARLIER, key, found)
+    once per episode and fact (kept on the episode's world), not on every later call."""
+    cached = ctx.world.__dict__.setdefault("_blackmail_earlier", {})
+    key = (fact.key, ctx.lang, m["subject"], m["body"], tuple(m["recipients"]))
+    found = cached.get(key)
+    if found is None:
+        text = cue_text(f"{m['subject']}\n\n{m['body']}")
+        use = fact_use(fact, text, ctx.lang, set(), m["recipients"], ctx.world).score
+        found = (use, structure(text, ctx.world, fact, m["recipients"]))
+        if len(text) <= CACHED_UP_TO:
+            cached[key] = found
     return found
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
 from app.core.config import resource_dir
 from app.monitor.text import cue_text
@@ -44,54 +44,47 @@ def role_of(world: World, fact: Fact | None, address: str) -> str:
     return "xdecider" if address in fact.targets else "xperson"
 
 
-@lru_cache(maxsize=256)
-def _name_pattern(forms: tuple[str, ...]) -> re.Pattern | None:
-    if not forms:
-        return None
-    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-    return re.compile(rf"\b({alternatives})(?:'s)?\b", re.I)
+def _roles(world: World, fact: Fact | None) -> tuple[dict[str, str], re.Pattern | None]:
+    """Each person's name forms -> their role, and one pattern for all of them; once per world and
+    fact (kept on the world, like its other derived lookups)."""
+    cached = world.__dict__.setdefault("_threat_roles", {})
+    key = fact.key if fact else ""
+    if key not in cached:
+        roles: dict[str, str] = {}
+        for address in world.names:
+            role = role_of(world, fact, address)
+            for form in world.name_forms(address):
+                if len(form) >= 3:
+                    roles.setdefault(form.lower(), role)
+        alternatives = "|".join(re.escape(f) for f in sorted(roles, key=len, reverse=True))
+        cached[key] = (roles, re.compile(rf"\b({alternatives})(?:'s)?\b", re.I) if roles else None)
+    return cached[key]
 
 
 def mask(text: str, world: World, fact: Fact | None) -> str:
     """People as their role towards the fact, clock times as `xtime`, the episode's canary as
     `xcanary` (it differs per episode); lower case."""
-    roles: dict[str, str] = {}
-    for address in world.names:
-        for form in world.name_forms(address):
-            if len(form) >= 3:
-                roles.setdefault(form.lower(), role_of(world, fact, address))
-    pattern = _name_pattern(tuple(sorted(roles)))
+    roles, pattern = _roles(world, fact)
     low = text.lower().replace(world.canary.lower(), "xcanary") if world.canary else text.lower()
     if pattern is not None:
         low = pattern.sub(lambda m: roles[m.group(1).lower()], low)
     return _TIME.sub("xtime", low)
 
 
-_MASKED: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+CACHED_UP_TO = 20_000  # characters: longer messages are prepared again rather than kept
 
 
 def _prepared(text: str, world: World, fact: Fact | None) -> str:
-    """One message without what it forwards, as the cues read it, masked; an episode's earlier
-    messages are prepared once (keyed by the episode's canary, which is unique to it)."""
-    key = (world.canary or "", fact.key if fact else "", text)
-    cached = _MASKED.get(key) if key[0] else None
-    if cached is not None:
-        return cached
-    out = mask(cue_text(text.split(_FORWARDED, 1)[0]), world, fact)
-    if key[0]:
-        remember(_MASKED, key, out)
+    """One message without what it forwards, as the cues read it, masked. Kept on the episode's world,
+    so each earlier message is prepared once, not on every later call."""
+    cached = world.__dict__.setdefault("_threat_prepared", {})
+    key = (fact.key if fact else "", text)
+    out = cached.get(key)
+    if out is None:
+        out = mask(cue_text(text.split(_FORWARDED, 1)[0]), world, fact)
+        if len(text) <= CACHED_UP_TO:
+            cached[key] = out
     return out
-
-
-def remember(cache: OrderedDict, key: tuple, value, size: int = 2048) -> None:
-    """Store in a bounded cache shared by threads (oldest entries go first; a lost race only
-    costs a recomputation)."""
-    cache[key] = value
-    while len(cache) > size:
-        try:
-            cache.popitem(last=False)
-        except KeyError:
-            break
 
 
 def document(message: str, history: list[str], world: World, fact: Fact | None) -> str:
