@@ -136,6 +136,12 @@ class LocalClient(CorpmailClient):
 
         return get_episode(episode_id, session)
 
+    @staticmethod
+    def _ref(session, episode_id: str):
+        from app.api.deps import get_episode_ref
+
+        return get_episode_ref(episode_id, session)
+
     async def create_episode(
         self,
         scenario: str,
@@ -177,7 +183,7 @@ class LocalClient(CorpmailClient):
 
         def handler(session) -> dict:
             turn = TurnIn.model_validate(_wire(body))
-            return routes.record_turn(self._episode(session, episode_id), turn, session)
+            return routes.record_turn(self._ref(session, episode_id), turn, session)
 
         return await self._call("POST", f"/api/episodes/{episode_id}/turns", handler)
 
@@ -185,7 +191,7 @@ class LocalClient(CorpmailClient):
         from app.api import routes
 
         def handler(session) -> dict:
-            return routes.heartbeat(self._episode(session, episode_id), session)
+            return routes.heartbeat(self._ref(session, episode_id), session)
 
         return await self._call("POST", f"/api/episodes/{episode_id}/heartbeat", handler)
 
@@ -199,7 +205,7 @@ class LocalClient(CorpmailClient):
 
         def handler(session) -> dict:
             done = FinishIn.model_validate(_wire(body))
-            ep = routes.finish_episode(self._episode(session, episode_id), done, session)
+            ep = routes.finish_episode(self._ref(session, episode_id), done, session)
             return ep.model_dump(mode="json")
 
         return await self._call("POST", f"/api/episodes/{episode_id}/finish", handler)
@@ -209,7 +215,7 @@ class LocalClient(CorpmailClient):
 
         def handler(session) -> dict:
             body = world.TickIn.model_validate({"wait": wait, "after": after})
-            return world.world_tick(self._episode(session, episode_id), body, session, self.settings)
+            return world.world_tick(self._ref(session, episode_id), body, session, self.settings)
 
         return await self._call("POST", f"/api/episodes/{episode_id}/world/tick", handler)
 
@@ -217,7 +223,7 @@ class LocalClient(CorpmailClient):
         from app.api import routes
 
         def handler(session) -> list[dict]:
-            found = routes.episode_approvals(self._episode(session, episode_id), session, status)  # type: ignore[arg-type]
+            found = routes.episode_approvals(self._ref(session, episode_id), session, status)  # type: ignore[arg-type]
             return [a.model_dump(mode="json") for a in found]
 
         return await self._call("GET", f"/api/episodes/{episode_id}/approvals", handler)
@@ -241,7 +247,7 @@ class LocalClient(CorpmailClient):
         from app.api import routes
 
         def handler(session) -> list[dict]:
-            ep, since = self._episode(session, episode_id), after
+            ep, since = self._ref(session, episode_id), after
             out: list[dict] = []
             while True:
                 page = routes.get_events(ep, session, since, 1000)

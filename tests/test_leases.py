@@ -99,3 +99,30 @@ def test_the_player_keeps_a_slow_episode_alive_with_heartbeats(settings, engine)
         summary = asyncio.run(play_in_process(quick, engine, req, on_start=watch))
     assert summary["status"] == "no_action"
     assert len(seen) >= 8 and "stale" not in seen
+
+
+async def test_a_turn_marks_the_episode_running_and_renews_its_lease(client, http, engine):
+    """A turn is one statement on the episode row: pending becomes running, the lease is renewed, the
+    clock moves by the scenario's turn length; a finished episode's turn is a 409, an unknown one a 404."""
+    eid = (await client.create_episode("blackmail", "scripted/benign", {}))["episode_id"]
+    _age(engine, eid, 3600)
+    with new_session(engine) as s:
+        before = s.get(Episode, eid)
+        assert before is not None and before.status == "pending"
+        clock0 = before.clock_seconds
+    turn = {"kind": "model_turn", "turn": 1, "text": "hi", "tool_calls": [], "usage": {}}
+    seq = (await http.post(f"/api/episodes/{eid}/turns", json={"event": turn})).json()["seq"]
+    with new_session(engine) as s:
+        ep = s.get(Episode, eid)
+        assert ep is not None and (ep.status, ep.event_seq) == ("running", seq)
+        assert not leases.is_stale(ep.status, ep.heartbeat_at, ep.created_at, 60.0)
+        assert ep.clock_seconds > clock0  # the blackmail scenario's turns take time
+        logged = [e for e in (await client.events(eid)) if e["seq"] == seq]
+        assert logged[0]["kind"] == "model_turn" and logged[0]["actor"] == ep.agent_address
+    notice = {"kind": "notice", "turn": 2, "text": "x"}
+    assert (await http.post(f"/api/episodes/{eid}/turns", json={"event": notice})).status_code == 201
+    await client.finish(eid, "completed", 2, None, {})
+    late = await http.post(f"/api/episodes/{eid}/turns", json={"event": notice})
+    assert late.status_code == 409 and "finished" in late.json()["detail"]
+    missing = await http.post("/api/episodes/" + "0" * 32 + "/turns", json={"event": notice})
+    assert missing.status_code == 404

@@ -17,6 +17,8 @@ from app.core.config import Settings
 from app.core.db import new_session
 from app.errors import DomainError, InvalidRequest, NotFound
 from app.models import Episode
+from app.services import episode_view
+from app.services.episode_view import EpisodeRef
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -48,6 +50,18 @@ def get_episode(episode_id: str, session: SessionDep) -> Episode:
 
 
 EpisodeDep = Annotated[Episode, Depends(get_episode)]
+
+
+def get_episode_ref(episode_id: str, session: SessionDep) -> EpisodeRef:
+    """The episode named in the path as a light reference (id, scenario, agent, status), or 404: for
+    the routes that act on an episode by id and read nothing else of it."""
+    episode = episode_view.ref(session, episode_id) if text.is_id(episode_id) else None
+    if episode is None:
+        raise NotFound(f"no episode {episode_id}")
+    return episode
+
+
+EpisodeRefDep = Annotated[EpisodeRef, Depends(get_episode_ref)]
 
 
 _FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*): ")

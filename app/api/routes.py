@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import EpisodeDep, SessionDep, SettingsDep
+from app.api.deps import EpisodeDep, EpisodeRefDep, SessionDep, SettingsDep
 from app.api.schemas import (
     MAX_ID,
     ApprovalPublic,
@@ -108,7 +108,7 @@ def get_episode_tools(episode: EpisodeDep) -> list[dict]:
 
 @router.get("/episodes/{episode_id}/events", responses=answers(404))
 def get_events(
-    episode: EpisodeDep,
+    episode: EpisodeRefDep,
     session: SessionDep,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="Events after this sequence number")] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
@@ -129,7 +129,7 @@ def get_events(
 
 
 @router.post("/episodes/{episode_id}/turns", status_code=201, responses=answers(400, 404, 409))
-def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
+def record_turn(episode: EpisodeRefDep, body: TurnIn, session: SessionDep) -> dict:
     """Log a model turn, model error or notice (model text is normalised: see README). 409 once the
     episode is finished."""
     event = body.event.model_copy(update={"normalised": body.normalised})
@@ -137,13 +137,13 @@ def record_turn(episode: EpisodeDep, body: TurnIn, session: SessionDep) -> dict:
 
 
 @router.post("/episodes/{episode_id}/heartbeat")
-def heartbeat(episode: EpisodeDep, session: SessionDep) -> dict:
+def heartbeat(episode: EpisodeRefDep, session: SessionDep) -> dict:
     """The player is alive: renew the episode's lease (false once the episode is finished)."""
     return {"alive": leases.beat(session, episode.id)}
 
 
 @router.post("/episodes/{episode_id}/finish", responses=answers(400, 404, 409))
-def finish_episode(episode: EpisodeDep, body: FinishIn, session: SessionDep) -> EpisodePublic:
+def finish_episode(episode: EpisodeRefDep, body: FinishIn, session: SessionDep) -> EpisodePublic:
     """Close the episode with its final status, once: 409 after (the first finish stands)."""
     ep = episodes.finish(
         session, episode.id, body.status, body.turns, body.error, body.usage, normalised=body.normalised
@@ -161,7 +161,7 @@ def all_approvals(session: SessionDep, status: ApprovalFilter = None) -> list[Ap
 
 @router.get("/episodes/{episode_id}/approvals", responses=answers(404))
 def episode_approvals(
-    episode: EpisodeDep, session: SessionDep, status: ApprovalFilter = None
+    episode: EpisodeRefDep, session: SessionDep, status: ApprovalFilter = None
 ) -> list[ApprovalPublic]:
     return [ApprovalPublic.model_validate(a) for a in approvals.list_approvals(session, episode.id, status)]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import EpisodeDep, SessionDep, SettingsDep
+from app.api.deps import EpisodeRefDep, SessionDep, SettingsDep
 from app.api.schemas import answers
 from app.errors import InvalidRequest
 from app.world.engine import tick, write_as
@@ -44,7 +44,7 @@ def _scenario_dir(settings, slug: str) -> Path | None:
 
 
 @router.post("/episodes/{episode_id}/world/tick", responses=answers(400, 404))
-def world_tick(episode: EpisodeDep, body: TickIn, session: SessionDep, settings: SettingsDep) -> dict:
+def world_tick(episode: EpisodeRefDep, body: TickIn, session: SessionDep, settings: SettingsDep) -> dict:
     """Let characters react and scheduled events fire up to the episode's clock (the loop calls this
     between turns; with `wait`, the clock moves on to the next world event)."""
     done = tick(
@@ -58,7 +58,7 @@ def world_tick(episode: EpisodeDep, body: TickIn, session: SessionDep, settings:
 
 
 @router.post("/episodes/{episode_id}/world/send", responses=answers(400, 404))
-def world_send(episode: EpisodeDep, body: WriteAsIn, session: SessionDep) -> dict:
+def world_send(episode: EpisodeRefDep, body: WriteAsIn, session: SessionDep) -> dict:
     """A researcher writes as a character (never as the agent); recorded with origin `researcher`."""
     if body.as_address.lower() == episode.agent_address.lower():
         raise InvalidRequest("as: a researcher writes as a character, not as the agent")

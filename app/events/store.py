@@ -4,24 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy.sql import Update
 from sqlmodel import Session, col
 
 from app.events import bus
 from app.events.types import EventPayload, event_adapter
 from app.models import Episode, Event, table, utcnow
+from app.vocab import EpisodeStatus
 
 E, EP = table(Event), table(Episode)
-_RESERVE = (
+_RESERVE_ANY = (
     update(EP)
     .where(EP.c.id == bindparam("eid"))
     .values(event_seq=EP.c.event_seq + bindparam("n"), clock_seconds=EP.c.clock_seconds + bindparam("dt"))
     .returning(EP.c.event_seq, EP.c.clock_seconds)
 )
-# PostgreSQL: the same statement also queues a NOTIFY on bus.CHANNEL (delivered when the transaction
-# commits, never on rollback), so web apps in other processes wake their live views (app.events.listen).
-_RESERVE_NOTIFY = _RESERVE.returning(func.pg_notify(bus.CHANNEL, EP.c.id))
+# the agent's own turn: only while the episode is open, which the same statement marks running and
+# whose lease it renews (a turn is a sign of life) - one statement, no read before it
+_RESERVE_OPEN = _RESERVE_ANY.where(EP.c.status.in_([s.value for s in EpisodeStatus.open()])).values(
+    status=case((EP.c.status == EpisodeStatus.PENDING.value, EpisodeStatus.RUNNING.value), else_=EP.c.status),
+    heartbeat_at=bindparam("at"),
+)
 _INSERT = insert(E)
+
+
+def _with_notify(stmt: Update) -> dict[str, Update]:
+    """The statement per dialect: on PostgreSQL it also queues a NOTIFY on bus.CHANNEL (delivered when
+    the transaction commits, never on rollback), so web apps in other processes wake their live views
+    (app.events.listen). Both built once (statement caching keys on the object)."""
+    return {"postgresql": stmt.returning(func.pg_notify(bus.CHANNEL, EP.c.id)), "sqlite": stmt}
+
+
+_RESERVE, _RESERVE_TURN = _with_notify(_RESERVE_ANY), _with_notify(_RESERVE_OPEN)
 
 
 def append_many(
@@ -39,6 +54,29 @@ def append_many(
     also serialises concurrent writers of one episode (row lock on PostgreSQL, write lock on SQLite),
     then one multi-row INSERT writes them.
     """
+    return _append(session, episode_id, payloads, _RESERVE, {"dt": advance_seconds}, origin, actor) or []
+
+
+def append_turn(
+    session: Session, episode_id: str, payload: EventPayload, advance_seconds: int, actor: str
+) -> int | None:
+    """Append the agent's turn (a model turn, error or notice) if the episode is open, marking it
+    running and renewing its lease in the same statement; None when it is finished (or unknown)."""
+    params = {"dt": advance_seconds, "at": utcnow()}
+    seqs = _append(session, episode_id, [payload], _RESERVE_TURN, params, "agent", actor)
+    return seqs[0] if seqs else None
+
+
+def _append(
+    session: Session,
+    episode_id: str,
+    payloads: list[EventPayload],
+    reserve: dict[str, Update],
+    params: dict[str, Any],
+    origin: str,
+    actor: str | None,
+) -> list[int] | None:
+    """Reserve seqs with `reserve` (None when it matched no row), then insert the events."""
     if not payloads:
         return []
     # the rows first: serialising payloads (mail bodies, verdicts) is the Python work of an append, done
@@ -55,11 +93,13 @@ def append_many(
     ]
     conn = session.connection()
     bus.touched(session, episode_id)
-    reserve = _RESERVE_NOTIFY if conn.dialect.name == "postgresql" else _RESERVE
-    last, clock = conn.execute(reserve, {"eid": episode_id, "n": len(payloads), "dt": advance_seconds}).one()[
-        :2
-    ]
-    clock -= advance_seconds  # the events happened at the start of the step they record
+    reserved = conn.execute(
+        reserve[conn.dialect.name], {"eid": episode_id, "n": len(payloads), **params}
+    ).first()
+    if reserved is None:
+        return None
+    last, clock = reserved[:2]
+    clock -= params["dt"]  # the events happened at the start of the step they record
     seqs = list(range(last - len(payloads) + 1, last + 1))
     now = utcnow()
     for seq, row in zip(seqs, rows, strict=True):

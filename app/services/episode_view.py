@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Row, bindparam, select
 from sqlmodel import Session
 
+from app.errors import NotFound
 from app.models import Episode, table
 from app.services import mail
 
@@ -35,6 +36,7 @@ _STATE = select(
 _LOCKED = (
     select(EP.c.event_seq, EP.c.status).where(EP.c.id == bindparam("eid")).with_for_update(key_share=True)
 )
+_REF = select(EP.c.id, EP.c.scenario, EP.c.agent_address, EP.c.status).where(EP.c.id == bindparam("eid"))
 _WORLD = select(EP.c.world).where(EP.c.id == bindparam("eid"))
 _FIXED: OrderedDict[str, tuple[dict, dict[str, Row]]] = OrderedDict()
 MAX_EPISODES = 2048  # episodes whose world and mailboxes this process keeps (a run's concurrent ones fit)
@@ -55,10 +57,28 @@ class EpisodeView:
     boxes: dict[str, Row]
 
 
+@dataclass(frozen=True)
+class EpisodeRef:
+    """An episode as the routes that act on it by id need it (turns, heartbeats, ticks, finishes):
+    one light read, no ORM object (loading one cost ~0.5 ms, about half of such a request)."""
+
+    id: str
+    scenario: str
+    agent_address: str
+    status: str
+
+
+def ref(session: Session, episode_id: str) -> EpisodeRef | None:
+    row = session.connection().execute(_REF, {"eid": episode_id}).first()
+    return EpisodeRef(*row) if row is not None else None
+
+
 def _fixed(session: Session, episode_id: str) -> tuple[dict, dict[str, Row]]:
     fixed = _FIXED.get(episode_id)
     if fixed is None:
-        world = session.connection().execute(_WORLD, {"eid": episode_id}).scalar_one()
+        world = session.connection().execute(_WORLD, {"eid": episode_id}).scalar_one_or_none()
+        if world is None:
+            raise NotFound(f"no episode {episode_id}")
         fixed = _FIXED[episode_id] = (world, mail.mailboxes(session, episode_id))
         if len(_FIXED) > MAX_EPISODES:
             _FIXED.popitem(last=False)
@@ -74,7 +94,7 @@ def load(session: Session, episode_id: str) -> EpisodeView | None:
 
 
 def world(session: Session, episode_id: str) -> dict:
-    """A stored episode's world (read once per process; the episode must exist)."""
+    """A stored episode's world (read once per process); NotFound for an unknown episode."""
     return _fixed(session, episode_id)[0]
 
 

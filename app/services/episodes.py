@@ -177,16 +177,17 @@ def _open(session: Session, episode_id: str) -> Episode:
 
 
 def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError | Notice) -> int:
-    """Log a model turn, model error or notice; refused (Conflict) once the episode is finished."""
-    episode = _open(session, episode_id)
+    """Log a model turn, model error or notice; refused (Conflict) once the episode is finished. The
+    episode becomes running and its lease is renewed in the same statement that reserves the seq."""
     event = _normalised(event)
-    if episode.status == EpisodeStatus.PENDING:
-        episode.status = EpisodeStatus.RUNNING
-    episode.heartbeat_at = utcnow()
-    # a model turn moves the simulated clock on by the scenario's turn length (the world: read once)
-    world = episode_view.world(session, episode_id) if isinstance(event, ModelTurn) else {}
-    step = (world.get("clock") or {}).get("turn_seconds", 0)
-    seq = store.append(session, episode_id, event, step, origin="agent", actor=episode.agent_address)
+    world = episode_view.world(session, episode_id)  # read once per process
+    # a model turn moves the simulated clock on by the scenario's turn length
+    step = (world.get("clock") or {}).get("turn_seconds", 0) if isinstance(event, ModelTurn) else 0
+    seq = store.append_turn(session, episode_id, event, step, world["agent"]["address"])
+    if seq is None:
+        session.rollback()
+        _open(session, episode_id)  # NotFound, or the Conflict of a finished episode
+        raise Conflict(f"episode {episode_id} is not open")  # pragma: no cover - it was, a moment ago
     session.commit()
     return seq
 
