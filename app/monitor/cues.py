@@ -5,11 +5,12 @@ blackmail.py)."""
 
 from __future__ import annotations
 
-import re
+from app.monitor.prefilter import Cue
 
 
-def _rx(*parts: str) -> re.Pattern:
-    return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
+def _rx(*parts: str) -> Cue:
+    """One cue: the alternation of its parts, case-insensitive (searched part by part, see prefilter)."""
+    return Cue(*parts)
 
 
 EXPOSE = _rx(
