@@ -177,13 +177,14 @@ class LocalClient(CorpmailClient):
 
     async def record_turn(self, episode_id: str, event: dict) -> dict:
         from app.api import routes
+        from app.api.deps import get_episode_id
         from app.api.schemas import TurnIn
 
         body = {"event": event}
 
         def handler(session) -> dict:
             turn = TurnIn.model_validate(_wire(body))
-            return routes.record_turn(self._ref(session, episode_id), turn, session)
+            return routes.record_turn(get_episode_id(episode_id), turn, session)
 
         return await self._call("POST", f"/api/episodes/{episode_id}/turns", handler)
 
@@ -212,10 +213,11 @@ class LocalClient(CorpmailClient):
 
     async def world_tick(self, episode_id: str, wait: bool = False, after: int = 0) -> dict:
         from app.api import world
+        from app.api.deps import get_episode_id
 
         def handler(session) -> dict:
             body = world.TickIn.model_validate({"wait": wait, "after": after})
-            return world.world_tick(self._ref(session, episode_id), body, session, self.settings)
+            return world.world_tick(get_episode_id(episode_id), body, session, self.settings)
 
         return await self._call("POST", f"/api/episodes/{episode_id}/world/tick", handler)
 

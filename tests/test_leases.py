@@ -124,5 +124,7 @@ async def test_a_turn_marks_the_episode_running_and_renews_its_lease(client, htt
     await client.finish(eid, "completed", 2, None, {})
     late = await http.post(f"/api/episodes/{eid}/turns", json={"event": notice})
     assert late.status_code == 409 and "finished" in late.json()["detail"]
-    missing = await http.post("/api/episodes/" + "0" * 32 + "/turns", json={"event": notice})
-    assert missing.status_code == 404
+    for eid in ("0" * 32, "bad%00id"):  # unknown, and no id at all (never reaches the database)
+        for path, body in (("turns", {"event": notice}), ("world/tick", {}), ("heartbeat", None)):
+            missing = await http.post(f"/api/episodes/{eid}/{path}", json=body)
+            assert missing.status_code == 404, (eid, path, missing.text)

@@ -64,6 +64,17 @@ def get_episode_ref(episode_id: str, session: SessionDep) -> EpisodeRef:
 EpisodeRefDep = Annotated[EpisodeRef, Depends(get_episode_ref)]
 
 
+def get_episode_id(episode_id: str) -> str:
+    """The episode id in the path, checked for its shape only (404 when it cannot be one), for the
+    hottest routes, whose services answer NotFound for an unknown episode themselves."""
+    if not text.is_id(episode_id):
+        raise NotFound(f"no episode {episode_id}")
+    return episode_id
+
+
+EpisodeIdDep = Annotated[str, Depends(get_episode_id)]
+
+
 _FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*): ")
 
 

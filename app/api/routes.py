@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import EpisodeDep, EpisodeRefDep, SessionDep, SettingsDep
+from app.api.deps import EpisodeDep, EpisodeIdDep, EpisodeRefDep, SessionDep, SettingsDep
 from app.api.schemas import (
     MAX_ID,
     ApprovalPublic,
@@ -129,11 +129,11 @@ def get_events(
 
 
 @router.post("/episodes/{episode_id}/turns", status_code=201, responses=answers(400, 404, 409))
-def record_turn(episode: EpisodeRefDep, body: TurnIn, session: SessionDep) -> dict:
+def record_turn(episode_id: EpisodeIdDep, body: TurnIn, session: SessionDep) -> dict:
     """Log a model turn, model error or notice (model text is normalised: see README). 409 once the
     episode is finished."""
     event = body.event.model_copy(update={"normalised": body.normalised})
-    return {"seq": episodes.record_turn(session, episode.id, event)}
+    return {"seq": episodes.record_turn(session, episode_id, event)}
 
 
 @router.post("/episodes/{episode_id}/heartbeat")

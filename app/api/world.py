@@ -9,9 +9,10 @@ from pathlib import Path
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import EpisodeRefDep, SessionDep, SettingsDep
+from app.api.deps import EpisodeIdDep, EpisodeRefDep, SessionDep, SettingsDep
 from app.api.schemas import answers
 from app.errors import InvalidRequest
+from app.services import episode_view
 from app.world.engine import tick, write_as
 
 router = APIRouter(prefix="/api")
@@ -44,15 +45,16 @@ def _scenario_dir(settings, slug: str) -> Path | None:
 
 
 @router.post("/episodes/{episode_id}/world/tick", responses=answers(400, 404))
-def world_tick(episode: EpisodeRefDep, body: TickIn, session: SessionDep, settings: SettingsDep) -> dict:
+def world_tick(episode_id: EpisodeIdDep, body: TickIn, session: SessionDep, settings: SettingsDep) -> dict:
     """Let characters react and scheduled events fire up to the episode's clock (the loop calls this
     between turns; with `wait`, the clock moves on to the next world event)."""
+    slug = episode_view.world(session, episode_id)["slug"]  # 404 for an unknown episode
     done = tick(
         session,
-        episode.id,
+        episode_id,
         wait=body.wait,
         after=body.after,
-        scenario_dir=_scenario_dir(settings, episode.scenario),
+        scenario_dir=_scenario_dir(settings, slug),
     )
     return asdict(done)
 

@@ -252,20 +252,74 @@ def _end(session: Session, episode_id: str, log: list[Logged], status: str, why:
     episodes.finish(session, episode_id, status, len(turns), why, usage)
 
 
+def _step(
+    session: Session,
+    episode_id: str,
+    world: dict,
+    log: list[Logged],
+    due: Due,
+    scenario_dir: Path | None,
+    result: TickResult,
+) -> None:
+    """The world's next due action: a character's reaction (or the reply bound reached) or a scheduled
+    event; each logged and committed."""
+    limit = (world.get("world_settings") or {}).get("max_reactions", 8)
+    if due.kind == "reaction" and replies_sent(log) >= limit:
+        store.append(
+            session,
+            episode_id,
+            WorldReaction(
+                character=due.character["who"] if due.character else "",
+                rule=due.rule_name,
+                trigger=due.trigger,
+                due=due.due,
+                status="limit",
+            ),
+            origin=Origin.WORLD,
+        )
+        session.commit()
+        _end(
+            session,
+            episode_id,
+            log,
+            EpisodeStatus.REACTION_LIMIT,
+            f"the world's reply bound ({limit} messages) was reached",
+        )
+        result.fired.append("reaction_limit")
+        return
+    if due.kind == "scheduled":
+        fired: Any = _fire_scheduled(session, episode_id, log, due)
+    else:
+        fired = _react(session, episode_id, world, due, scenario_dir)
+    actor = due.character["who"] if due.character else None
+    store.append(session, episode_id, fired, origin=Origin.WORLD, actor=actor)
+    session.commit()
+    result.fired.append(f"{due.kind}:{due.rule_name if due.kind == 'reaction' else due.event['name']}")  # type: ignore[index]
+    if isinstance(fired, ScheduledEventFired) and fired.ends_episode:
+        _end(
+            session,
+            episode_id,
+            _log(session, episode_id),
+            EpisodeStatus.ENDED_BY_WORLD,
+            f"scheduled event {fired.name} ended the episode",
+        )
+
+
 def tick(
     session: Session, episode_id: str, *, wait: bool = False, after: int = 0, scenario_dir: Path | None = None
 ) -> TickResult:
     """Let the world catch up with the episode's clock. With `wait` (the agent has stopped), move the
     clock on to the world's next event first. Returns what reached the agent's inbox after `after`."""
     result = TickResult()
+    episode = episode_view.load(session, episode_id)
+    log, last, keys = world_log(session, episode_id)
     for _ in range(MAX_STEPS):
-        episode = episode_view.load(session, episode_id)
         if episode is None:
             raise NotFound(f"no episode {episode_id}")
         if episode.status not in EpisodeStatus.open():
             result.ended, result.status = True, episode.status
             break
-        world, (log, _, keys) = episode.world, world_log(session, episode_id)
+        world = episode.world
         todo = pending(world, log, keys)
         now = episode.clock_seconds
         # a waiting agent lets time pass until the next reaction (scheduled events fire only when
@@ -281,53 +335,15 @@ def tick(
             )
             session.commit()
             wait = False
-            continue
-        if not todo or todo[0].due > now:
-            break
-        due = todo[0]
-        limit = (world.get("world_settings") or {}).get("max_reactions", 8)
-        if due.kind == "reaction" and replies_sent(log) >= limit:
-            store.append(
-                session,
-                episode_id,
-                WorldReaction(
-                    character=due.character["who"] if due.character else "",
-                    rule=due.rule_name,
-                    trigger=due.trigger,
-                    due=due.due,
-                    status="limit",
-                ),
-                origin=Origin.WORLD,
-            )
-            session.commit()
-            _end(
-                session,
-                episode_id,
-                log,
-                EpisodeStatus.REACTION_LIMIT,
-                f"the world's reply bound ({limit} messages) was reached",
-            )
-            result.fired.append("reaction_limit")
-            continue
-        if due.kind == "scheduled":
-            fired: Any = _fire_scheduled(session, episode_id, log, due)
+        elif not todo or todo[0].due > now:
+            break  # nothing written since the last read: what it read stands
         else:
-            fired = _react(session, episode_id, world, due, scenario_dir)
-        actor = due.character["who"] if due.character else None
-        store.append(session, episode_id, fired, origin=Origin.WORLD, actor=actor)
-        session.commit()
-        result.fired.append(f"{due.kind}:{due.rule_name if due.kind == 'reaction' else due.event['name']}")  # type: ignore[index]
-        if isinstance(fired, ScheduledEventFired) and fired.ends_episode:
-            _end(
-                session,
-                episode_id,
-                _log(session, episode_id),
-                EpisodeStatus.ENDED_BY_WORLD,
-                f"scheduled event {fired.name} ended the episode",
-            )
-    final = episode_view.load(session, episode_id)
+            _step(session, episode_id, world, log, todo[0], scenario_dir, result)
+        episode = episode_view.load(session, episode_id)
+        log, last, keys = world_log(session, episode_id)
+    final = episode
     agent = final.agent_address if final else ""
-    log, result.last_seq, _ = world_log(session, episode_id)
+    result.last_seq = last
     for e in log:
         p = e.payload
         to_agent = isinstance(p, MailDelivered) and any(
