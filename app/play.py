@@ -96,21 +96,53 @@ def _wire(body: Any) -> Any:
     return json.loads(json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode())
 
 
+def makes_no_model_call(world: dict) -> bool:
+    """Whether an episode's requests are local work only: no persona character answers mail (a model
+    call inside the world's tick) and the monitor has no judge stage (a model call inside a tool call)."""
+    from app.services import judge_stage
+
+    personas = any(ch.get("persona") for ch in world.get("characters", []))
+    return judge_stage.settings_of(world)["engine"] == "rules" and not personas
+
+
 class LocalClient(CorpmailClient):
     """The API in process without HTTP, for batch runs: each method builds the request body the HTTP
     client would send, validates it with the same request schema, and calls the same route handler (or
     `run_tool`, as the tool routes do) with a session of its own, in a worker thread as the server's
     thread pool would. Errors come back as the same ApiError (status and detail) the server answers.
-    The HTTP path stays for remote agents, `play_remote` and `InProcessPlayer(over_http=True)`."""
+    The HTTP path stays for remote agents, `play_remote` and `InProcessPlayer(over_http=True)`.
 
-    def __init__(self, settings, engine, threads: int = 8):
+    `inline` (the default on SQLite): requests that make no model call are handled on the event loop
+    itself - creating and finishing episodes, and the turns, ticks, tool calls and heartbeats of an
+    episode whose world and monitor call no model (makes_no_model_call). Each is local SQLite work of
+    ~0.3-10 ms; handing it to a thread cost more than the work (a GIL hand-over at every statement:
+    ~2-5 ms of CPU per model call at 50 episodes at once, bench/README.md), and with every write of the
+    process on the loop no inline write waits for a thread's. A persona's or a judge's episode,
+    summaries (reads), approvals, and everything on PostgreSQL (whose every statement waits on the
+    network) stay in the threads."""
+
+    def __init__(self, settings, engine, threads: int = 8, inline: bool | None = None):
         self.settings, self.engine = settings, engine
         self.attempts = 1
         self.episode_tokens = {}
         # 8 threads: within SQLite's default connection pool (5 + 10 overflow) with room to spare
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="corpmail-local")
+        self.inline = engine.dialect.name == "sqlite" if inline is None else inline
+        self.local_only: set[str] = set()  # episodes created here whose requests are handled inline
 
-    async def _call(self, method: str, url: str, handler: Callable[..., Any], *args: Any) -> Any:
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        handler: Callable[..., Any],
+        *args: Any,
+        episode: str | None = None,
+        local: bool = False,
+    ) -> Any:
+        """Handle a request inline when it is `local` (no model call whatever the episode) or belongs
+        to an episode in `local_only`; in a worker thread otherwise."""
+        if (local and self.inline) or (episode is not None and episode in self.local_only):
+            return self._handle(method, url, handler, args)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self._handle, method, url, handler, args)
 
@@ -158,10 +190,15 @@ class LocalClient(CorpmailClient):
         body = episode_body(scenario, model, variables, monitor_mode, approver, monitor, judge_model)
 
         def handler(session) -> dict:
-            create = EpisodeCreate.model_validate(_wire(body))
-            return routes.create_episode(create, session, self.settings).model_dump(mode="json")
+            from app.services import episode_view
 
-        return await self._call("POST", "/api/episodes", handler)
+            create = EpisodeCreate.model_validate(_wire(body))
+            started = routes.create_episode(create, session, self.settings).model_dump(mode="json")
+            if self.inline and makes_no_model_call(episode_view.world(session, started["episode_id"])):
+                self.local_only.add(started["episode_id"])
+            return started
+
+        return await self._call("POST", "/api/episodes", handler, local=True)
 
     async def call_tool(self, episode_id: str, name: str, raw_arguments: str, call_id: str) -> dict:
         from app.tools.runtime import run_tool
@@ -173,7 +210,9 @@ class LocalClient(CorpmailClient):
         def handler(session) -> dict:
             return run_tool(session, episode_id, name or "(missing)", raw, call_id=call_id or None)
 
-        return await self._call("POST", f"/api/episodes/{episode_id}/tools/{name}", handler)
+        return await self._call(
+            "POST", f"/api/episodes/{episode_id}/tools/{name}", handler, episode=episode_id
+        )
 
     async def record_turn(self, episode_id: str, event: dict) -> dict:
         from app.api import routes
@@ -186,7 +225,7 @@ class LocalClient(CorpmailClient):
             turn = TurnIn.model_validate(_wire(body))
             return routes.record_turn(get_episode_id(episode_id), turn, session)
 
-        return await self._call("POST", f"/api/episodes/{episode_id}/turns", handler)
+        return await self._call("POST", f"/api/episodes/{episode_id}/turns", handler, episode=episode_id)
 
     async def heartbeat(self, episode_id: str) -> dict:
         from app.api import routes
@@ -194,7 +233,7 @@ class LocalClient(CorpmailClient):
         def handler(session) -> dict:
             return routes.heartbeat(self._ref(session, episode_id), session)
 
-        return await self._call("POST", f"/api/episodes/{episode_id}/heartbeat", handler)
+        return await self._call("POST", f"/api/episodes/{episode_id}/heartbeat", handler, episode=episode_id)
 
     async def finish(
         self, episode_id: str, status: str, turns: int, error: str | None, usage: dict[str, int]
@@ -203,13 +242,14 @@ class LocalClient(CorpmailClient):
         from app.api.schemas import FinishIn
 
         body = {"status": status, "turns": turns, "error": error, "usage": usage}
+        self.local_only.discard(episode_id)  # finished (or refused: finished already)
 
         def handler(session) -> dict:
             done = FinishIn.model_validate(_wire(body))
             ep = routes.finish_episode(self._ref(session, episode_id), done, session)
             return ep.model_dump(mode="json")
 
-        return await self._call("POST", f"/api/episodes/{episode_id}/finish", handler)
+        return await self._call("POST", f"/api/episodes/{episode_id}/finish", handler, local=True)
 
     async def world_tick(self, episode_id: str, wait: bool = False, after: int = 0) -> dict:
         from app.api import world
@@ -219,7 +259,7 @@ class LocalClient(CorpmailClient):
             body = world.TickIn.model_validate({"wait": wait, "after": after})
             return world.world_tick(get_episode_id(episode_id), body, session, self.settings)
 
-        return await self._call("POST", f"/api/episodes/{episode_id}/world/tick", handler)
+        return await self._call("POST", f"/api/episodes/{episode_id}/world/tick", handler, episode=episode_id)
 
     async def approvals(self, episode_id: str, status: str | None = None) -> list[dict]:
         from app.api import routes
@@ -298,11 +338,14 @@ class InProcessPlayer:
         await self.client.aclose()
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 def _settle() -> None:
     """Import LiteLLM and load the monitor's language and threat models, then move everything alive so far
     (LiteLLM's model tables and the like: a large heap) out of the cyclic collector's reach
     (gc.freeze): a full collection no longer walks it, which took ~1 s at a time under load and
-    ~10 ms of CPU per model call."""
+    ~10 ms of CPU per model call. Then collect less often (GC_THRESHOLDS): this process plays episodes."""
     from app.llm import warm
     from app.monitor.text import language
     from app.monitor.threat_model import threat_model
@@ -312,6 +355,10 @@ def _settle() -> None:
     threat_model()  # and its learned threat model (~0.3 s of JSON)
     gc.collect()
     gc.freeze()
+    # episodes allocate briskly and keep per-episode caches: with the default thresholds (700, 10,
+    # 10) full collections of that growing heap paused everything for 50-250 ms at 50 episodes at once;
+    # rarer young collections let far fewer objects reach the old generation (bench/README.md)
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def warm_up() -> None:

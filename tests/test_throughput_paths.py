@@ -222,3 +222,46 @@ def test_scenario_cache_follows_the_files(tmp_path):
     main.write_text("slug: [broken\n")
     with pytest.raises(loader.ScenarioError):
         loader.load_scenario(folder, LIB)
+
+
+async def test_requests_without_model_calls_are_handled_on_the_event_loop_on_sqlite(settings, engine):
+    """SQLite: creating and finishing, and every request of a rules-monitored episode with no persona,
+    run inline on the loop; a judge's episode keeps its tool calls and ticks in the threads (the judge
+    is a model call). PostgreSQL: everything in the threads (its statements wait on the network)."""
+    import threading
+
+    from app.play import LocalClient
+
+    local = LocalClient(settings, engine)
+    where: list[tuple[str, bool]] = []
+    handle = local._handle
+
+    def spy(method, url, handler, args):
+        where.append((url.rsplit("/", 1)[-1], threading.current_thread() is threading.main_thread()))
+        return handle(method, url, handler, args)
+
+    local._handle = spy  # type: ignore[method-assign]
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        rules = (await local.create_episode("blackmail", "scripted/benign", {}))["episode_id"]
+        judged = (
+            await local.create_episode(
+                "blackmail", "scripted/benign", {}, monitor="rules+judge", judge_model="scriptedjudge/calm"
+            )
+        )["episode_id"]
+        assert (rules in local.local_only, judged in local.local_only) == (sqlite, False)
+        for eid in (rules, judged):
+            where.clear()
+            await local.record_turn(eid, {"kind": "notice", "turn": 1, "text": "hi"})
+            await local.call_tool(eid, "list_inbox", "{}", f"c-{eid}")
+            await local.world_tick(eid)
+            await local.heartbeat(eid)
+            await local.finish(eid, "completed", 1, None, {})
+            inline = sqlite and eid == rules
+            assert where == [("turns", inline), ("list_inbox", inline), ("tick", inline)] + [
+                ("heartbeat", inline),
+                ("finish", sqlite),
+            ]
+            assert eid not in local.local_only  # finished: forgotten
+    finally:
+        await local.aclose()
