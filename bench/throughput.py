@@ -17,7 +17,8 @@ openai/ provider, through the OpenAI SDK) or e.g. `lean@hosted_vllm` (LiteLLM's 
 OpenAI-compatible servers, no SDK).
 Per row: episodes/s, the ideal C / (model calls per episode x L), their ratio, harness CPU per model
 call (the child process's user+system CPU over the run / model calls; the fake server is another
-process and not counted), p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
+process and not counted) and `net`, the same without the stall probe's own cost (its 10 ms wakes,
+measured for a second idle before the run: ~15 ms of CPU a second on this VM), p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
 event loop's worst stall (a 10 ms ticker's overshoot) during the first episode (cold start: LiteLLM
 import, first call) and during the run. `--debug-at C` adds one row per variant with asyncio's debug
 mode, counting callbacks slower than 50 ms. `--model-client direct` answers the same scripted turns
@@ -226,6 +227,12 @@ async def _child(a: argparse.Namespace) -> None:
                         if s["status"] == "errored":
                             errors.append(str(s.get("error")))
 
+                # the stall probe's own cost: a wake every 10 ms is ~15 ms of CPU a second on this VM
+                # (each wake ~80-150 us), a third of the CPU at C = 1; measured idle, then taken off
+                with LagProbe():
+                    p0, q0 = _cpu(), time.perf_counter()
+                    await asyncio.sleep(1.0)
+                    probe_rate = (_cpu() - p0) / (time.perf_counter() - q0)
                 gcp = GcProbe()
                 with LagProbe() as run:
                     c0, t0 = _cpu(), time.perf_counter()
@@ -250,6 +257,8 @@ async def _child(a: argparse.Namespace) -> None:
         "ideal": ideal,
         "ratio": len(turns) / wall / ideal,
         "cpu_ms_per_call": 1000 * cpu / calls,
+        "probe_ms_per_s": 1000 * probe_rate,
+        "cpu_ms_per_call_net": 1000 * max(cpu - probe_rate * wall, 0.0) / calls,  # without the probe's
         "tool_p50_ms": 1000 * _pct(times, 0.5),
         "tool_p99_ms": 1000 * _pct(times, 0.99),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -321,7 +330,7 @@ def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: 
 
 
 HEAD = (
-    f"{'variant':20} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} "
+    f"{'variant':20} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} {'net':>6} "
     f"{'tool p50':>8} {'tool p99':>8} {'RSS MiB':>8} {'cold stall':>10} {'run stall':>9} {'slow cb':>7}"
 )
 
@@ -333,7 +342,8 @@ def _row(r: dict) -> str:
     err = f"  ({r['errored']} errored: {r['first_error']})" if r["errored"] else ""
     return (
         f"{r['variant']:20} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
-        f"{r['cpu_ms_per_call']:>11.2f} {r['tool_p50_ms']:>8.2f} {r['tool_p99_ms']:>8.1f} "
+        f"{r['cpu_ms_per_call']:>11.2f} {r.get('cpu_ms_per_call_net', float('nan')):>6.2f} "
+        f"{r['tool_p50_ms']:>8.2f} {r['tool_p99_ms']:>8.1f} "
         f"{r['peak_rss_mib']:>8.0f} {r['cold_stall_ms']:>8.0f}ms {r['run_stall_ms']:>7.0f}ms {slow:>7}{err}"
     )
 

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.sql import Update
 from sqlmodel import Session, col
 
+from app.errors import NotFound
 from app.events import bus
 from app.events.types import EventPayload, event_adapter
 from app.models import Episode, Event, table, utcnow
@@ -54,7 +55,10 @@ def append_many(
     also serialises concurrent writers of one episode (row lock on PostgreSQL, write lock on SQLite),
     then one multi-row INSERT writes them.
     """
-    return _append(session, episode_id, payloads, _RESERVE, {"dt": advance_seconds}, origin, actor) or []
+    seqs = _append(session, episode_id, payloads, _RESERVE, {"dt": advance_seconds}, origin, actor)
+    if seqs is None:
+        raise NotFound(f"no episode {episode_id}")
+    return seqs
 
 
 def append_turn(
