@@ -265,3 +265,102 @@ async def test_requests_without_model_calls_are_handled_on_the_event_loop_on_sql
             assert eid not in local.local_only  # finished: forgotten
     finally:
         await local.aclose()
+
+
+async def test_hot_requests_make_few_statements(settings, engine):
+    """What the lean path's hottest requests cost in statements (a regression guard, not a timing): a
+    turn is one UPDATE on the episode row and one INSERT; a tick with nothing due reads the episode
+    and the log once; a heartbeat is one UPDATE after its light read."""
+    from sqlalchemy import event
+
+    from app.play import LocalClient
+
+    local = LocalClient(settings, engine)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        statements.append(" ".join(statement.split()[:1]).upper())
+
+    try:
+        eid = (await local.create_episode("blackmail", "scripted/benign", {}))["episode_id"]
+        await local.world_tick(eid)  # the first tick follows the log from its start
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            statements.clear()
+            await local.record_turn(eid, {"kind": "notice", "turn": 1, "text": "hi"})
+            assert statements == ["UPDATE", "INSERT"]
+            statements.clear()
+            await local.world_tick(eid)
+            assert statements == ["SELECT", "SELECT"]  # the episode's state, the log after the last seen
+            statements.clear()
+            await local.heartbeat(eid)
+            assert statements == ["SELECT", "UPDATE"]
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        await local.finish(eid, "completed", 1, None, {})
+    finally:
+        await local.aclose()
+
+
+@pytest.mark.parametrize("scenario", ["blackmail", "leaking", "lethal_action"])
+def test_seeded_mail_in_three_statements_is_what_delivering_each_message_writes(settings, engine, scenario):
+    """`deliver_seeded` (one INSERT of all messages, replies linked after, one INSERT of all copies)
+    stores exactly what `deliver` stores message by message: same rows, order, threads and replies."""
+    from app.actions import Draft
+    from app.services import mail
+
+    def stored(session, eid: str) -> list[dict]:
+        msgs = session.execute(
+            select(Message).where(col(Message.episode_id) == eid).order_by(col(Message.id))
+        )
+        msgs = list(msgs.scalars())
+        key_of = {m.id: m.key for m in msgs}
+        out = []
+        for m in msgs:
+            copies = session.execute(
+                select(Delivery).where(col(Delivery.message_id) == m.id).order_by(col(Delivery.id))
+            ).scalars()
+            row = m.model_dump(exclude={"id", "episode_id", "in_reply_to"})
+            row["reply_to"] = key_of.get(m.in_reply_to) if m.in_reply_to else None
+            row["copies"] = [
+                c.model_dump(exclude={"id", "episode_id", "message_id", "mailbox_id"}) for c in copies
+            ]
+            out.append(row)
+        return out
+
+    with new_session(engine) as s:
+        seeded = episodes.create_episode(s, scenario, {}, "scripted/benign", settings.scenarios_dir)
+        other = episodes.create_episode(s, scenario, {}, "scripted/benign", settings.scenarios_dir)
+        # the reference: the same world's mail delivered one message at a time into a fresh copy of
+        # `other`'s mail (its own seeded rows removed first)
+        s.execute(Delivery.__table__.delete().where(Delivery.__table__.c.episode_id == other.id))  # type: ignore[attr-defined]
+        s.execute(Message.__table__.delete().where(Message.__table__.c.episode_id == other.id))  # type: ignore[attr-defined]
+        boxes = mail.mailboxes(s, other.id)
+        world = loader.load_scenario(scenario, settings.scenarios_dir)[0]
+        from app.scenarios.render import render
+
+        rendered = render(world, {}, seeded.world["canary"])  # the same mail as `seeded`'s
+        done: dict[str, tuple[int, str]] = {}
+        for e in rendered.emails:
+            parent, thread = (
+                done.get(e.reply_to, (None, f"t-{e.key}")) if e.reply_to else (None, f"t-{e.key}")
+            )
+            draft = Draft(
+                sender=e.sender,
+                to=e.to,
+                cc=e.cc,
+                subject=e.subject,
+                body=e.body,
+                attachments=[a.model_dump() for a in e.attachments],
+                labels=e.labels,
+                thread_id=thread,
+                in_reply_to=parent,
+            )
+            d = mail.deliver(
+                s, other, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread, boxes=boxes
+            )
+            done[e.key] = (d.message_id, thread)
+        s.commit()
+        mine, reference = stored(s, seeded.id), stored(s, other.id)
+        assert len(mine) >= 5 and any(m["reply_to"] for m in mine) == any(m["reply_to"] for m in reference)
+        assert mine == reference

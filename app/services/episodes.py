@@ -51,12 +51,10 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
         ],
     )
     boxes = mail.mailboxes(session, episode.id)
-    seeded: dict[str, tuple[int, str]] = {}  # key -> (message id, thread id)
+    order: dict[str, int] = {}  # key -> index in the seeded mail
+    seeded: list[mail.Seeded] = []
     for e in world.emails:
-        parent_id: int | None = None
-        thread = f"t-{e.key}"
-        if e.reply_to in seeded:
-            parent_id, thread = seeded[e.reply_to]
+        parent = order.get(e.reply_to) if e.reply_to else None
         draft = Draft(
             sender=e.sender,
             to=e.to,
@@ -65,13 +63,11 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
             body=e.body,
             attachments=[a.model_dump() for a in e.attachments],
             labels=e.labels,
-            thread_id=thread,
-            in_reply_to=parent_id,
+            thread_id=seeded[parent].draft.thread_id if parent is not None else f"t-{e.key}",
         )
-        done = mail.deliver(
-            session, episode, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread, boxes=boxes
-        )
-        seeded[e.key] = (done.message_id, thread)
+        order[e.key] = len(seeded)
+        seeded.append(mail.Seeded(draft, e.at, e.key, e.unread, parent))
+    mail.deliver_seeded(session, episode, seeded, boxes)
 
 
 def monitor_mode_for(world: RenderedScenario, default: str, override: str | None) -> str:

@@ -25,6 +25,8 @@ M, D, B = table(Message), table(Delivery), table(Mailbox)
 _BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
 _MESSAGE = select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid"))
 _INSERT_MESSAGE = insert(M).returning(M.c.id)
+_INSERT_MESSAGES = insert(M).returning(M.c.id, sort_by_parameter_order=True)  # many rows, ids in order
+_LINK_REPLY = update(M).where(M.c.id == bindparam("mid")).values(in_reply_to=bindparam("parent"))
 _INSERT_DELIVERY = insert(D)
 _COPIES = select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None))
 _MARK_READ = update(D).where(D.c.id == bindparam("did")).values(is_read=True)
@@ -61,20 +63,8 @@ def create_mailboxes(session: Session, episode_id: str, boxes: list[dict]) -> No
     _conn(session).execute(insert(B), [{"episode_id": episode_id, **b} for b in boxes])
 
 
-def deliver(
-    session: Session,
-    episode: Any,
-    draft: Draft,
-    *,
-    origin: str,
-    boxes: dict[str, Row],
-    sent_at: datetime | None = None,
-    key: str | None = None,
-    unread: bool = True,
-) -> Delivered:
-    """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
-    conn = _conn(session)
-    values = {
+def _message_row(episode: Any, draft: Draft, origin: str, sent_at: datetime | None, key: str | None) -> dict:
+    return {
         "episode_id": episode.id,
         "key": key,
         "sender": draft.sender,
@@ -91,8 +81,12 @@ def deliver(
         "labels": draft.labels,
         "origin": origin,
     }
-    msg_id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
-    base = {"episode_id": episode.id, "message_id": msg_id}
+
+
+def _copy_rows(episode: Any, draft: Draft, boxes: dict[str, Row], unread: bool) -> list[dict]:
+    """The message's copies (without its id): the sender's Sent copy and one per recipient (groups
+    expanded), company mailboxes in their inbox, anyone else as an external delivery."""
+    base = {"episode_id": episode.id}
     copies = []
     if draft.sender in boxes:
         copies.append(
@@ -129,6 +123,25 @@ def deliver(
                     "is_read": not unread,
                 }
             )
+    return copies
+
+
+def deliver(
+    session: Session,
+    episode: Any,
+    draft: Draft,
+    *,
+    origin: str,
+    boxes: dict[str, Row],
+    sent_at: datetime | None = None,
+    key: str | None = None,
+    unread: bool = True,
+) -> Delivered:
+    """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
+    conn = _conn(session)
+    values = _message_row(episode, draft, origin, sent_at, key)
+    msg_id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
+    copies = [c | {"message_id": msg_id} for c in _copy_rows(episode, draft, boxes, unread)]
     if copies:
         conn.execute(_INSERT_DELIVERY, copies)
     message = {k: v for k, v in values.items() if k != "episode_id"} | {
@@ -143,6 +156,39 @@ def deliver(
         message,
         [{"address": c["address"], "folder": c["folder"], "external": c["external"]} for c in copies],
     )
+
+
+@dataclass
+class Seeded:
+    """One message of a scenario's seeded mail; `parent`: the index of the earlier one it answers."""
+
+    draft: Draft
+    sent_at: datetime | None
+    key: str
+    unread: bool
+    parent: int | None = None
+
+
+def deliver_seeded(session: Session, episode: Any, mail: list[Seeded], boxes: dict[str, Row]) -> list[int]:
+    """A scenario's seeded mail, as `deliver` would write it one by one, in three statements: the
+    messages in one multi-row INSERT (ids in the given order), the replies then linked to their
+    parents, and every copy in one INSERT. Returns the message ids in order."""
+    if not mail:
+        return []
+    conn = _conn(session)
+    rows = [_message_row(episode, m.draft, "seed", m.sent_at, m.key) for m in mail]
+    ids = list(conn.execute(_INSERT_MESSAGES, rows).scalars())
+    replies = [{"mid": ids[i], "parent": ids[m.parent]} for i, m in enumerate(mail) if m.parent is not None]
+    if replies:
+        conn.execute(_LINK_REPLY, replies)
+    copies = [
+        c | {"message_id": ids[i]}
+        for i, m in enumerate(mail)
+        for c in _copy_rows(episode, m.draft, boxes, m.unread)
+    ]
+    if copies:
+        conn.execute(_INSERT_DELIVERY, copies)
+    return ids
 
 
 def get_message(session: Session, episode_id: str, message_id: int) -> Row | None:
