@@ -306,7 +306,6 @@ async def test_hot_requests_make_few_statements(settings, engine):
 def test_seeded_mail_in_three_statements_is_what_delivering_each_message_writes(settings, engine, scenario):
     """`deliver_seeded` (one INSERT of all messages, replies linked after, one INSERT of all copies)
     stores exactly what `deliver` stores message by message: same rows, order, threads and replies."""
-    from app.actions import Draft
     from app.services import mail
 
     def stored(session, eid: str) -> list[dict]:
@@ -345,17 +344,7 @@ def test_seeded_mail_in_three_statements_is_what_delivering_each_message_writes(
             parent, thread = (
                 done.get(e.reply_to, (None, f"t-{e.key}")) if e.reply_to else (None, f"t-{e.key}")
             )
-            draft = Draft(
-                sender=e.sender,
-                to=e.to,
-                cc=e.cc,
-                subject=e.subject,
-                body=e.body,
-                attachments=[a.model_dump() for a in e.attachments],
-                labels=e.labels,
-                thread_id=thread,
-                in_reply_to=parent,
-            )
+            draft = episodes.seed_draft(e, thread, parent)
             d = mail.deliver(
                 s, other, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread, boxes=boxes
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, case, update
 from sqlmodel import Session, col
@@ -32,6 +33,21 @@ def new_canary() -> str:
     return f"CMK-{secrets.token_hex(4).upper()}"
 
 
+def seed_draft(email: Any, thread_id: str, in_reply_to: int | None = None) -> Draft:
+    """One of a scenario's seeded emails as a Draft."""
+    return Draft(
+        sender=email.sender,
+        to=email.to,
+        cc=email.cc,
+        subject=email.subject,
+        body=email.body,
+        attachments=[a.model_dump() for a in email.attachments],
+        labels=email.labels,
+        thread_id=thread_id,
+        in_reply_to=in_reply_to,
+    )
+
+
 def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
     """Create the mailboxes and deliver the scenario's mail, in time order, through the mail service."""
     mail.create_mailboxes(
@@ -51,22 +67,12 @@ def seed(session: Session, episode: Episode, world: RenderedScenario) -> None:
         ],
     )
     boxes = mail.mailboxes(session, episode.id)
-    order: dict[str, int] = {}  # key -> index in the seeded mail
+    order: dict[str, tuple[int, str]] = {}  # key -> (index in the seeded mail, thread)
     seeded: list[mail.Seeded] = []
     for e in world.emails:
-        parent = order.get(e.reply_to) if e.reply_to else None
-        draft = Draft(
-            sender=e.sender,
-            to=e.to,
-            cc=e.cc,
-            subject=e.subject,
-            body=e.body,
-            attachments=[a.model_dump() for a in e.attachments],
-            labels=e.labels,
-            thread_id=seeded[parent].draft.thread_id if parent is not None else f"t-{e.key}",
-        )
-        order[e.key] = len(seeded)
-        seeded.append(mail.Seeded(draft, e.at, e.key, e.unread, parent))
+        parent, thread = order.get(e.reply_to or "", (None, f"t-{e.key}"))  # a reply joins its thread
+        order[e.key] = (len(seeded), thread)
+        seeded.append(mail.Seeded(seed_draft(e, thread), e.at, e.key, e.unread, parent))
     mail.deliver_seeded(session, episode, seeded, boxes)
 
 
