@@ -17,7 +17,7 @@ from app.core.config import REPO_ROOT, Settings
 from app.core.db import make_engine, new_session, scratch_postgres
 from app.core.migrate import upgrade
 from app.events import store
-from app.models import Delivery, Episode, Message
+from app.models import Delivery, Episode, Message, table
 from app.play import InProcessPlayer, PlayRequest
 from app.scenarios import loader
 from app.services import episodes
@@ -306,6 +306,7 @@ async def test_hot_requests_make_few_statements(settings, engine):
 def test_seeded_mail_in_three_statements_is_what_delivering_each_message_writes(settings, engine, scenario):
     """`deliver_seeded` (one INSERT of all messages, replies linked after, one INSERT of all copies)
     stores exactly what `deliver` stores message by message: same rows, order, threads and replies."""
+    from app.scenarios.render import render
     from app.services import mail
 
     def stored(session, eid: str) -> list[dict]:
@@ -332,18 +333,14 @@ def test_seeded_mail_in_three_statements_is_what_delivering_each_message_writes(
         other = episodes.create_episode(s, scenario, {}, "scripted/benign", settings.scenarios_dir)
         # the reference: the same world's mail delivered one message at a time into a fresh copy of
         # `other`'s mail (its own seeded rows removed first)
-        s.execute(Delivery.__table__.delete().where(Delivery.__table__.c.episode_id == other.id))  # type: ignore[attr-defined]
-        s.execute(Message.__table__.delete().where(Message.__table__.c.episode_id == other.id))  # type: ignore[attr-defined]
+        for rows in (table(Delivery), table(Message)):
+            s.execute(rows.delete().where(rows.c.episode_id == other.id))
         boxes = mail.mailboxes(s, other.id)
         world = loader.load_scenario(scenario, settings.scenarios_dir)[0]
-        from app.scenarios.render import render
-
         rendered = render(world, {}, seeded.world["canary"])  # the same mail as `seeded`'s
         done: dict[str, tuple[int, str]] = {}
         for e in rendered.emails:
-            parent, thread = (
-                done.get(e.reply_to, (None, f"t-{e.key}")) if e.reply_to else (None, f"t-{e.key}")
-            )
+            parent, thread = done.get(e.reply_to or "", (None, f"t-{e.key}"))
             draft = episodes.seed_draft(e, thread, parent)
             d = mail.deliver(
                 s, other, draft, origin="seed", sent_at=e.at, key=e.key, unread=e.unread, boxes=boxes
@@ -351,5 +348,5 @@ def test_seeded_mail_in_three_statements_is_what_delivering_each_message_writes(
             done[e.key] = (d.message_id, thread)
         s.commit()
         mine, reference = stored(s, seeded.id), stored(s, other.id)
-        assert len(mine) >= 5 and any(m["reply_to"] for m in mine) == any(m["reply_to"] for m in reference)
+        assert len(mine) >= 5 and any(m["reply_to"] for m in mine)  # every library scenario has replies
         assert mine == reference

@@ -53,7 +53,7 @@ EpisodeDep = Annotated[Episode, Depends(get_episode)]
 
 
 def get_episode_ref(episode_id: str, session: SessionDep) -> EpisodeRef:
-    """The episode named in the path as a light reference (id, scenario, agent, status), or 404: for
+    """The episode named in the path as a light reference (its id and agent), or 404: for
     the routes that act on an episode by id and read nothing else of it."""
     episode = episode_view.ref(session, episode_id) if text.is_id(episode_id) else None
     if episode is None:

@@ -2,9 +2,9 @@
 
 Python's `re` tries every alternative of a big alternation at every position of the text, so a cue of
 a few hundred alternatives costs ~30-160 us per search even when nothing matches (most searches). Read
-from the compiled pattern's parse tree, `required_literals` gives a set of plain strings one of which
-every match must contain; `Cue.search` runs the regex only when one of them is in the text, folded
-as the regex's IGNORECASE folds it. A pattern with no such set is simply always run.
+from each part's parse tree, `required_literals` gives a set of plain strings one of which every
+match of the part must contain; `Cue` searches only the parts with one of them in the text, folded as
+the regex's IGNORECASE folds it. A part with no such set is always searched.
 
 Soundness rests on `fold`: a text character that IGNORECASE matches to a literal character must fold
 to that character's fold. That holds for the characters literals are taken from (ASCII letters,
@@ -81,8 +81,6 @@ class Cue:
         self.regex = re.compile("|".join(f"(?:{p})" for p in parts), flags)
         self.pattern = self.regex.pattern
         self.parts = [(required_literals(P.parse(p, flags)), re.compile(p, flags)) for p in parts]
-        known = [lits for lits, _ in self.parts]
-        self.literals = None if None in known else frozenset().union(*known)  # type: ignore[arg-type]
 
     def _candidates(self, text: str) -> list[re.Pattern]:
         folded = fold(text)
@@ -96,17 +94,11 @@ class Cue:
                 best = m
         return best
 
-    def _maybe(self, text: str) -> bool:
-        if self.literals is None:
-            return True
-        folded = fold(text)
-        return any(lit in folded for lit in self.literals)
-
     def finditer(self, text: str) -> Iterator[re.Match]:
-        return self.regex.finditer(text) if self._maybe(text) else iter(())
+        return self.regex.finditer(text) if self._candidates(text) else iter(())
 
     def fullmatch(self, text: str) -> re.Match | None:
         return self.regex.fullmatch(text)
 
     def sub(self, repl, text: str) -> str:
-        return self.regex.sub(repl, text) if self._maybe(text) else text
+        return self.regex.sub(repl, text) if self._candidates(text) else text
