@@ -7,9 +7,10 @@ the monitor, then to the mail service or `perform`. Nothing here touches the dat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 # Names of the built-in tools (app.tools.mail); scenarios may not declare action tools with these names.
@@ -54,7 +55,14 @@ class ActionRequest:
 Action = Draft | ActionRequest
 
 
+@lru_cache(maxsize=1024)
+def sandboxed(text: str) -> Template:
+    """A scenario's template (an action tool's result, a character's reply) compiled in the sandbox,
+    once per process: compiling costs ~0.5 ms, rendering ~20 us."""
+    return _env.from_string(text)
+
+
 def perform(request: ActionRequest) -> dict:
     """The declared result of an action tool, rendered with the call's arguments."""
-    message = _env.from_string(request.spec["result"]).render(args=request.args).strip()
+    message = sandboxed(request.spec["result"]).render(args=request.args).strip()
     return {"status": "done", "action": request.tool, "message": " ".join(message.split())}

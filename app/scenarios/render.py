@@ -42,7 +42,7 @@ _env = SandboxedEnvironment(
 @pass_context
 def _render_filter(ctx, text: str) -> str:
     """`{{ texts.x | render }}`: render a shared snippet with the same (strict) context."""
-    return _env.from_string(text).render(ctx.get_all())
+    return _template(text).render(ctx.get_all())
 
 
 _env.filters["render"] = _render_filter

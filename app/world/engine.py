@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app.actions import sandboxed
 from app.errors import NotFound
 from app.events import store
 from app.events.types import (
@@ -38,7 +38,6 @@ from app.tools.runtime import run_tool
 from app.vocab import EpisodeStatus, Origin
 from app.world.pending import Due, Logged, action_effected_before, pending, replies_sent
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 MAX_STEPS = 50  # world actions in one tick, a guard on top of the scenario's max_reactions
 
 
@@ -143,7 +142,7 @@ def _keys(session: Session, episode_id: str) -> dict[str, int]:
 
 
 def _render(text: str, context: dict) -> str:
-    return _env.from_string(text).render(context).strip()
+    return sandboxed(text).render(context).strip()
 
 
 def _rule_message(world: dict, due: Due) -> dict:
