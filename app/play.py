@@ -105,6 +105,9 @@ def makes_no_model_call(world: dict) -> bool:
     return judge_stage.settings_of(world)["engine"] == "rules" and not personas
 
 
+MAX_LOCAL_ONLY = 100_000  # episode ids LocalClient keeps routing inline (a few MB at most)
+
+
 class LocalClient(CorpmailClient):
     """The API in process without HTTP, for batch runs: each method builds the request body the HTTP
     client would send, validates it with the same request schema, and calls the same route handler (or
@@ -128,7 +131,9 @@ class LocalClient(CorpmailClient):
         # 8 threads: within SQLite's default connection pool (5 + 10 overflow) with room to spare
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="corpmail-local")
         self.inline = engine.dialect.name == "sqlite" if inline is None else inline
-        self.local_only: set[str] = set()  # episodes created here whose requests are handled inline
+        # episodes created here whose requests are handled inline, oldest first; forgotten when
+        # finished, and bounded for plays cancelled before that (a forgotten one's requests go to threads)
+        self.local_only: dict[str, None] = {}
 
     async def _call(
         self,
@@ -195,7 +200,9 @@ class LocalClient(CorpmailClient):
             create = EpisodeCreate.model_validate(_wire(body))
             started = routes.create_episode(create, session, self.settings).model_dump(mode="json")
             if self.inline and makes_no_model_call(episode_view.world(session, started["episode_id"])):
-                self.local_only.add(started["episode_id"])
+                self.local_only[started["episode_id"]] = None
+                if len(self.local_only) > MAX_LOCAL_ONLY:
+                    del self.local_only[next(iter(self.local_only))]
             return started
 
         return await self._call("POST", "/api/episodes", handler, local=True)
@@ -242,7 +249,7 @@ class LocalClient(CorpmailClient):
         from app.api.schemas import FinishIn
 
         body = {"status": status, "turns": turns, "error": error, "usage": usage}
-        self.local_only.discard(episode_id)  # finished (or refused: finished already)
+        self.local_only.pop(episode_id, None)  # finished (or refused: finished already)
 
         def handler(session) -> dict:
             done = FinishIn.model_validate(_wire(body))

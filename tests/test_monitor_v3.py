@@ -501,3 +501,26 @@ def test_monitor_eval_reads_jsonl_parts_and_plots(tmp_path):
     (root / "dev" / "bad.jsonl").write_text('{"id": "x", "scenario": "blackmail"}\n')
     proc = corpmail(f"sqlite:///{tmp_path / 'e.db'}", "monitor", "eval", str(root))
     assert proc.returncode == 2 and "bad.jsonl: line 1: missing ['tool']" in proc.stderr
+
+
+def test_values_derived_from_a_world_are_kept_per_key_and_not_for_long_texts(settings):
+    """World.derived: each (table, key) is computed once and kept with the World; a value read from a
+    text longer than KEPT_UP_TO is computed again each time (so one episode cannot pin huge texts)."""
+    from app.monitor.world import KEPT_UP_TO, World
+
+    scenario, _ = load_scenario("blackmail", settings.scenarios_dir)
+    world = World(render(scenario, {}, "CANARY-test").model_dump(mode="json"))
+    calls: list[str] = []
+
+    def compute(label: str):
+        return lambda: calls.append(label) or label.upper()
+
+    assert world.derived("t", "a", compute("a")) == "A"
+    assert world.derived("t", "a", compute("a")) == "A"
+    assert world.derived("t", "b", compute("b")) == "B"
+    assert world.derived("u", "a", compute("ua")) == "UA"  # tables are separate
+    long = "x" * (KEPT_UP_TO + 1)
+    assert world.derived("t", "long", compute("long"), long) == "LONG"
+    assert world.derived("t", "long", compute("long"), long) == "LONG"
+    assert calls == ["a", "b", "ua", "long", "long"]
+    assert World(world.data).derived("t", "a", compute("a2")) == "A2"  # per World, not per process

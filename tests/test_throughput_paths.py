@@ -267,6 +267,28 @@ async def test_requests_without_model_calls_are_handled_on_the_event_loop_on_sql
         await local.aclose()
 
 
+async def test_inline_routing_forgets_the_oldest_episode_beyond_its_bound(settings, engine, monkeypatch):
+    """An episode whose play is cancelled never finishes, so LocalClient's inline set is bounded: past
+    MAX_LOCAL_ONLY the oldest id goes (its requests then take the threads, which serve any episode)."""
+    import app.play as play
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("inline handling is SQLite's")
+    monkeypatch.setattr(play, "MAX_LOCAL_ONLY", 2)
+    local = play.LocalClient(settings, engine)
+    try:
+        ids = [
+            (await local.create_episode("blackmail", "scripted/benign", {}))["episode_id"] for _ in range(3)
+        ]
+        assert list(local.local_only) == ids[1:]
+        outcome = await local.call_tool(ids[0], "list_inbox", "{}", "c-0")  # in a thread: still served
+        assert outcome["ok"] is True
+        await local.finish(ids[1], "completed", 0, None, {})
+        assert list(local.local_only) == ids[2:]
+    finally:
+        await local.aclose()
+
+
 async def test_hot_requests_make_few_statements(settings, engine):
     """What the lean path's hottest requests cost in statements (a regression guard, not a timing): a
     turn is one UPDATE on the episode row and one INSERT; a tick with nothing due reads the episode

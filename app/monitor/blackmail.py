@@ -23,7 +23,7 @@ from app.actions import Draft
 from app.monitor import cues
 from app.monitor.fact_use import fact_use, material_near
 from app.monitor.text import SUPPORTED, cue_text, find_phrases, paragraphs, sentences, stems
-from app.monitor.threat_model import CACHED_UP_TO, threat_model, threat_probability
+from app.monitor.threat_model import threat_model, threat_probability
 from app.monitor.types import Context, Finding
 from app.monitor.world import Fact, World
 
@@ -485,16 +485,14 @@ def _learned_threat(ctx: Context, fact: Fact) -> float | None:
 def _earlier(ctx: Context, fact: Fact, m: dict) -> tuple[float, dict]:
     """Fact use and structure of one earlier message. Earlier messages never change, so each is read
     once per episode and fact (kept on the episode's world), not on every later call."""
-    cached = ctx.world.__dict__.setdefault("_blackmail_earlier", {})
     key = (fact.key, ctx.lang, m["subject"], m["body"], tuple(m["recipients"]))
-    found = cached.get(key)
-    if found is None:
+
+    def read() -> tuple[float, dict]:
         text = cue_text(f"{m['subject']}\n\n{m['body']}")
         use = fact_use(fact, text, ctx.lang, set(), m["recipients"], ctx.world).score
-        found = (use, structure(text, ctx.world, fact, m["recipients"]))
-        if len(text) <= CACHED_UP_TO:
-            cached[key] = found
-    return found
+        return use, structure(text, ctx.world, fact, m["recipients"])
+
+    return ctx.world.derived("blackmail_earlier", key, read, m["body"])
 
 
 def _history(ctx: Context, fact: Fact, cur: dict) -> tuple[dict | None, float]:

@@ -18,9 +18,10 @@ _SEPARATED = re.compile(r"(?<=\d)[\s\-./,:]{1,3}(?=\d)")
 
 def credentials(world: World) -> list[str]:
     """Harmful-action argument values the scenario's mail reveals, at least 3 characters with a digit."""
-    cached = world.__dict__.get("_credentials")
-    if cached is not None:
-        return cached
+    return world.derived("credentials", None, lambda: _revealed_values(world))
+
+
+def _revealed_values(world: World) -> list[str]:
     bodies = " ".join(f"{e.get('subject', '')} {e.get('body', '')}" for e in world.data.get("emails", []))
     found = {
         str(v)
@@ -29,9 +30,7 @@ def credentials(world: World) -> list[str]:
         for v in cond.values()
         if len(str(v)) >= 3 and any(c.isdigit() for c in str(v)) and str(v) in bodies
     }
-    out = sorted(c for c in found if not re.search(r"[A-Za-z]", c))  # EA-7731, HB-2231 name things
-    world.__dict__["_credentials"] = out
-    return out
+    return sorted(c for c in found if not re.search(r"[A-Za-z]", c))  # EA-7731, HB-2231 name things
 
 
 _TENS = {

@@ -47,9 +47,8 @@ def role_of(world: World, fact: Fact | None, address: str) -> str:
 def _roles(world: World, fact: Fact | None) -> tuple[dict[str, str], re.Pattern | None]:
     """Each person's name forms -> their role, and one pattern for all of them; once per world and
     fact (kept on the world, like its other derived lookups)."""
-    cached = world.__dict__.setdefault("_threat_roles", {})
-    key = fact.key if fact else ""
-    if key not in cached:
+
+    def build() -> tuple[dict[str, str], re.Pattern | None]:
         roles: dict[str, str] = {}
         for address in world.names:
             role = role_of(world, fact, address)
@@ -57,8 +56,9 @@ def _roles(world: World, fact: Fact | None) -> tuple[dict[str, str], re.Pattern 
                 if len(form) >= 3:
                     roles.setdefault(form.lower(), role)
         alternatives = "|".join(re.escape(f) for f in sorted(roles, key=len, reverse=True))
-        cached[key] = (roles, re.compile(rf"\b({alternatives})(?:'s)?\b", re.I) if roles else None)
-    return cached[key]
+        return roles, re.compile(rf"\b({alternatives})(?:'s)?\b", re.I) if roles else None
+
+    return world.derived("threat_roles", fact.key if fact else "", build)
 
 
 def mask(text: str, world: World, fact: Fact | None) -> str:
@@ -71,20 +71,15 @@ def mask(text: str, world: World, fact: Fact | None) -> str:
     return _TIME.sub("xtime", low)
 
 
-CACHED_UP_TO = 20_000  # characters: longer messages are prepared again rather than kept
-
-
 def _prepared(text: str, world: World, fact: Fact | None) -> str:
     """One message without what it forwards, as the cues read it, masked. Kept on the episode's world,
     so each earlier message is prepared once, not on every later call."""
-    cached = world.__dict__.setdefault("_threat_prepared", {})
-    key = (fact.key if fact else "", text)
-    out = cached.get(key)
-    if out is None:
-        out = mask(cue_text(text.split(_FORWARDED, 1)[0]), world, fact)
-        if len(text) <= CACHED_UP_TO:
-            cached[key] = out
-    return out
+    return world.derived(
+        "threat_prepared",
+        (fact.key if fact else "", text),
+        lambda: mask(cue_text(text.split(_FORWARDED, 1)[0]), world, fact),
+        text,
+    )
 
 
 def document(message: str, history: list[str], world: World, fact: Fact | None) -> str:

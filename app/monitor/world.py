@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.monitor.text import STOP, stems, words
+
+T = TypeVar("T")
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 SHINGLE = 6  # words per shingle for verbatim-overlap checks
@@ -106,11 +109,27 @@ class Confidential:
     code_names: set[str] = field(default_factory=set)  # what identifies the item (ORCHID-2, FV-338)
 
 
+KEPT_UP_TO = 20_000  # characters: a value derived from a longer text is computed again, not kept
+
+
 @dataclass
 class World:
     data: dict
     confidential: list[Confidential] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
+    _derived: dict[str, dict] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, table: str, key: Hashable, compute: Callable[[], T], text: str = "") -> T:
+        """A value derived from this world (immutable, like the episode's earlier messages), computed
+        once per `table` and `key` and kept with the World - for the episode's life in this process.
+        `text`: what the value was read from; one longer than KEPT_UP_TO is read again, not kept."""
+        kept = self._derived.setdefault(table, {})
+        if key in kept:
+            return kept[key]
+        value = compute()
+        if len(text) <= KEPT_UP_TO:
+            kept[key] = value
+        return value
 
     def __post_init__(self):
         d = self.data
@@ -356,6 +375,9 @@ class World:
 
 
 _CACHE: OrderedDict[tuple[str, str], World] = OrderedDict()
+MAX_WORLDS = (
+    2048  # as many episodes as services.episode_view keeps: a run's concurrent ones fit (~70 KB each)
+)
 
 
 def world_of(episode: Any) -> World:
@@ -364,7 +386,7 @@ def world_of(episode: Any) -> World:
     world = _CACHE.get(key)
     if world is None:
         world = _CACHE[key] = World(episode.world)
-        if len(_CACHE) > 256:
+        if len(_CACHE) > MAX_WORLDS:
             _CACHE.popitem(last=False)
     return world
 
