@@ -375,9 +375,8 @@ class World:
 
 
 _CACHE: OrderedDict[tuple[str, str], World] = OrderedDict()
-MAX_WORLDS = (
-    2048  # as many episodes as services.episode_view keeps: a run's concurrent ones fit (~70 KB each)
-)
+# as many episodes as services.episode_view keeps: a run's concurrent ones fit (~70 KB each)
+MAX_WORLDS = 2048
 
 
 def world_of(episode: Any) -> World:

@@ -170,9 +170,10 @@ class Seeded:
 
 
 def deliver_seeded(session: Session, episode: Any, mail: list[Seeded], boxes: dict[str, Row]) -> list[int]:
-    """A scenario's seeded mail, as `deliver` would write it one by one, in three statements: the
-    messages in one multi-row INSERT (ids in the given order), the replies then linked to their
-    parents, and every copy in one INSERT. Returns the message ids in order."""
+    """A scenario's seeded mail, as `deliver` would write it one by one: the messages in one INSERT
+    with their ids returned in the given order (one statement on PostgreSQL; SQLAlchemy sends SQLite
+    one row per statement to keep that order), the replies then linked to their parents, and every
+    copy in one INSERT. Returns the message ids in order."""
     if not mail:
         return []
     conn = _conn(session)

@@ -340,8 +340,7 @@ def tick(
             _step(session, episode_id, world, log, todo[0], scenario_dir, result)
         episode = episode_view.load(session, episode_id)
         log, last, keys = world_log(session, episode_id)
-    final = episode
-    agent = final.agent_address if final else ""
+    agent = episode.agent_address if episode else ""
     result.last_seq = last
     for e in log:
         p = e.payload
@@ -353,8 +352,8 @@ def tick(
             result.new_mail.append(
                 {"id": m["id"], "from": m["sender"], "subject": m["subject"], "origin": e.origin}
             )
-    if not result.ended and final is not None and final.status not in EpisodeStatus.open():
-        result.ended, result.status = True, final.status
+    if not result.ended and episode is not None and episode.status not in EpisodeStatus.open():
+        result.ended, result.status = True, episode.status
     if result.ended:
         forget(session, episode_id)
     return result
