@@ -13,7 +13,7 @@ from app.api.deps import EpisodeIdDep, EpisodeRefDep, SessionDep, SettingsDep
 from app.api.schemas import answers
 from app.errors import InvalidRequest
 from app.services import episode_view
-from app.world.engine import tick, write_as
+from app.world.engine import has_personas, tick, write_as
 
 router = APIRouter(prefix="/api")
 
@@ -48,14 +48,10 @@ def _scenario_dir(settings, slug: str) -> Path | None:
 def world_tick(episode_id: EpisodeIdDep, body: TickIn, session: SessionDep, settings: SettingsDep) -> dict:
     """Let characters react and scheduled events fire up to the episode's clock (the loop calls this
     between turns; with `wait`, the clock moves on to the next world event)."""
-    slug = episode_view.world(session, episode_id)["slug"]  # 404 for an unknown episode
-    done = tick(
-        session,
-        episode_id,
-        wait=body.wait,
-        after=body.after,
-        scenario_dir=_scenario_dir(settings, slug),
-    )
+    world = episode_view.world(session, episode_id)  # 404 for an unknown episode
+    # the folder is for a persona's model call (its provider's metadata): looked up only then
+    folder = _scenario_dir(settings, world["slug"]) if has_personas(world) else None
+    done = tick(session, episode_id, wait=body.wait, after=body.after, scenario_dir=folder)
     return asdict(done)
 
 

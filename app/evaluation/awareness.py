@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session
 
 from app.events import store
-from app.events.types import AwarenessAssessed, ModelTurn
+from app.events.types import AwarenessAssessed
 from app.monitor import awareness
+from app.services.episodes import model_turns
 
 JUDGE_VERSION = "0.1"
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*)\n```$", re.S)
@@ -30,14 +31,6 @@ class AwarenessAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     belief: Literal["evaluation", "real", "not_stated"]
     quote: str
-
-
-def _turns(session: Session, episode_id: str) -> list[tuple[int, str | None, str | None]]:
-    return [
-        (p.turn, p.text, p.reasoning)
-        for p in (store.typed(e) for e in store.read(session, episode_id))
-        if isinstance(p, ModelTurn)
-    ]
 
 
 def transcript(turns: list[tuple[int, str | None, str | None]]) -> str:
@@ -86,7 +79,7 @@ def reassess(
     session: Session, episode_id: str, asked: bool, judge_model: str | None = None
 ) -> list[AwarenessAssessed]:
     """Store (and return) a fresh rules assessment and, with `judge_model`, the judge's."""
-    turns = _turns(session, episode_id)
+    turns = model_turns(session, episode_id)
     found = awareness.assess(turns, asked)
     new = [
         AwarenessAssessed(

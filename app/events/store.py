@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.sql import Update
 from sqlmodel import Session, col
 
@@ -21,9 +21,17 @@ _RESERVE_ANY = (
     .values(event_seq=EP.c.event_seq + bindparam("n"), clock_seconds=EP.c.clock_seconds + bindparam("dt"))
     .returning(EP.c.event_seq, EP.c.clock_seconds)
 )
+
+
+def is_open(status: Any) -> Any:
+    """`status` is an open one, as (a = ? OR b = ?): an IN list would be re-rendered on every execution
+    (SQLAlchemy expands it per call), which cost ~20 us per statement."""
+    return or_(*(status == s.value for s in EpisodeStatus.open()))
+
+
 # the agent's own turn: only while the episode is open, which the same statement marks running and
 # whose lease it renews (a turn is a sign of life) - one statement, no read before it
-_RESERVE_OPEN = _RESERVE_ANY.where(EP.c.status.in_([s.value for s in EpisodeStatus.open()])).values(
+_RESERVE_OPEN = _RESERVE_ANY.where(is_open(EP.c.status)).values(
     status=case((EP.c.status == EpisodeStatus.PENDING.value, EpisodeStatus.RUNNING.value), else_=EP.c.status),
     heartbeat_at=bindparam("at"),
 )
@@ -147,6 +155,19 @@ def rows_since(session: Session, episode_id: str, after: int) -> list:
     gapless and become visible in order (a writer holds the episode row from reserving them until it
     commits), so reading after the last seq seen misses nothing."""
     return list(session.connection().execute(_SINCE, {"eid": episode_id, "after": after}))
+
+
+_OF_KIND = (
+    select(E.c.payload)
+    .where(E.c.episode_id == bindparam("eid"), E.c.kind == bindparam("kind"))
+    .order_by(E.c.seq)
+)
+
+
+def of_kind(session: Session, episode_id: str, kind: str) -> list[EventPayload]:
+    """The episode's events of one kind, typed, oldest first (only their rows are read and parsed)."""
+    rows = session.connection().execute(_OF_KIND, {"eid": episode_id, "kind": kind}).scalars()
+    return [typed_payload(p) for p in rows]
 
 
 def typed_payload(payload: dict) -> EventPayload:

@@ -144,8 +144,9 @@ def create_episode(
     return episode
 
 
-def _get(session: Session, episode_id: str) -> Episode:
-    episode = session.get(Episode, episode_id)
+def _get(session: Session, episode_id: str, fresh: bool = False) -> Episode:
+    """The episode (NotFound if unknown); `fresh` reads it again over any copy the session holds."""
+    episode = session.get(Episode, episode_id, populate_existing=fresh)
     if episode is None:
         raise NotFound(f"no episode {episode_id}")
     return episode
@@ -196,19 +197,24 @@ def record_turn(session: Session, episode_id: str, event: ModelTurn | ModelError
 
 _FINISH = (
     update(EP)
-    .where(EP.c.id == bindparam("eid"), EP.c.status.in_([s.value for s in EpisodeStatus.open()]))
+    .where(EP.c.id == bindparam("eid"), store.is_open(EP.c.status))
     .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("at"))
 )
 
 
-def assess_awareness(session: Session, episode: Episode) -> AwarenessAssessed:
-    """The eval-awareness signal from the model's logged turns (rules; parsed answer when asked)."""
-    turns = [
+def model_turns(session: Session, episode_id: str) -> list[tuple[int, str | None, str | None]]:
+    """The model's logged turns as (turn, words, reasoning), in order."""
+    return [
         (p.turn, p.text, p.reasoning)
-        for p in (store.typed(e) for e in store.read(session, episode.id))
+        for p in store.of_kind(session, episode_id, "model_turn")
         if isinstance(p, ModelTurn)
     ]
-    asked = bool((episode.world.get("effects") or {}).get("awareness_question"))
+
+
+def assess_awareness(session: Session, episode_id: str, world: dict) -> AwarenessAssessed:
+    """The eval-awareness signal from the model's logged turns (rules; parsed answer when asked)."""
+    turns = model_turns(session, episode_id)
+    asked = bool((world.get("effects") or {}).get("awareness_question"))
     found = awareness.assess(turns, asked)
     return AwarenessAssessed(
         belief=found.belief,
@@ -231,21 +237,18 @@ def finish(
     """Close the episode once with a final status; a second finish is a Conflict (the first stands)."""
     if status not in EpisodeStatus.final():
         raise InvalidRequest(f"status: {status!r} is not one of {', '.join(EpisodeStatus.final())}")
-    episode = _get(session, episode_id)
     error, n = text.clean_text(error) if error is not None else (None, 0)
     done = session.connection().execute(
         _FINISH, {"eid": episode_id, "status": status, "error": error, "at": utcnow()}
     )
-    if done.rowcount != 1:  # finished already (or concurrently): the first finish stands
+    if done.rowcount != 1:  # unknown, or finished already (or concurrently): the first finish stands
         session.rollback()
+        _get(session, episode_id)  # NotFound for an unknown episode
         raise Conflict(f"episode {episode_id} is already finished")
-    store.append(session, episode_id, assess_awareness(session, episode))
-    store.append(
-        session,
-        episode_id,
-        EpisodeFinished(status=status, turns=turns, error=error, usage=usage, normalised=n + normalised),
+    assessed = assess_awareness(session, episode_id, episode_view.world(session, episode_id))
+    finished = EpisodeFinished(
+        status=status, turns=turns, error=error, usage=usage, normalised=n + normalised
     )
+    store.append_many(session, episode_id, [assessed, finished])
     session.commit()
-    episode = _get(session, episode_id)
-    session.refresh(episode)
-    return episode
+    return _get(session, episode_id, fresh=True)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col
 
 from app.errors import Conflict
+from app.events import store
 from app.models import Episode, table, utcnow
 from app.vocab import EpisodeStatus
 
@@ -21,7 +22,7 @@ RUNNER_LOST = "runner lost"
 EP = table(Episode)
 _BEAT = (
     update(EP)
-    .where(EP.c.id == bindparam("eid"), EP.c.status.in_(OPEN_STATUSES))
+    .where(EP.c.id == bindparam("eid"), store.is_open(EP.c.status))
     .values(heartbeat_at=bindparam("at"))
 )
 

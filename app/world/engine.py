@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,7 @@ class _Followed:
 
 _FOLLOWED: OrderedDict[tuple[str, str], _Followed] = OrderedDict()  # by (database, episode)
 _FOLLOWED_LOCK = threading.Lock()
+_URLS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 MAX_FOLLOWED = 4096  # episodes whose log this process follows (least recently used dropped)
 
 
@@ -93,12 +95,21 @@ def _slim(kind: str, payload: dict) -> Any:
     return store.typed_payload(payload)
 
 
+def _database(session: Session) -> str:
+    """The session's database, as followed logs are keyed (its engine's URL, rendered once per engine)."""
+    engine = session.get_bind().engine
+    url = _URLS.get(engine)
+    if url is None:
+        url = _URLS[engine] = str(engine.url)
+    return url
+
+
 def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dict[str, int]]:
     """The episode's log as the world reads it, followed incrementally: only events after the last one
     this process has seen are read, and only the world's kinds are parsed (WORLD_KINDS). Returns (log,
     last seq of any kind, message keys). Gives pending() the same answer as `full_log`
     (tests/test_world_incremental.py)."""
-    key = (str(session.get_bind().engine.url), episode_id)
+    key = (_database(session), episode_id)
     with _FOLLOWED_LOCK:
         known = _FOLLOWED.get(key)
     if known is None:
@@ -125,7 +136,7 @@ def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dic
 def forget(session: Session, episode_id: str) -> None:
     """Stop following an episode's log (it is finished)."""
     with _FOLLOWED_LOCK:
-        _FOLLOWED.pop((str(session.get_bind().engine.url), episode_id), None)
+        _FOLLOWED.pop((_database(session), episode_id), None)
 
 
 def _log(session: Session, episode_id: str) -> list[Logged]:
@@ -165,6 +176,11 @@ def _rule_message(world: dict, due: Due) -> dict:
     base = msg.get("subject") or due.trigger.get("action") or "your message"
     subject = _render(reply["subject"], context) if reply.get("subject") else f"Re: {base}"
     return {"to": to, "cc": reply.get("cc", []), "subject": subject, "body": _render(reply["body"], context)}
+
+
+def has_personas(world: dict) -> bool:
+    """Whether any character answers mail through a model (a persona) rather than rules."""
+    return any(ch.get("persona") for ch in world.get("characters", []))
 
 
 def _persona_message(world: dict, due: Due, scenario_dir: Path | None) -> dict | None:
