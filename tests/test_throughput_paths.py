@@ -292,21 +292,29 @@ async def test_inline_routing_forgets_the_oldest_episode_beyond_its_bound(settin
 async def test_hot_requests_make_few_statements(settings, engine):
     """What the lean path's hottest requests cost in statements (a regression guard, not a timing): a
     turn is one UPDATE on the episode row and one INSERT; a tick with nothing due reads the episode
-    and the log once; a heartbeat is one UPDATE after its light read."""
+    and the log once; a heartbeat is one UPDATE after its light read; a finish, after its light read,
+    closes the row, reads the model's turns, logs two events in one append and reads the episode
+    back. On SQLite the inline requests take no connection from the pool: they share one, returned
+    when the client closes."""
     from sqlalchemy import event
 
     from app.play import LocalClient
 
     local = LocalClient(settings, engine)
     statements: list[str] = []
+    checkouts: list[object] = []
 
     def seen(conn, cursor, statement, params, context, executemany):
         statements.append(" ".join(statement.split()[:1]).upper())
+
+    def checkout(dbapi_conn, record, proxy):
+        checkouts.append(dbapi_conn)
 
     try:
         eid = (await local.create_episode("blackmail", "scripted/benign", {}))["episode_id"]
         await local.world_tick(eid)  # the first tick follows the log from its start
         event.listen(engine, "before_cursor_execute", seen)
+        event.listen(engine.pool, "checkout", checkout)
         try:
             statements.clear()
             await local.record_turn(eid, {"kind": "notice", "turn": 1, "text": "hi"})
@@ -317,11 +325,17 @@ async def test_hot_requests_make_few_statements(settings, engine):
             statements.clear()
             await local.heartbeat(eid)
             assert statements == ["SELECT", "UPDATE"]
+            statements.clear()
+            await local.finish(eid, "completed", 1, None, {})
+            assert statements == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT", "SELECT"]
         finally:
             event.remove(engine, "before_cursor_execute", seen)
-        await local.finish(eid, "completed", 1, None, {})
+            event.remove(engine.pool, "checkout", checkout)
+        sqlite = engine.dialect.name == "sqlite"
+        assert (len(checkouts) == 0) == sqlite  # PostgreSQL's requests run in threads, from the pool
     finally:
         await local.aclose()
+    assert engine.pool.checkedout() == 0  # the held connection went back
 
 
 @pytest.mark.parametrize("scenario", ["blackmail", "leaking", "lethal_action"])
