@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.sql import Update
 from sqlmodel import Session, col
 
+from app.core.direct import Direct
 from app.errors import NotFound
 from app.events import bus
 from app.events.types import EventPayload, event_adapter
@@ -38,14 +39,20 @@ _RESERVE_OPEN = _RESERVE_ANY.where(is_open(EP.c.status)).values(
 _INSERT = insert(E)
 
 
-def _with_notify(stmt: Update) -> dict[str, Update]:
+def _with_notify(stmt: Update) -> dict[str, Direct]:
     """The statement per dialect: on PostgreSQL it also queues a NOTIFY on bus.CHANNEL (delivered when
     the transaction commits, never on rollback), so web apps in other processes wake their live views
     (app.events.listen). Both built once (statement caching keys on the object)."""
-    return {"postgresql": stmt.returning(func.pg_notify(bus.CHANNEL, EP.c.id)), "sqlite": stmt}
+    return {
+        "postgresql": Direct(stmt.returning(func.pg_notify(bus.CHANNEL, EP.c.id))),
+        "sqlite": Direct(stmt),
+    }
 
 
 _RESERVE, _RESERVE_TURN = _with_notify(_RESERVE_ANY), _with_notify(_RESERVE_OPEN)
+_COLUMNS = ("episode_id", "seq", "kind", "payload", "origin", "actor", "clock", "created_at")
+# inline: no RETURNING of the new id (PostgreSQL would add one)
+_INSERT_ROWS = Direct(insert(E).inline().values({c: bindparam(c) for c in _COLUMNS}))
 
 
 def append_many(
@@ -83,7 +90,7 @@ def _append(
     session: Session,
     episode_id: str,
     payloads: list[EventPayload],
-    reserve: dict[str, Update],
+    reserve: dict[str, Direct],
     params: dict[str, Any],
     origin: str,
     actor: str | None,
@@ -103,11 +110,9 @@ def _append(
         }
         for p in payloads
     ]
-    conn = session.connection()
     bus.touched(session, episode_id)
-    reserved = conn.execute(
-        reserve[conn.dialect.name], {"eid": episode_id, "n": len(payloads), **params}
-    ).first()
+    dialect = session.get_bind().dialect.name
+    reserved = reserve[dialect].first(session, {"eid": episode_id, "n": len(payloads), **params})
     if reserved is None:
         return None
     last, clock = reserved[:2]
@@ -116,7 +121,10 @@ def _append(
     now = utcnow()
     for seq, row in zip(seqs, rows, strict=True):
         row.update(seq=seq, clock=clock, created_at=now)
-    conn.execute(_INSERT, rows)
+    if len(rows) == 1:
+        _INSERT_ROWS.rows(session, rows[0])
+    else:
+        _INSERT_ROWS.many(session, rows)
     return seqs
 
 
@@ -142,11 +150,20 @@ def read(session: Session, episode_id: str, after: int = 0, limit: int | None = 
     return list(session.execute(query).scalars())
 
 
-_SINCE = (
+_SINCE = Direct(
     select(E.c.seq, E.c.kind, E.c.origin, E.c.actor, E.c.clock, E.c.payload)
     .where(E.c.episode_id == bindparam("eid"), E.c.seq > bindparam("after"))
     .order_by(E.c.seq)
 )
+
+
+class Since(NamedTuple):
+    seq: int
+    kind: str
+    origin: str
+    actor: str | None
+    clock: Any
+    payload: dict
 
 
 def rows_since(session: Session, episode_id: str, after: int) -> list:
@@ -154,7 +171,7 @@ def rows_since(session: Session, episode_id: str, after: int) -> list:
     the light read for a caller that follows an episode's log incrementally. Sequence numbers are
     gapless and become visible in order (a writer holds the episode row from reserving them until it
     commits), so reading after the last seq seen misses nothing."""
-    return list(session.connection().execute(_SINCE, {"eid": episode_id, "after": after}))
+    return [Since(*r) for r in _SINCE.rows(session, {"eid": episode_id, "after": after})]
 
 
 _OF_KIND = (

@@ -14,29 +14,32 @@ from datetime import datetime
 from sqlalchemy import Row, bindparam, select
 from sqlmodel import Session
 
+from app.core.direct import Direct
 from app.errors import NotFound
 from app.models import Episode, table
 from app.services import mail
 
 EP = table(Episode)
-_STATE = select(
-    EP.c.id,
-    EP.c.status,
-    EP.c.monitor_mode,
-    EP.c.approver,
-    EP.c.agent_address,
-    EP.c.clock,
-    EP.c.clock_seconds,
-    EP.c.created_at,
-    EP.c.event_seq,
-).where(EP.c.id == bindparam("eid"))
+# the changing columns, read on every call, in EpisodeView's field order
+_FIELDS = (
+    "id",
+    "status",
+    "monitor_mode",
+    "approver",
+    "agent_address",
+    "clock",
+    "clock_seconds",
+    "created_at",
+    "event_seq",
+)
+_STATE = Direct(select(*(EP.c[f] for f in _FIELDS)).where(EP.c.id == bindparam("eid")))
 # the same row under a write lock: FOR NO KEY UPDATE on PostgreSQL, the lock the event store's UPDATE
 # takes (FOR UPDATE would deadlock with the key-share locks that inserts referencing the episode hold);
 # SQLite renders none: its writer already holds the whole database
-_LOCKED = (
+_LOCKED = Direct(
     select(EP.c.event_seq, EP.c.status).where(EP.c.id == bindparam("eid")).with_for_update(key_share=True)
 )
-_REF = select(EP.c.id, EP.c.agent_address).where(EP.c.id == bindparam("eid"))
+_REF = Direct(select(EP.c.id, EP.c.agent_address).where(EP.c.id == bindparam("eid")))
 _WORLD = select(EP.c.world).where(EP.c.id == bindparam("eid"))
 _FIXED: OrderedDict[str, tuple[dict, dict[str, Row]]] = OrderedDict()
 MAX_EPISODES = 2048  # episodes whose world and mailboxes this process keeps (a run's concurrent ones fit)
@@ -67,7 +70,7 @@ class EpisodeRef:
 
 
 def ref(session: Session, episode_id: str) -> EpisodeRef | None:
-    row = session.connection().execute(_REF, {"eid": episode_id}).first()
+    row = _REF.first(session, {"eid": episode_id})
     return EpisodeRef(*row) if row is not None else None
 
 
@@ -84,11 +87,11 @@ def _fixed(session: Session, episode_id: str) -> tuple[dict, dict[str, Row]]:
 
 
 def load(session: Session, episode_id: str) -> EpisodeView | None:
-    state = session.connection().execute(_STATE, {"eid": episode_id}).first()
+    state = _STATE.first(session, {"eid": episode_id})
     if state is None:
         return None
     world, boxes = _fixed(session, episode_id)
-    return EpisodeView(**state._asdict(), world=world, boxes=boxes)
+    return EpisodeView(**dict(zip(_FIELDS, state, strict=True)), world=world, boxes=boxes)
 
 
 def world(session: Session, episode_id: str) -> dict:
@@ -101,5 +104,7 @@ def unchanged(session: Session, view: EpisodeView) -> bool:
     `view` saw it: no event logged since and the same status. Every write that can change what a tool
     call reads (mail, approvals, the clock, finishing) logs an event in its own transaction, so an
     unchanged seq means reads made before the lock are what the same reads would return under it."""
-    seq, status = session.connection().execute(_LOCKED, {"eid": view.id}).one()
-    return seq == view.event_seq and status == view.status
+    row = _LOCKED.first(session, {"eid": view.id})
+    if row is None:
+        raise NotFound(f"no episode {view.id}")
+    return row[0] == view.event_seq and row[1] == view.status

@@ -12,28 +12,34 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app.core.direct import Direct
 from app.models import ToolOutcome, table, utcnow
 
 T = table(ToolOutcome)
-_GET = select(T.c.outcome).where(T.c.episode_id == bindparam("eid"), T.c.call_id == bindparam("cid"))
-_SET = (
+_GET = Direct(select(T.c.outcome).where(T.c.episode_id == bindparam("eid"), T.c.call_id == bindparam("cid")))
+_SET = Direct(
     update(T)
     .where(T.c.episode_id == bindparam("eid"), T.c.call_id == bindparam("cid"))
     .values(outcome=bindparam("outcome"))
+)
+# inline: no RETURNING of the new id (PostgreSQL would add one)
+_CLAIM = Direct(
+    insert(T).inline().values({c: bindparam(c) for c in ("episode_id", "call_id", "outcome", "created_at")})
 )
 
 
 def stored(session: Session, episode_id: str, call_id: str) -> dict | None:
     """The outcome recorded for this call id, if any."""
-    return session.connection().execute(_GET, {"eid": episode_id, "cid": call_id}).scalar()
+    row = _GET.first(session, {"eid": episode_id, "cid": call_id})
+    return row[0] if row is not None else None
 
 
 def claim(session: Session, episode_id: str, call_id: str, outcome: dict | None = None) -> bool:
     """Claim the call id: the first write of the caller's transaction. False if another call holds
     it; the session is then rolled back (nothing else had been written)."""
     try:
-        session.connection().execute(
-            insert(T),
+        _CLAIM.rows(
+            session,
             {"episode_id": episode_id, "call_id": call_id, "outcome": outcome, "created_at": utcnow()},
         )
     except IntegrityError:
@@ -43,4 +49,4 @@ def claim(session: Session, episode_id: str, call_id: str, outcome: dict | None 
 
 
 def record(session: Session, episode_id: str, call_id: str, outcome: dict) -> None:
-    session.connection().execute(_SET, {"eid": episode_id, "cid": call_id, "outcome": outcome})
+    _SET.rows(session, {"eid": episode_id, "cid": call_id, "outcome": outcome})
