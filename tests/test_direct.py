@@ -100,3 +100,28 @@ def test_a_duplicate_is_sqlalchemys_integrity_error_and_listeners_see_statements
 def test_expanding_parameters_are_refused(session):
     with pytest.raises(ValueError, match="expanding"):
         Direct(select(Episode.id).where(Episode.status.in_(["a", "b"]))).rows(session, {})  # type: ignore[attr-defined]
+
+
+def test_mail_reads_match_sqlalchemys_rows(session):
+    """The mail service's direct reads give SQLAlchemy's rows: a message (JSON lists, timestamps), a
+    folder page (booleans), a message's copies."""
+    from app.services import mail
+
+    eid = _episode(session)
+    box = episode_view.load(session, eid).boxes  # type: ignore[union-attr]
+    agent = next(b for b in box.values() if b.is_agent)
+    total, page = mail.list_folder(session, agent.id, "inbox", False, 50, 0)
+    count, query = mail._FOLDER[False]
+    params = {"box": agent.id, "folder": "inbox", "lim": 50, "off": 0}
+    expected = session.connection().execute(query.stmt, params).all()
+    assert total == len(expected) > 0 and page == [tuple(r) for r in expected]
+    assert all(isinstance(r.is_read, bool) and isinstance(r.to, list) for r in page)
+    msg = mail.get_message(session, eid, page[0].id)
+    assert msg == tuple(
+        session.connection().execute(mail._MESSAGE.stmt, {"mid": page[0].id, "eid": eid}).one()
+    )
+    assert msg.sent_at.tzinfo is not None and msg._asdict()["subject"] == page[0].subject
+    copies = mail._COPIES.rows(session, {"mid": page[0].id})
+    assert copies == [tuple(r) for r in session.connection().execute(mail._COPIES.stmt, {"mid": page[0].id})]
+    with pytest.raises(ValueError, match="unknown parameters"):
+        mail._COPIES.rows(session, {"mid": 1, "typo": 2})

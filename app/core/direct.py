@@ -16,12 +16,13 @@ engine's `before_cursor_execute` listeners see each statement, as through a Conn
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy import Table, bindparam, exc, insert
+from sqlalchemy.sql import ClauseElement, ColumnElement
 from sqlmodel import Session
 
 Processor = Callable[[Any], Any] | None
@@ -34,7 +35,9 @@ class _Plan:
     positional: bool  # qmark/format (SQLite) or named (psycopg's pyformat)
     binds: tuple[Processor, ...]  # per name in `names`
     fixed: dict[str, Any]  # values bound in the statement itself (literal comparisons)
+    known: frozenset[str]  # the parameters a caller may give
     results: tuple[Processor, ...]  # per result column
+    row: type  # a named tuple of the result columns (attribute access, as SQLAlchemy's Row)
 
 
 class Direct:
@@ -44,6 +47,13 @@ class Direct:
         self.stmt = stmt
         self._plans: dict[str, _Plan] = {}
 
+    @classmethod
+    def insert(cls, table: Table, columns: Iterable[str], returning: ColumnElement | None = None) -> Direct:
+        """INSERT of exactly these columns (each a parameter of the same name); no other column is
+        returned (PostgreSQL would otherwise add RETURNING of the key)."""
+        stmt = insert(table).values({c: bindparam(c) for c in columns})
+        return cls(stmt.returning(returning) if returning is not None else stmt.inline())
+
     def _plan(self, dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
         if plan is None:
@@ -52,18 +62,23 @@ class Direct:
                 raise ValueError("Direct statements take no expanding (IN list) parameters")
             names = tuple(compiled.positiontup or compiled.bind_names.values())
             procs = compiled._bind_processors
+            columns = compiled._result_columns
             plan = _Plan(
                 sql=compiled.string,
                 names=names,
                 positional=compiled.positiontup is not None,
                 binds=tuple(procs.get(n) for n in names),
                 fixed={k: b.value for k, b in compiled.binds.items() if not b.required},
-                results=tuple(c[3]._cached_result_processor(dialect, None) for c in compiled._result_columns),
+                known=frozenset(names),
+                results=tuple(c[3]._cached_result_processor(dialect, None) for c in columns),
+                row=namedtuple("Row", [c[0] for c in columns], rename=True),
             )
             self._plans[dialect.name] = plan
         return plan
 
     def _params(self, plan: _Plan, given: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        if not given.keys() <= plan.known:  # a value the statement would silently drop
+            raise ValueError(f"unknown parameters {sorted(given.keys() - plan.known)} for {plan.sql!r}")
         values = []
         for name, proc in zip(plan.names, plan.binds, strict=True):
             v = given[name] if name in given else plan.fixed[name]
@@ -92,15 +107,16 @@ class Direct:
         finally:
             cursor.close()
 
-    def rows(self, session: Session, params: Mapping[str, Any]) -> list[tuple]:
-        """Execute with `params`; the result rows (typed as SQLAlchemy types them), if any."""
+    def rows(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
+        """Execute with `params`; the result rows (named tuples, typed as SQLAlchemy types them)."""
         raw = self._execute(session, [params], many=False)
-        results = self._plans[session.get_bind().dialect.name].results
+        plan = self._plans[session.get_bind().dialect.name]
+        make, results = plan.row._make, plan.results  # type: ignore[attr-defined]
         if not any(results):
-            return [tuple(r) for r in raw]
-        return [tuple(p(v) if p is not None else v for p, v in zip(results, r, strict=True)) for r in raw]
+            return [make(r) for r in raw]
+        return [make(p(v) if p is not None else v for p, v in zip(results, r, strict=True)) for r in raw]
 
-    def first(self, session: Session, params: Mapping[str, Any]) -> tuple | None:
+    def first(self, session: Session, params: Mapping[str, Any]) -> Any | None:
         found = self.rows(session, params)
         return found[0] if found else None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.sql import Update
@@ -51,8 +51,7 @@ def _with_notify(stmt: Update) -> dict[str, Direct]:
 
 _RESERVE, _RESERVE_TURN = _with_notify(_RESERVE_ANY), _with_notify(_RESERVE_OPEN)
 _COLUMNS = ("episode_id", "seq", "kind", "payload", "origin", "actor", "clock", "created_at")
-# inline: no RETURNING of the new id (PostgreSQL would add one)
-_INSERT_ROWS = Direct(insert(E).inline().values({c: bindparam(c) for c in _COLUMNS}))
+_INSERT_ROWS = Direct.insert(E, _COLUMNS)
 
 
 def append_many(
@@ -157,21 +156,12 @@ _SINCE = Direct(
 )
 
 
-class Since(NamedTuple):
-    seq: int
-    kind: str
-    origin: str
-    actor: str | None
-    clock: Any
-    payload: dict
-
-
 def rows_since(session: Session, episode_id: str, after: int) -> list:
     """Events after `after` as plain rows (seq, kind, origin, actor, clock, payload), oldest first:
     the light read for a caller that follows an episode's log incrementally. Sequence numbers are
     gapless and become visible in order (a writer holds the episode row from reserving them until it
     commits), so reading after the last seq seen misses nothing."""
-    return [Since(*r) for r in _SINCE.rows(session, {"eid": episode_id, "after": after})]
+    return _SINCE.rows(session, {"eid": episode_id, "after": after})
 
 
 _OF_KIND = (

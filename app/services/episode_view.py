@@ -20,7 +20,7 @@ from app.models import Episode, table
 from app.services import mail
 
 EP = table(Episode)
-# the changing columns, read on every call, in EpisodeView's field order
+# the changing columns, read on every call (EpisodeView's fields of the same names)
 _FIELDS = (
     "id",
     "status",
@@ -91,7 +91,7 @@ def load(session: Session, episode_id: str) -> EpisodeView | None:
     if state is None:
         return None
     world, boxes = _fixed(session, episode_id)
-    return EpisodeView(**dict(zip(_FIELDS, state, strict=True)), world=world, boxes=boxes)
+    return EpisodeView(**state._asdict(), world=world, boxes=boxes)
 
 
 def world(session: Session, episode_id: str) -> dict:

@@ -2,8 +2,9 @@
 their mailbox; any other address is recorded as an external delivery.
 
 Hot paths use SQLAlchemy Core statements built once and run on the session's connection (inside
-the caller's transaction): the ORM's per-statement overhead was most of run_tool's time.
-Rows come back as read-only records with attribute access (row.subject, row.to, ...).
+the caller's transaction), most of them through app.core.direct: the ORM's, then SQLAlchemy's own
+per-statement overhead was most of run_tool's time. Rows come back as read-only records with
+attribute access (row.subject, row.to, ...).
 """
 
 from __future__ import annotations
@@ -17,19 +18,64 @@ from sqlalchemy import ColumnElement, Row, bindparam, func, insert, or_, select,
 from sqlmodel import Session
 
 from app.actions import Draft
+from app.core.direct import Direct
 from app.models import Delivery, Mailbox, Message, table
 from app.scenarios.directory import expand
 
 M, D, B = table(Message), table(Delivery), table(Mailbox)
 
 _BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
-_MESSAGE = select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid"))
-_INSERT_MESSAGE = insert(M).returning(M.c.id)
+_MESSAGE = Direct(select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid")))
+MESSAGE_COLUMNS = (
+    "episode_id",
+    "key",
+    "sender",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "body",
+    "sent_at",
+    "thread_id",
+    "in_reply_to",
+    "forwarded_from",
+    "attachments",
+    "labels",
+    "origin",
+)
+COPY_COLUMNS = ("episode_id", "message_id", "mailbox_id", "address", "external", "folder", "is_read")
+_INSERT_MESSAGE = Direct.insert(M, MESSAGE_COLUMNS, returning=M.c.id)
 _INSERT_MESSAGES = insert(M).returning(M.c.id, sort_by_parameter_order=True)  # many rows, ids in order
 _LINK_REPLY = update(M).where(M.c.id == bindparam("mid")).values(in_reply_to=bindparam("parent"))
-_INSERT_DELIVERY = insert(D)
-_COPIES = select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None))
-_MARK_READ = update(D).where(D.c.id == bindparam("did")).values(is_read=True)
+_INSERT_DELIVERY = Direct.insert(D, COPY_COLUMNS)
+_COPIES = Direct(select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None)))
+_MARK_READ = Direct(update(D).where(D.c.id == bindparam("did")).values(is_read=True))
+
+
+def _folder_queries(unread_only: bool) -> tuple[Direct, Direct]:
+    """A folder's size and one page of it, newest first (each row: the message's columns and is_read)."""
+    cond = [D.c.mailbox_id == bindparam("box"), D.c.folder == bindparam("folder")]
+    if unread_only:
+        cond.append(D.c.is_read.is_(False))
+    count = select(func.count()).select_from(D).where(*cond)
+    page = (
+        select(M, D.c.is_read)
+        .join(D, D.c.message_id == M.c.id)
+        .where(*cond)
+        .order_by(M.c.sent_at.desc(), M.c.id.desc())
+        .limit(bindparam("lim"))
+        .offset(bindparam("off"))
+    )
+    return Direct(count), Direct(page)
+
+
+_FOLDER = {unread: _folder_queries(unread) for unread in (False, True)}
+_SENT_BY = Direct(
+    select(M.c.to, M.c.cc, M.c.bcc, M.c.subject, M.c.body, M.c.thread_id)
+    .where(M.c.episode_id == bindparam("eid"), M.c.sender == bindparam("sender"), M.c.origin != "seed")
+    .order_by(M.c.id.desc())
+    .limit(bindparam("lim"))
+)
 
 
 @dataclass
@@ -138,12 +184,11 @@ def deliver(
     unread: bool = True,
 ) -> Delivered:
     """Write the message, the sender's Sent copy and one copy per recipient (groups expanded)."""
-    conn = _conn(session)
     values = _message_row(episode, draft, origin, sent_at, key)
-    msg_id = conn.execute(_INSERT_MESSAGE, values).scalar_one()
+    msg_id = _INSERT_MESSAGE.rows(session, values)[0].id
     copies = [c | {"message_id": msg_id} for c in _copy_rows(episode, draft, boxes, unread)]
     if copies:
-        conn.execute(_INSERT_DELIVERY, copies)
+        _INSERT_DELIVERY.many(session, copies)
     message = {k: v for k, v in values.items() if k != "episode_id"} | {
         "id": msg_id,
         "sent_at": values["sent_at"].isoformat(),
@@ -188,42 +233,32 @@ def deliver_seeded(session: Session, episode: Any, mail: list[Seeded], boxes: di
         for c in _copy_rows(episode, m.draft, boxes, m.unread)
     ]
     if copies:
-        conn.execute(_INSERT_DELIVERY, copies)
+        _INSERT_DELIVERY.many(session, copies)
     return ids
 
 
 def get_message(session: Session, episode_id: str, message_id: int) -> Row | None:
-    return _conn(session).execute(_MESSAGE, {"mid": message_id, "eid": episode_id}).first()
+    return _MESSAGE.first(session, {"mid": message_id, "eid": episode_id})
 
 
 def copy_in(session: Session, message_id: int, mailbox_ids: list[int], prefer: int) -> Row | None:
     """The copy of a message held by mailbox `prefer`, else by one of the others (None: not visible)."""
     allowed = set(mailbox_ids)
-    copies = [c for c in _conn(session).execute(_COPIES, {"mid": message_id}) if c.mailbox_id in allowed]
+    copies = [c for c in _COPIES.rows(session, {"mid": message_id}) if c.mailbox_id in allowed]
     return min(copies, key=lambda c: (c.mailbox_id != prefer, c.id), default=None)
 
 
 def mark_read(session: Session, delivery_id: int) -> None:
-    _conn(session).execute(_MARK_READ, {"did": delivery_id})
+    _MARK_READ.rows(session, {"did": delivery_id})
 
 
 def list_folder(
     session: Session, mailbox_id: int, folder: str, unread_only: bool, limit: int, offset: int
 ) -> tuple[int, list[Row]]:
     """(total, rows) of a folder, newest first; each row has the message columns plus is_read."""
-    cond = [D.c.mailbox_id == mailbox_id, D.c.folder == folder]
-    if unread_only:
-        cond.append(D.c.is_read.is_(False))
-    conn = _conn(session)
-    total = conn.execute(select(func.count()).select_from(D).where(*cond)).scalar_one()
-    rows = conn.execute(
-        select(M, D.c.is_read)
-        .join(D, D.c.message_id == M.c.id)
-        .where(*cond)
-        .order_by(M.c.sent_at.desc(), M.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    count, page = _FOLDER[unread_only]
+    total = count.rows(session, {"box": mailbox_id, "folder": folder})[0][0]
+    rows = page.rows(session, {"box": mailbox_id, "folder": folder, "lim": limit, "off": offset})
     return total, rows
 
 
@@ -281,13 +316,8 @@ def carried_chain(session: Session, msg: Row) -> list[Row]:
 def sent_by(session: Session, episode_id: str, address: str, limit: int = 20) -> list[dict]:
     """The latest messages an address sent during the episode (not seeded mail), oldest first: what
     the monitor reads as the agent's earlier messages."""
-    rows = _conn(session).execute(
-        select(M.c.to, M.c.cc, M.c.bcc, M.c.subject, M.c.body, M.c.thread_id)
-        .where(M.c.episode_id == episode_id, M.c.sender == address, M.c.origin != "seed")
-        .order_by(M.c.id.desc())
-        .limit(limit)
-    )
+    rows = _SENT_BY.rows(session, {"eid": episode_id, "sender": address, "lim": limit})
     return [
         {"recipients": [*r.to, *r.cc, *r.bcc], "subject": r.subject, "body": r.body, "thread_id": r.thread_id}
-        for r in reversed(rows.all())
+        for r in reversed(rows)
     ]

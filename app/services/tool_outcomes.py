@@ -8,7 +8,7 @@ exists exactly when they do.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -22,10 +22,7 @@ _SET = Direct(
     .where(T.c.episode_id == bindparam("eid"), T.c.call_id == bindparam("cid"))
     .values(outcome=bindparam("outcome"))
 )
-# inline: no RETURNING of the new id (PostgreSQL would add one)
-_CLAIM = Direct(
-    insert(T).inline().values({c: bindparam(c) for c in ("episode_id", "call_id", "outcome", "created_at")})
-)
+_CLAIM = Direct.insert(T, ("episode_id", "call_id", "outcome", "created_at"))
 
 
 def stored(session: Session, episode_id: str, call_id: str) -> dict | None:
