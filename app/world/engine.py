@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
 
 from app.actions import sandboxed
+from app.core.direct import Direct
 from app.errors import NotFound
 from app.events import store
 from app.events.types import (
@@ -33,7 +34,7 @@ from app.events.types import (
     ScheduledEventFired,
     WorldReaction,
 )
-from app.models import Message
+from app.models import Message, table
 from app.services import episode_view, episodes
 from app.tools.runtime import run_tool
 from app.vocab import EpisodeStatus, Origin
@@ -108,7 +109,7 @@ def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dic
     """The episode's log as the world reads it, followed incrementally: only events after the last one
     this process has seen are read, and only the world's kinds are parsed (WORLD_KINDS). Returns (log,
     last seq of any kind, message keys). Gives pending() the same answer as `full_log`
-    (tests/test_world_incremental.py)."""
+    (tests/test_throughput_paths.py)."""
     key = (_database(session), episode_id)
     with _FOLLOWED_LOCK:
         known = _FOLLOWED.get(key)
@@ -143,13 +144,12 @@ def _log(session: Session, episode_id: str) -> list[Logged]:
     return world_log(session, episode_id)[0]
 
 
+_M = table(Message)
+_KEYS = Direct(select(_M.c.key, _M.c.id).where(_M.c.episode_id == bindparam("eid"), _M.c.key.is_not(None)))
+
+
 def _keys(session: Session, episode_id: str) -> dict[str, int]:
-    rows = session.execute(
-        select(col(Message.key), col(Message.id)).where(
-            col(Message.episode_id) == episode_id, col(Message.key).is_not(None)
-        )
-    )
-    return {k: i for k, i in rows}
+    return {k: i for k, i in _KEYS.rows(session, {"eid": episode_id})}
 
 
 def _render(text: str, context: dict) -> str:
