@@ -125,3 +125,5 @@ def test_mail_reads_match_sqlalchemys_rows(session):
     assert copies == [tuple(r) for r in session.connection().execute(mail._COPIES.stmt, {"mid": page[0].id})]
     with pytest.raises(ValueError, match="unknown parameters"):
         mail._COPIES.rows(session, {"mid": 1, "typo": 2})
+    with pytest.raises(ValueError, match="missing parameter 'mid'"):
+        mail._COPIES.rows(session, {})

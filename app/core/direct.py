@@ -81,11 +81,18 @@ class Direct:
             raise ValueError(f"unknown parameters {sorted(given.keys() - plan.known)} for {plan.sql!r}")
         values = []
         for name, proc in zip(plan.names, plan.binds, strict=True):
-            v = given[name] if name in given else plan.fixed[name]
+            if name in given:
+                v = given[name]
+            elif name in plan.fixed:
+                v = plan.fixed[name]
+            else:
+                raise ValueError(f"missing parameter {name!r} for {plan.sql!r}")
             values.append(proc(v) if proc is not None else v)  # None too, as SQLAlchemy does (JSON null)
         return values if plan.positional else dict(zip(plan.names, values, strict=True))
 
-    def _execute(self, session: Session, given: Sequence[Mapping[str, Any]], many: bool) -> list:
+    def _execute(
+        self, session: Session, given: Sequence[Mapping[str, Any]], many: bool
+    ) -> tuple[_Plan, list]:
         """Run on the session's connection (inside its transaction): the statement's listeners
         (before_cursor_execute) first, as a Connection runs them; driver errors as SQLAlchemy's."""
         conn = session.connection()
@@ -99,18 +106,18 @@ class Direct:
                     sql, args = listener(conn, cursor, sql, args, None, many)
             if many:
                 cursor.executemany(sql, args)
-                return []
+                return plan, []
             cursor.execute(sql, args)
-            return list(cursor.fetchall()) if cursor.description is not None else []
+            return plan, list(cursor.fetchall()) if cursor.description is not None else []
         except conn.dialect.loaded_dbapi.Error as e:
-            raise exc.DBAPIError.instance(sql, args, e, conn.dialect.loaded_dbapi.Error) from e
+            base = conn.dialect.loaded_dbapi.Error
+            raise exc.DBAPIError.instance(sql, args, e, base, dialect=conn.dialect, ismulti=many) from e
         finally:
             cursor.close()
 
     def rows(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
         """Execute with `params`; the result rows (named tuples, typed as SQLAlchemy types them)."""
-        raw = self._execute(session, [params], many=False)
-        plan = self._plans[session.get_bind().dialect.name]
+        plan, raw = self._execute(session, [params], many=False)
         make, results = plan.row._make, plan.results  # type: ignore[attr-defined]
         if not any(results):
             return [make(r) for r in raw]
