@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Text, bindparam, cast, event, exc, insert, select
+from sqlalchemy import Text, cast, event, exc, insert, select
 
 from app.core.config import Settings
 from app.core.direct import Direct
@@ -87,13 +87,10 @@ def test_a_duplicate_is_sqlalchemys_integrity_error_and_listeners_see_statements
         assert seen[:1] == ["INSERT"]
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    ins = Direct(
-        insert(T)
-        .inline()
-        .values({c: bindparam(c) for c in ("episode_id", "call_id", "outcome", "created_at")})
-    )
     with pytest.raises(exc.IntegrityError):
-        ins.rows(session, {"episode_id": eid, "call_id": "c1", "outcome": None, "created_at": utcnow()})
+        Direct.insert(T).rows(
+            session, {"episode_id": eid, "call_id": "c1", "outcome": None, "created_at": utcnow()}
+        )
     session.rollback()
 
 

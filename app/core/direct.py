@@ -17,7 +17,7 @@ engine's `before_cursor_execute` listeners see each statement, as through a Conn
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +48,10 @@ class Direct:
         self._plans: dict[str, _Plan] = {}
 
     @classmethod
-    def insert(cls, table: Table, columns: Iterable[str], returning: ColumnElement | None = None) -> Direct:
-        """INSERT of exactly these columns (each a parameter of the same name); no other column is
-        returned (PostgreSQL would otherwise add RETURNING of the key)."""
-        stmt = insert(table).values({c: bindparam(c) for c in columns})
+    def insert(cls, table: Table, returning: ColumnElement | None = None) -> Direct:
+        """INSERT of every column but the table's key, each a parameter of the same name (all
+        required); `returning` or nothing comes back (PostgreSQL would otherwise return the key)."""
+        stmt = insert(table).values({c.name: bindparam(c.name) for c in table.c if not c.primary_key})
         return cls(stmt.returning(returning) if returning is not None else stmt.inline())
 
     def _plan(self, dialect) -> _Plan:

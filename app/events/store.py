@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.sql import Update
 from sqlmodel import Session, col
 
@@ -36,7 +36,6 @@ _RESERVE_OPEN = _RESERVE_ANY.where(is_open(EP.c.status)).values(
     status=case((EP.c.status == EpisodeStatus.PENDING.value, EpisodeStatus.RUNNING.value), else_=EP.c.status),
     heartbeat_at=bindparam("at"),
 )
-_INSERT = insert(E)
 
 
 def _with_notify(stmt: Update) -> dict[str, Direct]:
@@ -50,8 +49,7 @@ def _with_notify(stmt: Update) -> dict[str, Direct]:
 
 
 _RESERVE, _RESERVE_TURN = _with_notify(_RESERVE_ANY), _with_notify(_RESERVE_OPEN)
-_COLUMNS = ("episode_id", "seq", "kind", "payload", "origin", "actor", "clock", "created_at")
-_INSERT_ROWS = Direct.insert(E, _COLUMNS)
+_INSERT_ROWS = Direct.insert(E)
 
 
 def append_many(

@@ -21,18 +21,19 @@ from app.services import mail
 
 EP = table(Episode)
 # the changing columns, read on every call (EpisodeView's fields of the same names)
-_FIELDS = (
-    "id",
-    "status",
-    "monitor_mode",
-    "approver",
-    "agent_address",
-    "clock",
-    "clock_seconds",
-    "created_at",
-    "event_seq",
+_STATE = Direct(
+    select(
+        EP.c.id,
+        EP.c.status,
+        EP.c.monitor_mode,
+        EP.c.approver,
+        EP.c.agent_address,
+        EP.c.clock,
+        EP.c.clock_seconds,
+        EP.c.created_at,
+        EP.c.event_seq,
+    ).where(EP.c.id == bindparam("eid"))
 )
-_STATE = Direct(select(*(EP.c[f] for f in _FIELDS)).where(EP.c.id == bindparam("eid")))
 # the same row under a write lock: FOR NO KEY UPDATE on PostgreSQL, the lock the event store's UPDATE
 # takes (FOR UPDATE would deadlock with the key-share locks that inserts referencing the episode hold);
 # SQLite renders none: its writer already holds the whole database

@@ -26,28 +26,10 @@ M, D, B = table(Message), table(Delivery), table(Mailbox)
 
 _BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
 _MESSAGE = Direct(select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid")))
-MESSAGE_COLUMNS = (
-    "episode_id",
-    "key",
-    "sender",
-    "to",
-    "cc",
-    "bcc",
-    "subject",
-    "body",
-    "sent_at",
-    "thread_id",
-    "in_reply_to",
-    "forwarded_from",
-    "attachments",
-    "labels",
-    "origin",
-)
-COPY_COLUMNS = ("episode_id", "message_id", "mailbox_id", "address", "external", "folder", "is_read")
-_INSERT_MESSAGE = Direct.insert(M, MESSAGE_COLUMNS, returning=M.c.id)
+_INSERT_MESSAGE = Direct.insert(M, returning=M.c.id)
 _INSERT_MESSAGES = insert(M).returning(M.c.id, sort_by_parameter_order=True)  # many rows, ids in order
 _LINK_REPLY = update(M).where(M.c.id == bindparam("mid")).values(in_reply_to=bindparam("parent"))
-_INSERT_DELIVERY = Direct.insert(D, COPY_COLUMNS)
+_INSERT_DELIVERY = Direct.insert(D)
 _COPIES = Direct(select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None)))
 _MARK_READ = Direct(update(D).where(D.c.id == bindparam("did")).values(is_read=True))
 

@@ -22,7 +22,7 @@ _SET = Direct(
     .where(T.c.episode_id == bindparam("eid"), T.c.call_id == bindparam("cid"))
     .values(outcome=bindparam("outcome"))
 )
-_CLAIM = Direct.insert(T, ("episode_id", "call_id", "outcome", "created_at"))
+_CLAIM = Direct.insert(T)
 
 
 def stored(session: Session, episode_id: str, call_id: str) -> dict | None:
