@@ -236,3 +236,39 @@ def test_events_from_another_process_reach_a_live_stream_without_polling(setting
         assert time.monotonic() - started < 15  # well before the 60 s re-read
     kinds = [e["data"]["kind"] for e in seen]
     assert kinds[0] in ("awareness", "episode_finished")
+
+
+def test_a_trial_claimed_again_is_not_lost_while_its_new_episode_starts(session):
+    """A trial re-claimed after a lost attempt still names that attempt's (long silent) episode until
+    the new runner's episode starts: the fresh claim is the runner's sign of life, so recovery leaves
+    the trial to it (two runners would otherwise play it, both to completion). Once the claim is as
+    old as the lease with no newer sign of life, the trial is recovered."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.models import Trial, utcnow
+    from app.services import episodes
+
+    name, tid = unique("reclaim"), unique("t")[:32]
+    row = {"id": tid, "experiment": name, "cell": "c", "scenario": "blackmail", "scenario_hash": "h"}
+    trial_store.insert(session, name, {}, {}, [{**row, "variables": {}, "model": "m", "sample": 0}])
+    old = episodes.create_episode(session, "blackmail", {}, "scripted/benign", Settings().scenarios_dir).id
+    trial_store.attach(session, tid, old)
+    hour_ago = utcnow() - timedelta(hours=1)
+    session.execute(
+        update(Episode).where(Episode.id == old).values(heartbeat_at=hour_ago, created_at=hour_ago)
+    )  # type: ignore[arg-type]
+    episodes.finish(session, old, "errored", 0, "runner lost", {})  # the lost attempt
+    session.execute(update(Trial).where(Trial.id == tid).values(status="errored"))  # type: ignore[arg-type]
+    session.commit()
+
+    me = trial_store.runner_id()  # this process: alive
+    assert trial_store.claim(session, tid, me)
+    assert trial_store.recover(session, name, lease=5) == 0
+    again = session.get(Trial, tid, populate_existing=True)
+    assert again is not None and (again.status, again.claimed_by, again.episode_id) == ("running", me, old)
+
+    session.execute(update(Trial).where(Trial.id == tid).values(claimed_at=hour_ago))  # type: ignore[arg-type]
+    session.commit()
+    assert trial_store.recover(session, name, lease=5) == 1  # no sign of life within the lease

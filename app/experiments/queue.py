@@ -12,7 +12,7 @@ worker processes on any machine play them with the runner's idempotent `run_tria
 - **A killed worker loses nothing.** Its procrastinate heartbeat stops; every worker sweeps for jobs
   whose worker has been silent for the lease (`get_stalled_jobs`) and puts them back in the queue. The
   job then finds its trial held by the dead runner; it recovers the trial (`trials.recover`: a dead
-  process on this host, or an episode lease that expired) and plays it — or, while the lease still
+  process on this host, or no sign of life - the claim or the episode's heartbeat - within the lease) and plays it — or, while the lease still
   runs, retries later (`TrialBusy`). A worker stopping cleanly gives its trials back at once."""
 
 from __future__ import annotations

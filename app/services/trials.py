@@ -164,8 +164,13 @@ def recover(session: Session, experiment: str, lease: float, trial_id: str | Non
     ).all()
     lost = 0
     for trial, ep in rows:
-        last = leases._aware(ep.heartbeat_at or ep.created_at) if ep is not None else None
-        last = last or leases._aware(trial.claimed_at)
+        # the runner's latest sign of life: its claim, or its episode's heartbeat. The claim counts
+        # too: a trial claimed again after a lost attempt still names that attempt's episode (stale
+        # by then) until the new runner's episode starts, and must not look lost meanwhile
+        signs = [leases._aware(trial.claimed_at)]
+        if ep is not None:
+            signs.append(leases._aware(ep.heartbeat_at) or leases._aware(ep.created_at))
+        last = max((t for t in signs if t is not None), default=None)
         if not (_runner_dead(trial.claimed_by) or last is None or last < cutoff):
             continue
         taken = session.execute(
