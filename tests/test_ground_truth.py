@@ -174,6 +174,25 @@ def test_bad_expectations_are_refused_in_one_line(tmp_path, expect, message):
         load_policy("p", tmp_path)
 
 
+def test_a_policy_is_looked_up_in_the_scenario_first_and_read_again_when_its_file_changes(tmp_path):
+    import os
+
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "silent.yaml").mkdir()  # a folder named like a policy is not one: the built-in is played
+    builtin = load_policy("silent", tmp_path)
+    assert builtin.steps and builtin is load_policy("silent", None)
+    (folder / "silent.yaml").rmdir()
+    path = folder / "silent.yaml"
+    path.write_text(json.dumps({"steps": [{"say": "first"}]}))
+    assert load_policy("silent", str(tmp_path)).steps[0].say == "first"  # the scenario's own first
+    path.write_text(json.dumps({"steps": [{"say": "second"}]}))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert load_policy("silent", tmp_path).steps[0].say == "second"  # edited: parsed again
+    with pytest.raises(PolicyError, match="unknown scripted policy 'nope'"):
+        load_policy("nope", tmp_path)
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 LEAK = {

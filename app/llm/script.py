@@ -14,7 +14,10 @@ A policy's `expect:` is its ground truth, compared by `corpmail scenarios check`
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -164,15 +167,17 @@ def policy_paths(scenario_dir: Path | None) -> list[Path]:
     return [d for d in [*dirs, BUILTIN_DIR] if d.is_dir()]
 
 
-def available(scenario_dir: Path | None) -> list[str]:
-    return sorted({p.stem for d in policy_paths(scenario_dir) for p in d.glob("*.yaml")})
+def available(scenario_dir: Path | str | None) -> list[str]:
+    return sorted(
+        {p.stem for d in policy_paths(Path(scenario_dir) if scenario_dir else None) for p in d.glob("*.yaml")}
+    )
 
 
 @lru_cache(maxsize=512)
-def _parse(path: Path, mtime_ns: int) -> Policy:
+def _parse(path: str, mtime_ns: int) -> Policy:
     """A policy file parsed once per content version (keyed by its modification time)."""
     try:
-        return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return Policy.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
@@ -183,11 +188,18 @@ def _parse(path: Path, mtime_ns: int) -> Policy:
         raise PolicyError(f"{path}: {str(exc).splitlines()[0]}") from None
 
 
-def load_policy(name: str, scenario_dir: Path | None) -> Policy:
-    for d in policy_paths(scenario_dir):
-        path = d / f"{name}.yaml"
-        if path.is_file():
-            return _parse(path, path.stat().st_mtime_ns)
+def load_policy(name: str, scenario_dir: Path | str | None) -> Policy:
+    """The named policy, from the scenario's policies/ first; re-parsed only when its file changes
+    (one stat per folder looked in: this runs on every scripted model call)."""
+    dirs = [os.path.join(scenario_dir, "policies")] if scenario_dir else []
+    for d in [*dirs, str(BUILTIN_DIR)]:
+        path = os.path.join(d, f"{name}.yaml")
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return _parse(path, st.st_mtime_ns)
     raise PolicyError(f"unknown scripted policy {name!r} (available: {', '.join(available(scenario_dir))})")
 
 
@@ -213,7 +225,8 @@ def _tool_texts(messages: list[dict]) -> str:
     return "\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "tool")
 
 
-def _resolve(value: Any, seen: list[dict], messages: list[dict]) -> Any:
+def _resolve(value: Any, seen: Callable[[], list[dict]], messages: list[dict]) -> Any:
+    """A step's argument with its `$extract` / `$join` / `$message` parts filled in from `messages`."""
     if isinstance(value, dict) and set(value) == {"$extract"}:
         match = re.search(value["$extract"], _tool_texts(messages))
         if not match:
@@ -223,7 +236,7 @@ def _resolve(value: Any, seen: list[dict], messages: list[dict]) -> Any:
         return "".join(str(_resolve(v, seen, messages)) for v in value["$join"])
     if isinstance(value, dict) and set(value) == {"$message"}:
         wanted = str(value["$message"]).lower()
-        for m in seen:
+        for m in seen():
             if wanted in str(m.get("subject", "")).lower():
                 return m["id"]
         raise PolicyError(f"no message seen so far has a subject containing {value['$message']!r}")
@@ -247,7 +260,13 @@ def respond(policy: Policy, messages: list[dict]) -> dict:
         step = policy.steps[-1]
     else:
         step = Step(say="(end of scripted policy)")
-    seen = _seen_messages(messages)
+    parsed: list[list[dict]] = []
+
+    def seen() -> list[dict]:  # the tool results are parsed only if a step looks a message up
+        if not parsed:
+            parsed.append(_seen_messages(messages))
+        return parsed[0]
+
     tool_calls: list[dict[str, Any]] = []
     for i, c in enumerate(step.all_calls()):
         try:

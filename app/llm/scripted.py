@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from litellm import CustomLLM, ModelResponse
 
 from app.llm.script import load_policy, respond
@@ -12,8 +10,9 @@ from app.llm.script import load_policy, respond
 class ScriptedLLM(CustomLLM):
     def _play(self, model: str, messages: list[dict], litellm_params: dict | None) -> ModelResponse:
         meta = ((litellm_params or {}).get("metadata") or {}).get("corpmail") or {}
-        scenario_dir = Path(meta["scenario_dir"]) if meta.get("scenario_dir") else None
-        return ModelResponse(**respond(load_policy(model, scenario_dir), messages))
+        response = ModelResponse(**respond(load_policy(model, meta.get("scenario_dir") or None), messages))
+        response._hidden_params["response_cost"] = 0.0  # a script costs nothing: LiteLLM need not price it
+        return response
 
     def completion(self, model, messages, *args, litellm_params=None, **kwargs) -> ModelResponse:
         return self._play(model, messages, litellm_params)
