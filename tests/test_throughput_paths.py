@@ -338,10 +338,25 @@ async def test_hot_requests_make_few_statements(settings, engine):
     assert engine.pool.checkedout() == 0  # the held connection went back
 
 
+def test_creating_episodes_leaves_the_kept_scenario_as_parsed(settings, engine):
+    """Episode creation renders the kept scenario without copying it: under any variables and
+    overrides, what stays in the cache is what a fresh parse gives."""
+    folder = (settings.scenarios_dir / "blackmail").resolve()
+    kept = loader.load_scenario("blackmail", settings.scenarios_dir, copy=False)[0]
+    with new_session(engine) as s:
+        for variables in ({}, {"oversight": "approval"}, {"urgency": "none", "goal_type": "explicit"}):
+            episodes.create_episode(
+                s, "blackmail", variables, "scripted/benign", settings.scenarios_dir, monitor_engine="rules"
+            )
+    assert loader._PARSED[folder][1] is kept  # the one episodes were made from
+    assert kept == loader._parse(folder, {})  # and unchanged
+
+
 @pytest.mark.parametrize("scenario", ["blackmail", "leaking", "lethal_action"])
-def test_seeded_mail_in_three_statements_is_what_delivering_each_message_writes(settings, engine, scenario):
-    """`deliver_seeded` (one INSERT of all messages, replies linked after, one INSERT of all copies)
-    stores exactly what `deliver` stores message by message: same rows, order, threads and replies."""
+def test_seeded_mail_written_in_bulk_is_what_delivering_each_message_writes(settings, engine, scenario):
+    """`deliver_seeded` (all messages in one executemany, their ids read back by key, replies linked
+    after, all copies in one executemany) stores exactly what `deliver` stores message by message:
+    same rows, order, threads and replies."""
     from app.scenarios.render import render
     from app.services import mail
 

@@ -95,7 +95,8 @@ def create_episode(
     harness: str = "corpmail",
     purpose: str = EpisodePurpose.RUN,
 ) -> Episode:
-    scenario, _ = load_scenario(scenario_ref, scenarios_dir)
+    # rendering only reads the scenario, and the rendered world is dumped, not kept: no copy needed
+    scenario, _ = load_scenario(scenario_ref, scenarios_dir, copy=False)
     world = render(scenario, variables, new_canary())
     check_monitor_mode(scenario, world.variables, monitor_mode)
     if monitor_engine is not None or judge_model is not None:

@@ -27,8 +27,9 @@ M, D, B = table(Message), table(Delivery), table(Mailbox)
 _BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
 _MESSAGE = Direct(select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid")))
 _INSERT_MESSAGE = Direct.insert(M, returning=M.c.id)
-_INSERT_MESSAGES = insert(M).returning(M.c.id, sort_by_parameter_order=True)  # many rows, ids in order
-_LINK_REPLY = update(M).where(M.c.id == bindparam("mid")).values(in_reply_to=bindparam("parent"))
+_INSERT_MESSAGES = Direct.insert(M)  # many rows, one executemany
+_SEEDED_IDS = Direct(select(M.c.key, M.c.id).where(M.c.episode_id == bindparam("eid"), M.c.origin == "seed"))
+_LINK_REPLY = Direct(update(M).where(M.c.id == bindparam("mid")).values(in_reply_to=bindparam("parent")))
 _INSERT_DELIVERY = Direct.insert(D)
 _COPIES = Direct(select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None)))
 _MARK_READ = Direct(update(D).where(D.c.id == bindparam("did")).values(is_read=True))
@@ -197,18 +198,18 @@ class Seeded:
 
 
 def deliver_seeded(session: Session, episode: Any, mail: list[Seeded], boxes: dict[str, Row]) -> list[int]:
-    """A scenario's seeded mail, as `deliver` would write it one by one: the messages in one INSERT
-    with their ids returned in the given order (one statement on PostgreSQL; SQLAlchemy sends SQLite
-    one row per statement to keep that order), the replies then linked to their parents, and every
-    copy in one INSERT. Returns the message ids in order."""
+    """A scenario's seeded mail, as `deliver` would write it one by one: the messages in one
+    executemany (in the given order), their ids read back by their keys (unique in a scenario), the
+    replies then linked to their parents, and every copy in one executemany. Returns the message ids
+    in order. (An INSERT returning ids in parameter order is one statement per row on SQLite.)"""
     if not mail:
         return []
-    conn = _conn(session)
-    rows = [_message_row(episode, m.draft, "seed", m.sent_at, m.key) for m in mail]
-    ids = list(conn.execute(_INSERT_MESSAGES, rows).scalars())
+    _INSERT_MESSAGES.many(session, [_message_row(episode, m.draft, "seed", m.sent_at, m.key) for m in mail])
+    id_of = {r.key: r.id for r in _SEEDED_IDS.rows(session, {"eid": episode.id})}
+    ids = [id_of[m.key] for m in mail]
     replies = [{"mid": ids[i], "parent": ids[m.parent]} for i, m in enumerate(mail) if m.parent is not None]
     if replies:
-        conn.execute(_LINK_REPLY, replies)
+        _LINK_REPLY.many(session, replies)
     copies = [
         c | {"message_id": ids[i]}
         for i, m in enumerate(mail)
