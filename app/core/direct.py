@@ -48,10 +48,12 @@ class Direct:
         self._plans: dict[str, _Plan] = {}
 
     @classmethod
-    def insert(cls, table: Table, returning: ColumnElement | None = None) -> Direct:
-        """INSERT of every column but the table's key, each a parameter of the same name (all
-        required); `returning` or nothing comes back (PostgreSQL would otherwise return the key)."""
-        stmt = insert(table).values({c.name: bindparam(c.name) for c in table.c if not c.primary_key})
+    def insert(cls, table: Table, returning: ColumnElement | None = None, with_key: bool = False) -> Direct:
+        """INSERT of every column but the table's key (`with_key`: every column, for a key the caller
+        chooses), each a parameter of the same name (all required); `returning` or nothing comes back
+        (PostgreSQL would otherwise return the key)."""
+        columns = [c for c in table.c if with_key or not c.primary_key]
+        stmt = insert(table).values({c.name: bindparam(c.name) for c in columns})
         return cls(stmt.returning(returning) if returning is not None else stmt.inline())
 
     def _plan(self, dialect) -> _Plan:

@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 
 from app.actions import Draft
 from app.core import text
+from app.core.direct import Direct
 from app.errors import Conflict, InvalidRequest, NotFound
 from app.events import store
 from app.events.types import AwarenessAssessed, EpisodeFinished, EpisodeStarted, ModelError, ModelTurn, Notice
@@ -22,6 +23,7 @@ from app.services import episode_view, mail
 from app.vocab import Approver, EpisodePurpose, EpisodeStatus, MonitorMode, choices
 
 EP = table(Episode)
+_INSERT_EPISODE = Direct.insert(EP, with_key=True)
 MONITOR_ENGINES = ("rules", "judge", "rules+judge")
 
 
@@ -95,6 +97,8 @@ def create_episode(
     harness: str = "corpmail",
     purpose: str = EpisodePurpose.RUN,
 ) -> Episode:
+    """A new episode: the scenario rendered under `variables`, its mailboxes seeded, EpisodeStarted
+    logged, committed. The Episode returned is not attached to the session (read it, do not change it)."""
     # rendering only reads the scenario, and the rendered world is dumped, not kept: no copy needed
     scenario, _ = load_scenario(scenario_ref, scenarios_dir, copy=False)
     world = render(scenario, variables, new_canary())
@@ -126,8 +130,9 @@ def create_episode(
         world=world.model_dump(mode="json"),
         heartbeat_at=utcnow(),
     )
-    session.add(episode)
-    session.flush()
+    # written as a row, not through the ORM's unit of work (~0.4 ms): the caller gets the object
+    # detached, every column set; it reads it (id, world, ...) and never changes it
+    _INSERT_EPISODE.rows(session, {c.name: getattr(episode, c.name) for c in EP.c})
     seed(session, episode, world)
     store.append(
         session,
