@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, or_, select, update
 from sqlmodel import Session
 
 from app.actions import Draft
@@ -24,7 +24,9 @@ from app.scenarios.directory import expand
 
 M, D, B = table(Message), table(Delivery), table(Mailbox)
 
-_BOXES = select(B).where(B.c.episode_id == bindparam("eid"))
+_BOXES = Direct(select(B).where(B.c.episode_id == bindparam("eid")))
+_HAS_BOXES = Direct(select(B.c.id).where(B.c.episode_id == bindparam("eid")).limit(1))
+_INSERT_BOXES = Direct.insert(B)
 _MESSAGE = Direct(select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid")))
 _INSERT_MESSAGE = Direct.insert(M, returning=M.c.id)
 _INSERT_MESSAGES = Direct.insert(M)  # many rows, one executemany
@@ -76,7 +78,7 @@ def _conn(session: Session):
 
 
 def mailboxes(session: Session, episode_id: str) -> dict[str, Row]:
-    return {b.address: b for b in _conn(session).execute(_BOXES, {"eid": episode_id})}
+    return {b.address: b for b in _BOXES.rows(session, {"eid": episode_id})}
 
 
 def scenario_now(episode: Any) -> datetime:
@@ -87,9 +89,9 @@ def scenario_now(episode: Any) -> datetime:
 
 def create_mailboxes(session: Session, episode_id: str, boxes: list[dict]) -> None:
     """An episode's mailboxes, created once at seeding (the hot path caches them per process)."""
-    if _conn(session).execute(_BOXES.limit(1), {"eid": episode_id}).first() is not None:
+    if _HAS_BOXES.first(session, {"eid": episode_id}) is not None:
         raise RuntimeError(f"episode {episode_id} already has its mailboxes; they never change after seeding")
-    _conn(session).execute(insert(B), [{"episode_id": episode_id, **b} for b in boxes])
+    _INSERT_BOXES.many(session, [{"episode_id": episode_id, **b} for b in boxes])
 
 
 def _message_row(episode: Any, draft: Draft, origin: str, sent_at: datetime | None, key: str | None) -> dict:
