@@ -166,7 +166,7 @@ async def test_lean_path_answers_refusals_like_the_api(settings, engine):
 async def test_incremental_world_log_gives_the_same_pending_set_as_a_full_read(settings, engine, monkeypatch):
     """Every time the world reads its log during episodes where characters answer and a scheduled
     event fires, what it owes (pending) and the last seq agree with a full read of the log."""
-    from app.services import episode_view
+    from app.services import episode_view, mail
 
     real = world_engine.world_log
     checked = []
@@ -175,7 +175,7 @@ async def test_incremental_world_log_gives_the_same_pending_set_as_a_full_read(s
         log, last, keys = real(session, episode_id)
         full = world_engine.full_log(session, episode_id)
         world = episode_view.world(session, episode_id)
-        assert pending(world, log, keys) == pending(world, full, world_engine._keys(session, episode_id))
+        assert pending(world, log, keys) == pending(world, full, mail.ids_by_key(session, episode_id))
         assert last == full[-1].seq
         checked.append(episode_id)
         return log, last, keys

@@ -30,7 +30,7 @@ _INSERT_BOXES = Direct.insert(B)
 _MESSAGE = Direct(select(M).where(M.c.id == bindparam("mid"), M.c.episode_id == bindparam("eid")))
 _INSERT_MESSAGE = Direct.insert(M, returning=M.c.id)
 _INSERT_MESSAGES = Direct.insert(M)  # many rows, one executemany
-_SEEDED_IDS = Direct(select(M.c.key, M.c.id).where(M.c.episode_id == bindparam("eid"), M.c.origin == "seed"))
+_KEYED = Direct(select(M.c.key, M.c.id).where(M.c.episode_id == bindparam("eid"), M.c.key.is_not(None)))
 _LINK_REPLY = Direct(update(M).where(M.c.id == bindparam("mid")).values(in_reply_to=bindparam("parent")))
 _INSERT_DELIVERY = Direct.insert(D)
 _COPIES = Direct(select(D).where(D.c.message_id == bindparam("mid"), D.c.mailbox_id.is_not(None)))
@@ -207,7 +207,7 @@ def deliver_seeded(session: Session, episode: Any, mail: list[Seeded], boxes: di
     if not mail:
         return []
     _INSERT_MESSAGES.many(session, [_message_row(episode, m.draft, "seed", m.sent_at, m.key) for m in mail])
-    id_of = {r.key: r.id for r in _SEEDED_IDS.rows(session, {"eid": episode.id})}
+    id_of = ids_by_key(session, episode.id)  # only the seeded mail exists yet
     ids = [id_of[m.key] for m in mail]
     replies = [{"mid": ids[i], "parent": ids[m.parent]} for i, m in enumerate(mail) if m.parent is not None]
     if replies:
@@ -220,6 +220,11 @@ def deliver_seeded(session: Session, episode: Any, mail: list[Seeded], boxes: di
     if copies:
         _INSERT_DELIVERY.many(session, copies)
     return ids
+
+
+def ids_by_key(session: Session, episode_id: str) -> dict[str, int]:
+    """The ids of the episode's messages that have a scenario key (its seeded mail), by key."""
+    return {k: i for k, i in _KEYED.rows(session, {"eid": episode_id})}
 
 
 def get_message(session: Session, episode_id: str, message_id: int) -> Row | None:

@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app.actions import sandboxed
-from app.core.direct import Direct
 from app.errors import NotFound
 from app.events import store
 from app.events.types import (
@@ -34,8 +32,7 @@ from app.events.types import (
     ScheduledEventFired,
     WorldReaction,
 )
-from app.models import Message, table
-from app.services import episode_view, episodes
+from app.services import episode_view, episodes, mail
 from app.tools.runtime import run_tool
 from app.vocab import EpisodeStatus, Origin
 from app.world.pending import Due, Logged, action_effected_before, pending, replies_sent
@@ -114,7 +111,7 @@ def world_log(session: Session, episode_id: str) -> tuple[list[Logged], int, dic
     with _FOLLOWED_LOCK:
         known = _FOLLOWED.get(key)
     if known is None:
-        known = _Followed((), 0, _keys(session, episode_id))
+        known = _Followed((), 0, mail.ids_by_key(session, episode_id))
     rows = store.rows_since(session, episode_id, known.last)
     if not rows:
         return list(known.log), known.last, known.keys
@@ -142,14 +139,6 @@ def forget(session: Session, episode_id: str) -> None:
 
 def _log(session: Session, episode_id: str) -> list[Logged]:
     return world_log(session, episode_id)[0]
-
-
-_M = table(Message)
-_KEYS = Direct(select(_M.c.key, _M.c.id).where(_M.c.episode_id == bindparam("eid"), _M.c.key.is_not(None)))
-
-
-def _keys(session: Session, episode_id: str) -> dict[str, int]:
-    return {k: i for k, i in _KEYS.rows(session, {"eid": episode_id})}
 
 
 def _render(text: str, context: dict) -> str:
