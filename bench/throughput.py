@@ -18,17 +18,26 @@ OpenAI-compatible servers, no SDK).
 Per row: episodes/s, the ideal C / (model calls per episode x L), their ratio, harness CPU per model
 call (the child process's user+system CPU over the run / model calls; the fake server is another
 process and not counted) and `net`, the same without the stall probe's own cost (its 10 ms wakes,
-measured for a second idle before the run: ~15 ms of CPU a second on this VM), p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
+measured for a second idle before the run: ~15 ms of CPU a second on this VM); `loop busy`, the share
+of the run the event loop was not waiting in its selector (near 100 %: the one interpreter is the
+bottleneck, ready work queues behind the running callback); `model p50`/`p90`, a model call's latency
+as the agent loop sees it (L plus the model client's own work plus any wait for the busy loop); `srv
+ms`, the fake server's CPU per model call (its process, read from /proc: it is not the bottleneck while
+this stays small); p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
 event loop's worst stall (a 10 ms ticker's overshoot) during the first episode (cold start: LiteLLM
 import, first call) and during the run. `--debug-at C` adds one row per variant with asyncio's debug
 mode, counting callbacks slower than 50 ms. `--model-client direct` answers the same scripted turns
 in process after the same latency, without LiteLLM, the OpenAI SDK or HTTP: the harness's own cost.
+`--no-harness` is the other half: C tasks each replaying the first episode's model calls (its exact
+arguments, in order) to the same server with nothing else in the process — the ratio the model client
+alone reaches, an upper bound for any harness behind it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import inspect
 import json
 import logging
@@ -75,6 +84,49 @@ class GcProbe:
             d = time.perf_counter() - self._t
             self.total += d
             self.worst = max(self.worst, d)
+
+
+class LoopBusy:
+    """How much of the run the event loop was not waiting in its selector (select/epoll): near 100 %
+    means the one interpreter is the bottleneck (ready work queues behind the running callback)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.idle = 0.0
+        self._selector = loop._selector  # type: ignore[attr-defined]  # the selector event loop's own
+        self._select = self._selector.select
+
+        def select(timeout=None):
+            t = time.perf_counter()
+            try:
+                return self._select(timeout)
+            finally:
+                self.idle += time.perf_counter() - t
+
+        self._selector.select = select
+
+    def close(self) -> None:
+        self._selector.select = self._select
+
+
+class TimedModel:
+    """The model client (LiteLLM, or DirectModel) with every `acompletion` timed as the agent loop
+    sees it: the model's latency plus the client's own work plus any wait for the busy loop."""
+
+    def __init__(self, client, times: list[float]) -> None:
+        self.client, self.times = client, times
+        self.calls: list[dict] | None = None  # a list: record each call's arguments (copied) in it
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
+
+    async def acompletion(self, **kwargs):
+        if self.calls is not None:  # the agent loop appends to one messages list: copy it as it is now
+            self.calls.append(copy.deepcopy(kwargs))
+        t = time.perf_counter()
+        try:
+            return await self.client.acompletion(**kwargs)
+        finally:
+            self.times.append(time.perf_counter() - t)
 
 
 class LagProbe:
@@ -153,6 +205,7 @@ def _drop(pg: str | None, name: str | None) -> None:
 
 
 async def _child(a: argparse.Namespace) -> None:
+    import agents.model_call
     from agents.loop import Limits, ModelOptions
     from app.core.config import Settings
     from app.core.db import make_engine
@@ -160,11 +213,16 @@ async def _child(a: argparse.Namespace) -> None:
     from app.play import InProcessPlayer, PlayRequest
 
     slow: list[float] = []
+    model_times: list[float] = []
     if a.model_client == "direct":
-        import agents.model_call
+        client = DirectModel(a.latency, Path(a.repo) / "sandbox_data" / "scenarios")
+    else:
+        from app.llm import litellm
 
-        direct = DirectModel(a.latency, Path(a.repo) / "sandbox_data" / "scenarios")
-        agents.model_call.litellm = lambda: direct  # type: ignore[assignment]
+        client = litellm()
+    timed_model = TimedModel(client, model_times)
+    timed_model.calls = [] if a.no_harness else None
+    agents.model_call.litellm = lambda: timed_model  # type: ignore[assignment]
     if a.debug:
         loop = asyncio.get_running_loop()
         loop.set_debug(True)
@@ -212,6 +270,7 @@ async def _child(a: argparse.Namespace) -> None:
                     await player.play(req)  # start-up: imports, first model call (not in the figures)
                     cold_s = time.perf_counter() - t0
                 times.clear()
+                model_times.clear()
                 n = a.concurrency * a.waves
                 queue: asyncio.Queue = asyncio.Queue()
                 for _ in range(n):
@@ -219,9 +278,16 @@ async def _child(a: argparse.Namespace) -> None:
                 turns: list[int] = []
                 errors: list[str] = []
 
+                recorded, timed_model.calls = timed_model.calls, None
+
                 async def worker() -> None:
                     while not queue.empty():
                         queue.get_nowait()
+                        if recorded is not None:  # --no-harness: the first episode's model calls again
+                            for kwargs in recorded:
+                                await timed_model.acompletion(**kwargs)
+                            turns.append(len(recorded))
+                            continue
                         s = await player.play(req)
                         turns.append(s["turns"])
                         if s["status"] == "errored":
@@ -235,9 +301,11 @@ async def _child(a: argparse.Namespace) -> None:
                     probe_rate = (_cpu() - p0) / (time.perf_counter() - q0)
                 gcp = GcProbe()
                 with LagProbe() as run:
+                    busy = LoopBusy(asyncio.get_running_loop())
                     c0, t0 = _cpu(), time.perf_counter()
                     await asyncio.gather(*(worker() for _ in range(a.concurrency)))
                     wall, cpu = time.perf_counter() - t0, _cpu() - c0
+                    busy.close()
             engine.dispose()
         finally:
             _drop(a.pg, dbname)
@@ -246,6 +314,7 @@ async def _child(a: argparse.Namespace) -> None:
     ideal = a.concurrency / (per_episode * a.latency)
     row = {
         "variant": (a.variant if a.model_client == "litellm" else f"{a.variant}/direct")
+        + ("/no-harness" if a.no_harness else "")
         + ("" if a.provider == "openai" else f"@{a.provider}"),
         "C": a.concurrency,
         "episodes": len(turns),
@@ -259,6 +328,9 @@ async def _child(a: argparse.Namespace) -> None:
         "cpu_ms_per_call": 1000 * cpu / calls,
         "probe_ms_per_s": 1000 * probe_rate,
         "cpu_ms_per_call_net": 1000 * max(cpu - probe_rate * wall, 0.0) / calls,  # without the probe's
+        "model_p50_ms": 1000 * _pct(model_times, 0.5),
+        "model_p90_ms": 1000 * _pct(model_times, 0.9),
+        "loop_busy": 1 - busy.idle / wall,
         "tool_p50_ms": 1000 * _pct(times, 0.5),
         "tool_p99_ms": 1000 * _pct(times, 0.99),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -299,6 +371,15 @@ def _fake_server(latency: float) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the fake OpenAI server did not start")
 
 
+def _proc_cpu(pid: int) -> float:
+    """A process's user + system CPU seconds so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: bool) -> dict:
     variant, _, provider = variant.partition("@")
     repo = a.base_repo if variant == "base" else str(HERE)
@@ -322,6 +403,7 @@ def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: 
     cmd += ["--pg", a.pg] if a.pg else []
     cmd += ["--debug"] if debug else []
     cmd += ["--model-client", a.model_client, "--provider", provider or "openai"]
+    cmd += ["--no-harness"] if a.no_harness else []
     env = {**os.environ, "PYTHONPATH": repo}
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=repo)
     if out.returncode != 0:
@@ -330,19 +412,22 @@ def _measure(a: argparse.Namespace, variant: str, c: int, api_base: str, debug: 
 
 
 HEAD = (
-    f"{'variant':20} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} {'net':>6} "
+    f"{'variant':28} {'C':>5} {'eps':>6} {'eps/s':>7} {'ideal':>7} {'ratio':>6} {'CPU ms/call':>11} {'net':>6} "
+    f"{'loop busy':>9} {'model p50':>9} {'p90':>6} {'srv ms':>6} "
     f"{'tool p50':>8} {'tool p99':>8} {'RSS MiB':>8} {'cold stall':>10} {'run stall':>9} {'slow cb':>7}"
 )
 
 
 def _row(r: dict) -> str:
     if "failed" in r:
-        return f"{r['variant']:20} {r['C']:>5} failed: {r['failed']}"
+        return f"{r['variant']:28} {r['C']:>5} failed: {r['failed']}"
     slow = "" if r["slow_callbacks"] is None else f"{r['slow_callbacks']}"
     err = f"  ({r['errored']} errored: {r['first_error']})" if r["errored"] else ""
     return (
-        f"{r['variant']:20} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
+        f"{r['variant']:28} {r['C']:>5} {r['episodes']:>6} {r['eps']:>7.2f} {r['ideal']:>7.2f} {r['ratio']:>6.2f} "
         f"{r['cpu_ms_per_call']:>11.2f} {r.get('cpu_ms_per_call_net', float('nan')):>6.2f} "
+        f"{100 * r['loop_busy']:>8.0f}% {r['model_p50_ms']:>9.1f} {r['model_p90_ms']:>6.1f} "
+        f"{r.get('server_ms_per_call', float('nan')):>6.2f} "
         f"{r['tool_p50_ms']:>8.2f} {r['tool_p99_ms']:>8.1f} "
         f"{r['peak_rss_mib']:>8.0f} {r['cold_stall_ms']:>8.0f}ms {r['run_stall_ms']:>7.0f}ms {slow:>7}{err}"
     )
@@ -369,6 +454,12 @@ def main() -> None:
         default="litellm",
         choices=["litellm", "direct"],
         help="direct: answer in process after the latency, without LiteLLM/OpenAI SDK/HTTP (harness alone)",
+    )
+    ap.add_argument(
+        "--no-harness",
+        action="store_true",
+        help="replay the first episode's model calls (same arguments, same order) C at a time, nothing "
+        "else: the model client's own ceiling at that C and L",
     )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--repo", default=str(HERE), help=argparse.SUPPRESS)
@@ -399,7 +490,13 @@ def main() -> None:
         print(HEAD, flush=True)
         for c in a.concurrency:
             for v in a.variants:
+                s0 = _proc_cpu(fake.pid)
                 rows.append(_measure(a, v, c, api_base, False))
+                if "failed" not in rows[-1] and a.model_client == "litellm":  # the model server's CPU a call
+                    r = rows[-1]
+                    r["server_ms_per_call"] = (
+                        1000 * (_proc_cpu(fake.pid) - s0) / (r["episodes"] * r["calls_per_episode"])
+                    )
                 print(_row(rows[-1]), flush=True)
         if a.debug_at:
             for v in a.variants:

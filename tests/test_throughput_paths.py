@@ -4,6 +4,7 @@ Behaviour only: the figures are bench/throughput.py's."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import shutil
@@ -263,6 +264,36 @@ async def test_requests_without_model_calls_are_handled_on_the_event_loop_on_sql
                 ("finish", sqlite),
             ]
             assert eid not in local.local_only  # finished: forgotten
+    finally:
+        await local.aclose()
+
+
+async def test_an_inline_request_lets_waiting_callbacks_run_first(settings, engine):
+    """Inline requests give the loop back before they run: what was already waiting (a model call's
+    next hop, another episode's answer) runs first instead of queueing behind a chain of requests."""
+    from app.play import LocalClient
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("inline handling is SQLite's")
+    local = LocalClient(settings, engine)
+    order: list[str] = []
+    handle = local._handle
+
+    def spy(method, url, handler, args):
+        order.append(url.rsplit("/", 1)[-1])
+        return handle(method, url, handler, args)
+
+    local._handle = spy  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    try:
+        eid = (await local.create_episode("blackmail", "scripted/benign", {}))["episode_id"]
+        assert eid in local.local_only  # its requests are inline
+        order.clear()
+        loop.call_soon(order.append, "waiting callback")
+        await local.record_turn(eid, {"kind": "notice", "turn": 1, "text": "hi"})
+        loop.call_soon(order.append, "another")
+        await local.call_tool(eid, "list_inbox", "{}", f"c-{eid}")
+        assert order == ["waiting callback", "turns", "another", "list_inbox"]
     finally:
         await local.aclose()
 
