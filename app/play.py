@@ -154,7 +154,7 @@ class LocalClient(CorpmailClient):
         would otherwise follow each other (turn, tool calls, tick) without giving the loop back, and
         each of a model call's many hops on the loop (LiteLLM: its executor, the HTTP response, its
         logging) would wait behind whole chains of them. Through LiteLLM at 50 episodes at once that
-        wait was ~150 ms of every model call (bench/README.md, "seventh session")."""
+        wait was 100-150 ms of every model call (bench/README.md, "seventh session")."""
         if (local and self.inline) or (episode is not None and episode in self.local_only):
             await asyncio.sleep(0)
             self._loop_thread = threading.get_ident()

@@ -22,8 +22,8 @@ measured for a second idle before the run: ~15 ms of CPU a second on this VM); `
 of the run the event loop was not waiting in its selector (near 100 %: the one interpreter is the
 bottleneck, ready work queues behind the running callback); `model p50`/`p90`, a model call's latency
 as the agent loop sees it (L plus the model client's own work plus any wait for the busy loop); `srv
-ms`, the fake server's CPU per model call (its process, read from /proc: it is not the bottleneck while
-this stays small); p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
+ms`, the fake server's CPU per model call (its process, read from /proc, over the child's whole run,
+warm-up episode included: it is not the bottleneck while this stays small); p50/p99 latency of a tool call as the agent loop sees it, peak RSS, and the
 event loop's worst stall (a 10 ms ticker's overshoot) during the first episode (cold start: LiteLLM
 import, first call) and during the run. `--debug-at C` adds one row per variant with asyncio's debug
 mode, counting callbacks slower than 50 ms. `--model-client direct` answers the same scripted turns
@@ -112,9 +112,10 @@ class TimedModel:
     """The model client (LiteLLM, or DirectModel) with every `acompletion` timed as the agent loop
     sees it: the model's latency plus the client's own work plus any wait for the busy loop."""
 
-    def __init__(self, client, times: list[float]) -> None:
+    def __init__(self, client, times: list[float], record: bool = False) -> None:
         self.client, self.times = client, times
-        self.calls: list[dict] | None = None  # a list: record each call's arguments (copied) in it
+        # with `record`, each call's arguments (copied) are kept here: --no-harness replays them
+        self.calls: list[dict] | None = [] if record else None
 
     def __getattr__(self, name: str):
         return getattr(self.client, name)
@@ -220,8 +221,7 @@ async def _child(a: argparse.Namespace) -> None:
         from app.llm import litellm
 
         client = litellm()
-    timed_model = TimedModel(client, model_times)
-    timed_model.calls = [] if a.no_harness else None
+    timed_model = TimedModel(client, model_times, record=a.no_harness)
     agents.model_call.litellm = lambda: timed_model  # type: ignore[assignment]
     if a.debug:
         loop = asyncio.get_running_loop()
